@@ -1,0 +1,276 @@
+//! Configuration of the ZooKeeper session, validated before anything connects.
+
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::path;
+
+/// Default session timeout asked of ZooKeeper (the server may negotiate another one).
+pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(6);
+/// Default deadline of every request the session actor runs.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Credentials added to every connection of the session (ZooKeeper `digest` scheme).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DigestAuth {
+    user: String,
+    password: String,
+}
+
+impl DigestAuth {
+    /// The user name.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// `user:password`, the auth payload of the `digest` scheme.
+    pub(crate) fn payload(&self) -> Vec<u8> {
+        format!("{}:{}", self.user, self.password).into_bytes()
+    }
+}
+
+impl std::fmt::Debug for DigestAuth {
+    // Never print the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigestAuth").field("user", &self.user).finish_non_exhaustive()
+    }
+}
+
+/// Capped exponential backoff between attempts to (re)build a ZooKeeper client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    /// Delay before the second attempt.
+    pub initial: Duration,
+    /// Largest delay between attempts.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(5) }
+    }
+}
+
+/// Everything the session actor needs to connect: validated, so a `SessionConfig` always holds
+/// a usable connect string and positive timeouts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    connect_string: String,
+    session_timeout: Duration,
+    request_timeout: Duration,
+    auth: Option<DigestAuth>,
+    backoff: Backoff,
+}
+
+impl SessionConfig {
+    /// Starts a builder for a session to the servers in `connect_string`
+    /// (`host:port[,host:port…][/chroot]`, as in the Java client).
+    pub fn builder(connect_string: impl Into<String>) -> SessionConfigBuilder {
+        SessionConfigBuilder {
+            connect_string: connect_string.into(),
+            chroot: None,
+            session_timeout: DEFAULT_SESSION_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            auth: None,
+            backoff: Backoff::default(),
+        }
+    }
+
+    /// The validated connect string, chroot included.
+    pub fn connect_string(&self) -> &str {
+        &self.connect_string
+    }
+
+    /// The session timeout asked of the server.
+    pub fn session_timeout(&self) -> Duration {
+        self.session_timeout
+    }
+
+    /// The deadline of every request.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
+    /// Digest credentials, if any.
+    pub fn auth(&self) -> Option<&DigestAuth> {
+        self.auth.as_ref()
+    }
+
+    /// The reconnect backoff.
+    pub fn backoff(&self) -> Backoff {
+        self.backoff
+    }
+}
+
+/// Builder of [`SessionConfig`]; [`SessionConfigBuilder::build`] validates.
+#[derive(Clone, Debug)]
+pub struct SessionConfigBuilder {
+    connect_string: String,
+    chroot: Option<String>,
+    session_timeout: Duration,
+    request_timeout: Duration,
+    auth: Option<DigestAuth>,
+    backoff: Backoff,
+}
+
+impl SessionConfigBuilder {
+    /// Session timeout to ask of the server (default 6 s). ZooKeeper clamps it to its
+    /// `minSessionTimeout..=maxSessionTimeout`; the negotiated value is what counts.
+    pub fn session_timeout(mut self, timeout: Duration) -> Self {
+        self.session_timeout = timeout;
+        self
+    }
+
+    /// Deadline of every request (default 10 s). Requests made while disconnected otherwise wait
+    /// until reconnect or expiry.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Chroot appended to the connect string (must be absolute). Same as writing it after the
+    /// last server in the connect string.
+    pub fn chroot(mut self, chroot: impl Into<String>) -> Self {
+        self.chroot = Some(chroot.into());
+        self
+    }
+
+    /// Authenticate every connection with ZooKeeper's `digest` scheme.
+    pub fn digest_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.auth = Some(DigestAuth { user: user.into(), password: password.into() });
+        self
+    }
+
+    /// Backoff between attempts to build a new client after session loss or failed connects.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Validates and builds the configuration.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for an empty connect string, an entry without host, a non-numeric or
+    /// out-of-range port, an invalid chroot, a zero timeout or an invalid digest user.
+    pub fn build(self) -> Result<SessionConfig, ConfigError> {
+        let (servers, inline_chroot) = match self.connect_string.find('/') {
+            Some(i) => (&self.connect_string[..i], Some(&self.connect_string[i..])),
+            None => (self.connect_string.as_str(), None),
+        };
+        validate_servers(servers)?;
+        let chroot = match (inline_chroot, self.chroot.as_deref()) {
+            (Some(a), Some(b)) if a != b => {
+                // Two different chroots: take neither silently; report the explicit one as bad.
+                return Err(ConfigError::InvalidPath {
+                    what: "chroot",
+                    path: b.to_owned(),
+                    problem: crate::error::PathProblem::NotAbsolute,
+                });
+            }
+            (Some(c), _) | (None, Some(c)) => Some(c),
+            (None, None) => None,
+        };
+        if let Some(chroot) = chroot {
+            path::validate("chroot", chroot)?;
+        }
+        if self.session_timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout { what: "session timeout" });
+        }
+        if self.request_timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout { what: "request timeout" });
+        }
+        if self.backoff.initial.is_zero() || self.backoff.max < self.backoff.initial {
+            return Err(ConfigError::ZeroTimeout { what: "backoff" });
+        }
+        if let Some(auth) = &self.auth {
+            if auth.user.is_empty() || auth.user.contains(':') {
+                return Err(ConfigError::InvalidDigestUser);
+            }
+        }
+        Ok(SessionConfig {
+            connect_string: format!("{servers}{}", chroot.unwrap_or("")),
+            session_timeout: self.session_timeout,
+            request_timeout: self.request_timeout,
+            auth: self.auth,
+            backoff: self.backoff,
+        })
+    }
+}
+
+fn validate_servers(servers: &str) -> Result<(), ConfigError> {
+    let servers = servers.trim();
+    if servers.is_empty() {
+        return Err(ConfigError::EmptyConnectString);
+    }
+    for entry in servers.split(',') {
+        let entry = entry.trim();
+        // Optional scheme prefix accepted by zookeeper-client (`tcp://host:port`).
+        let address = entry.strip_prefix("tcp://").unwrap_or(entry);
+        let (host, port) = match address.rsplit_once(':') {
+            // IPv6 literal without port: `[::1]`.
+            Some((host, port)) if !port.ends_with(']') => (host, Some(port)),
+            _ => (address, None),
+        };
+        if host.is_empty() {
+            return Err(ConfigError::EmptyHost { entry: entry.to_owned() });
+        }
+        if let Some(port) = port {
+            if !matches!(port.parse::<u16>(), Ok(p) if p > 0) {
+                return Err(ConfigError::InvalidPort { entry: entry.to_owned(), port: port.to_owned() });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::PathProblem;
+
+    fn build(cs: &str) -> Result<SessionConfig, ConfigError> {
+        SessionConfig::builder(cs).build()
+    }
+
+    #[test]
+    fn accepts_common_connect_strings() {
+        for cs in ["127.0.0.1:2181", "a:1,b:2,c:3", "zk1:2181,zk2:2181/app/election", "localhost", "[::1]:2181"] {
+            assert_eq!(build(cs).map(|c| c.connect_string().to_owned()), Ok(cs.to_owned()));
+        }
+    }
+
+    #[test]
+    fn rejects_bad_connect_strings() {
+        assert_eq!(build(""), Err(ConfigError::EmptyConnectString));
+        assert_eq!(build("  "), Err(ConfigError::EmptyConnectString));
+        assert!(matches!(build("127.0.0.1:abc"), Err(ConfigError::InvalidPort { .. })));
+        assert!(matches!(build("127.0.0.1:70000"), Err(ConfigError::InvalidPort { .. })));
+        assert!(matches!(build("127.0.0.1:0"), Err(ConfigError::InvalidPort { .. })));
+        assert!(matches!(build(":2181"), Err(ConfigError::EmptyHost { .. })));
+        assert!(matches!(build("a:1,,b:2"), Err(ConfigError::EmptyHost { .. })));
+    }
+
+    #[test]
+    fn rejects_bad_chroots() {
+        let relative = SessionConfig::builder("a:1").chroot("app").build();
+        assert!(matches!(relative, Err(ConfigError::InvalidPath { problem: PathProblem::NotAbsolute, .. })));
+        assert!(matches!(build("a:1/app/"), Err(ConfigError::InvalidPath { problem: PathProblem::TrailingSlash, .. })));
+        assert!(matches!(build("a:1/../x"), Err(ConfigError::InvalidPath { problem: PathProblem::RelativeSegment, .. })));
+        let ok = SessionConfig::builder("a:1").chroot("/app").build().map(|c| c.connect_string().to_owned());
+        assert_eq!(ok, Ok("a:1/app".to_owned()));
+    }
+
+    #[test]
+    fn rejects_zero_timeouts() {
+        let zero = SessionConfig::builder("a:1").session_timeout(Duration::ZERO).build();
+        assert_eq!(zero, Err(ConfigError::ZeroTimeout { what: "session timeout" }));
+        let zero = SessionConfig::builder("a:1").request_timeout(Duration::ZERO).build();
+        assert_eq!(zero, Err(ConfigError::ZeroTimeout { what: "request timeout" }));
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let config = SessionConfig::builder("a:1").digest_auth("alice", "s3cret").build();
+        assert!(!format!("{config:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,386 @@
+//! The session actor: owns the ZooKeeper client, turns its state changes into Curator-style
+//! connection states, rebuilds it after session loss, and serves the ZooKeeper operations the
+//! recipes need as typed messages (see [`requests`]).
+//!
+//! One session actor is shared by every latch, cache and supervisor of a process. It runs on an
+//! `Arbiter` of its own so that a busy user actor never delays heartbeats or loss detection.
+
+mod backoff;
+pub mod requests;
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use tracing::{debug, info, info_span, warn};
+use zookeeper_client::{Client, SessionState};
+
+use crate::config::SessionConfig;
+use crate::error::{ConfigError, ZkError};
+pub use requests::*;
+
+/// Connection state as the recipes see it (Apache Curator's vocabulary).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnectionState {
+    /// The first session of this actor is established.
+    Connected,
+    /// The connection dropped; the session may still be alive on the server. Leaders that
+    /// cannot tolerate uncertainty give up here.
+    Suspended,
+    /// The connection is back. `same_session: true` means every ephemeral node and watch
+    /// survived; `false` means a new session replaced a lost one (ephemerals of the old one
+    /// are gone or going).
+    Reconnected {
+        /// Whether the session from before the outage survived.
+        same_session: bool,
+    },
+    /// The session is gone: the server reported expiry, or no reconnect happened within the
+    /// negotiated session timeout after [`ConnectionState::Suspended`]. A new session is being
+    /// built.
+    Lost,
+}
+
+/// Pushed to every subscriber of [`SubscribeConnection`] whenever the connection state changes.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct ConnectionStateChanged {
+    /// The new state.
+    pub state: ConnectionState,
+    /// The ZooKeeper session ID in force after the change (`None` after `Lost`).
+    pub session_id: Option<i64>,
+    /// The client incarnation the change belongs to.
+    pub generation: u64,
+}
+
+/// Where the session actor stands, as answered to [`SubscribeConnection`] and [`GetStatus`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionStatus {
+    /// The last state pushed to subscribers; `None` before the first session.
+    pub state: Option<ConnectionState>,
+    /// The current session ID, if a client exists.
+    pub session_id: Option<i64>,
+    /// The session timeout the server granted (not the one asked for).
+    pub negotiated_timeout: Option<Duration>,
+    /// The current client incarnation; bumps each time a client is built.
+    pub generation: u64,
+}
+
+impl SessionStatus {
+    /// True while a session is established and the connection is up.
+    pub fn is_connected(&self) -> bool {
+        matches!(self.state, Some(ConnectionState::Connected | ConnectionState::Reconnected { .. }))
+    }
+}
+
+/// Subscribe to connection state changes; answers the current status so the subscriber starts
+/// from a known point.
+#[derive(Message)]
+#[rtype(result = "SessionStatus")]
+pub struct SubscribeConnection(pub Recipient<ConnectionStateChanged>);
+
+/// Ask for the current status (session ID, negotiated timeout, state).
+#[derive(Message)]
+#[rtype(result = "SessionStatus")]
+pub struct GetStatus;
+
+/// Close the ZooKeeper session (the server drops our ephemeral nodes at once) and stop the
+/// actor and its arbiter. Idempotent.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopSession;
+
+/// A state reported by the client of generation `generation` (internal).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct ClientStateReport {
+    generation: u64,
+    state: SessionState,
+}
+
+/// Where the actor is in its connection life cycle.
+#[derive(Debug, PartialEq, Eq)]
+enum Phase {
+    /// Building a client (first time, or after loss).
+    Connecting,
+    /// Session established, connection up.
+    Connected,
+    /// Connection down, session maybe alive; `Lost` fires when the timer does.
+    Suspended,
+    /// Stopped by [`StopSession`]; nothing is rebuilt.
+    Stopped,
+}
+
+/// The session actor. Start it with [`ZkSession::start`].
+pub struct ZkSession {
+    config: SessionConfig,
+    /// Incarnation of `client`; reports of older incarnations are dropped.
+    generation: u64,
+    client: Option<Client>,
+    phase: Phase,
+    /// The state last pushed to subscribers.
+    last_state: Option<ConnectionState>,
+    /// After a `Lost`, the next established session is announced as `Reconnected { false }`.
+    lost_since_last_session: bool,
+    subscribers: Vec<Recipient<ConnectionStateChanged>>,
+    /// Fires `Lost` if no reconnect happens in time after `Suspended`.
+    lost_timer: Option<SpawnHandle>,
+    /// Failed client builds in a row, for the backoff.
+    failed_attempts: u32,
+}
+
+impl ZkSession {
+    /// Starts a session actor on an `Arbiter` of its own; it connects in the background and
+    /// tells subscribers when the session is up. Must be called inside a running actix `System`.
+    pub fn start(config: SessionConfig) -> Addr<ZkSession> {
+        let arbiter = Arbiter::new();
+        ZkSession::start_in_arbiter(&arbiter.handle(), move |_| ZkSession::new(config))
+    }
+
+    /// Validates `connect_string` with default settings and starts a session (a shortcut for
+    /// [`SessionConfig::builder`] + [`ZkSession::start`]).
+    pub fn connect(connect_string: &str) -> Result<Addr<ZkSession>, ConfigError> {
+        Ok(ZkSession::start(SessionConfig::builder(connect_string).build()?))
+    }
+
+    fn new(config: SessionConfig) -> Self {
+        ZkSession {
+            config,
+            generation: 0,
+            client: None,
+            phase: Phase::Connecting,
+            last_state: None,
+            lost_since_last_session: false,
+            subscribers: Vec::new(),
+            lost_timer: None,
+            failed_attempts: 0,
+        }
+    }
+
+    fn status(&self) -> SessionStatus {
+        SessionStatus {
+            state: self.last_state,
+            session_id: self.client.as_ref().map(|c| c.session_id().0),
+            negotiated_timeout: self.client.as_ref().map(Client::session_timeout),
+            generation: self.generation,
+        }
+    }
+
+    /// Idle time after which the client concludes the connection is dead. A third of the
+    /// session timeout leaves time for two reconnect attempts before the server expires us.
+    fn connection_timeout(session_timeout: Duration) -> Duration {
+        session_timeout / 3
+    }
+
+    /// How long after `Suspended` we declare `Lost`. The server expires the session one session
+    /// timeout after it last heard from us, and we noticed the silence up to one connection
+    /// timeout (plus the client's 1/8 tick) after that; so we give up no later than the server
+    /// does, which keeps "still leader while suspended" policies safe.
+    fn lost_after(session_timeout: Duration) -> Duration {
+        let detection = Self::connection_timeout(session_timeout) * 9 / 8;
+        session_timeout.saturating_sub(detection).max(Duration::from_millis(1))
+    }
+
+    fn build_client(&mut self, ctx: &mut Context<Self>) {
+        self.generation += 1;
+        let generation = self.generation;
+        let timeout = self.config.session_timeout();
+        let mut connector = Client::connector()
+            .with_session_timeout(timeout)
+            .with_connection_timeout(Self::connection_timeout(timeout))
+            // Return NoHosts once every server refused, so our own backoff paces retries.
+            .with_fail_eagerly();
+        if let Some(auth) = self.config.auth() {
+            connector = connector.with_auth("digest", &auth.payload());
+        }
+        let connect_string = self.config.connect_string().to_owned();
+        // The client's own connect gives up after about a session timeout; bound it anyway.
+        let deadline = timeout * 2 + Duration::from_secs(1);
+        debug!(generation, "building ZooKeeper client");
+        let attempt = async move {
+            match tokio::time::timeout(deadline, connector.connect(&connect_string)).await {
+                Ok(result) => result.map_err(ZkError::from),
+                Err(_) => Err(ZkError::Timeout(deadline)),
+            }
+        };
+        ctx.spawn(attempt.into_actor(self).map(move |result, act, ctx| act.on_client_built(generation, result, ctx)));
+    }
+
+    fn on_client_built(&mut self, generation: u64, result: Result<Client, ZkError>, ctx: &mut Context<Self>) {
+        if generation != self.generation || self.phase == Phase::Stopped {
+            return; // dropping a stale client closes its session
+        }
+        let client = match result {
+            Ok(client) => client,
+            Err(err) => {
+                self.failed_attempts += 1;
+                let delay = backoff::delay(self.config.backoff(), self.failed_attempts);
+                warn!(generation, error = %err, retry_in_ms = delay.as_millis() as u64, "cannot establish a ZooKeeper session");
+                ctx.run_later(delay, |act, ctx| {
+                    if act.phase == Phase::Connecting {
+                        act.build_client(ctx);
+                    }
+                });
+                return;
+            }
+        };
+        self.failed_attempts = 0;
+        let session_id = client.session_id();
+        info!(generation, session_id = %session_id, negotiated_timeout_ms = client.session_timeout().as_millis() as u64, "ZooKeeper session established");
+        self.watch_client_state(&client, generation, ctx);
+        self.client = Some(client);
+        self.phase = Phase::Connected;
+        let state = if self.lost_since_last_session {
+            ConnectionState::Reconnected { same_session: false }
+        } else {
+            ConnectionState::Connected
+        };
+        self.lost_since_last_session = false;
+        self.emit(state);
+    }
+
+    /// Forwards every state change of `client` to ourselves, tagged with its generation.
+    fn watch_client_state(&self, client: &Client, generation: u64, ctx: &mut Context<Self>) {
+        let mut watcher = client.state_watcher();
+        let me = ctx.address();
+        let forward = async move {
+            loop {
+                let state = watcher.changed().await;
+                me.do_send(ClientStateReport { generation, state });
+                if state.is_terminated() {
+                    break;
+                }
+            }
+        };
+        ctx.spawn(forward.into_actor(self));
+    }
+
+    fn on_client_state(&mut self, state: SessionState, ctx: &mut Context<Self>) {
+        let session_timeout = self.client.as_ref().map(Client::session_timeout).unwrap_or(self.config.session_timeout());
+        match (state, &self.phase) {
+            (SessionState::Disconnected, Phase::Connected) => {
+                self.phase = Phase::Suspended;
+                self.emit(ConnectionState::Suspended);
+                let generation = self.generation;
+                let after = Self::lost_after(session_timeout);
+                self.lost_timer = Some(ctx.run_later(after, move |act, ctx| {
+                    if act.generation == generation && act.phase == Phase::Suspended {
+                        info!(generation, after_ms = after.as_millis() as u64, "no reconnect within the session timeout: session lost");
+                        act.lose_session(ctx);
+                    }
+                }));
+            }
+            (SessionState::SyncConnected | SessionState::ConnectedReadOnly, Phase::Suspended) => {
+                self.cancel_lost_timer(ctx);
+                self.phase = Phase::Connected;
+                self.emit(ConnectionState::Reconnected { same_session: true });
+            }
+            (SessionState::Expired | SessionState::Closed | SessionState::AuthFailed, Phase::Connected | Phase::Suspended) => {
+                warn!(generation = self.generation, ?state, "ZooKeeper session ended");
+                self.lose_session(ctx);
+            }
+            _ => debug!(?state, phase = ?self.phase, "client state change needs no action"),
+        }
+    }
+
+    fn cancel_lost_timer(&mut self, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.lost_timer.take() {
+            ctx.cancel_future(handle);
+        }
+    }
+
+    /// Announces `Lost`, drops the client (closing its session if the server still listens)
+    /// and builds a new one.
+    fn lose_session(&mut self, ctx: &mut Context<Self>) {
+        self.cancel_lost_timer(ctx);
+        self.client = None;
+        self.phase = Phase::Connecting;
+        self.lost_since_last_session = true;
+        self.emit(ConnectionState::Lost);
+        self.build_client(ctx);
+    }
+
+    fn emit(&mut self, state: ConnectionState) {
+        self.last_state = Some(state);
+        let event = ConnectionStateChanged {
+            state,
+            session_id: self.client.as_ref().map(|c| c.session_id().0),
+            generation: self.generation,
+        };
+        info!(?state, generation = self.generation, session_id = ?event.session_id.map(|id| format!("{id:#x}")), "connection state");
+        self.subscribers.retain(|subscriber| subscriber.connected());
+        for subscriber in &self.subscribers {
+            subscriber.do_send(event.clone());
+        }
+    }
+}
+
+impl Actor for ZkSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Requests pile up while a client is being rebuilt; never drop them for lack of room.
+        ctx.set_mailbox_capacity(usize::MAX);
+        let _span = info_span!("zk_session", connect = %self.config.connect_string()).entered();
+        self.build_client(ctx);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        self.client = None;
+        // The arbiter was made for this actor alone.
+        Arbiter::current().stop();
+    }
+}
+
+impl Handler<ClientStateReport> for ZkSession {
+    type Result = ();
+
+    fn handle(&mut self, report: ClientStateReport, ctx: &mut Context<Self>) {
+        if report.generation == self.generation {
+            self.on_client_state(report.state, ctx);
+        }
+    }
+}
+
+impl Handler<SubscribeConnection> for ZkSession {
+    type Result = MessageResult<SubscribeConnection>;
+
+    fn handle(&mut self, msg: SubscribeConnection, _ctx: &mut Context<Self>) -> Self::Result {
+        self.subscribers.push(msg.0);
+        MessageResult(self.status())
+    }
+}
+
+impl Handler<GetStatus> for ZkSession {
+    type Result = MessageResult<GetStatus>;
+
+    fn handle(&mut self, _msg: GetStatus, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.status())
+    }
+}
+
+impl Handler<StopSession> for ZkSession {
+    type Result = ();
+
+    fn handle(&mut self, _msg: StopSession, ctx: &mut Context<Self>) {
+        if self.phase == Phase::Stopped {
+            return;
+        }
+        info!(generation = self.generation, "closing ZooKeeper session");
+        self.phase = Phase::Stopped;
+        self.cancel_lost_timer(ctx);
+        self.subscribers.clear();
+        let client = self.client.take();
+        // Dropping the last client sends CloseSession; wait for the server to confirm (briefly)
+        // so our ephemeral nodes are gone when the caller's `send(StopSession)` returns.
+        let close = async move {
+            if let Some(client) = client {
+                let mut watcher = client.state_watcher();
+                drop(client);
+                let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                    while !watcher.changed().await.is_terminated() {}
+                })
+                .await;
+            }
+        };
+        ctx.wait(close.into_actor(self).map(|_, _, ctx| ctx.stop()));
+    }
+}
