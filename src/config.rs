@@ -274,3 +274,98 @@ mod tests {
         assert!(!format!("{config:?}").contains("s3cret"));
     }
 }
+
+/// Configuration of one election (one latch path), shared by every contender subscribed to its
+/// supervisor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElectionConfig {
+    latch_path: String,
+    codec: crate::codec::LeaderInfoCodec,
+    acl: crate::session::NodeAcl,
+    policy: crate::policy::ConnectionLossPolicy,
+    participant_id: Option<String>,
+}
+
+impl ElectionConfig {
+    /// Starts a builder for an election on `latch_path`.
+    pub fn builder(latch_path: impl Into<String>) -> ElectionConfigBuilder {
+        ElectionConfigBuilder {
+            config: ElectionConfig {
+                latch_path: latch_path.into(),
+                codec: Default::default(),
+                acl: Default::default(),
+                policy: Default::default(),
+                participant_id: None,
+            },
+        }
+    }
+
+    /// The latch path.
+    pub fn latch_path(&self) -> &str {
+        &self.latch_path
+    }
+
+    /// The leader information codec.
+    pub fn codec(&self) -> crate::codec::LeaderInfoCodec {
+        self.codec
+    }
+
+    /// The ACL of created nodes.
+    pub fn acl(&self) -> &crate::session::NodeAcl {
+        &self.acl
+    }
+
+    /// The connection-loss policy.
+    pub fn policy(&self) -> crate::policy::ConnectionLossPolicy {
+        self.policy
+    }
+
+    /// The participant ID written in the latch node, if set explicitly.
+    pub fn participant_id(&self) -> Option<&str> {
+        self.participant_id.as_deref()
+    }
+}
+
+/// Builder of [`ElectionConfig`]; [`ElectionConfigBuilder::build`] validates.
+#[derive(Clone, Debug)]
+pub struct ElectionConfigBuilder {
+    config: ElectionConfig,
+}
+
+impl ElectionConfigBuilder {
+    /// Leader information codec (default `bincode`; `java` for Flink peers).
+    pub fn codec(mut self, codec: crate::codec::LeaderInfoCodec) -> Self {
+        self.config.codec = codec;
+        self
+    }
+
+    /// ACL of the latch and leader nodes we create (default open). Use
+    /// [`crate::session::NodeAcl::CreatorAll`] together with digest auth on the session.
+    pub fn acl(mut self, acl: crate::session::NodeAcl) -> Self {
+        self.config.acl = acl;
+        self
+    }
+
+    /// What leadership survives connection trouble (default [`crate::ConnectionLossPolicy::Standard`]).
+    pub fn policy(mut self, policy: crate::policy::ConnectionLossPolicy) -> Self {
+        self.config.policy = policy;
+        self
+    }
+
+    /// Participant ID written in the latch node (default: the first contender's address),
+    /// what Curator tools show as the participant.
+    pub fn participant_id(mut self, id: impl Into<String>) -> Self {
+        self.config.participant_id = Some(id.into());
+        self
+    }
+
+    /// Validates and builds.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidPath`] for a latch path that is not absolute, ends with `/` or has
+    /// empty segments.
+    pub fn build(self) -> Result<ElectionConfig, ConfigError> {
+        path::validate("latch path", &self.config.latch_path)?;
+        Ok(self.config)
+    }
+}

@@ -70,6 +70,9 @@ pub enum ConfigError {
     /// A contender address is empty.
     #[error("the contender address is empty")]
     EmptyAddress,
+    /// A connection-loss policy name that is neither `standard` nor `session-tolerant`.
+    #[error("unknown connection-loss policy {0:?} (expected standard or session-tolerant)")]
+    UnknownPolicy(String),
     /// A contender component name is empty.
     #[error("the contender component name is empty")]
     EmptyComponent,

@@ -4,15 +4,32 @@
 //! Curator-compatible leader latch; the winner is granted leadership with a fresh leader session
 //! UUID, confirms it, and the service publishes the contender's address and that UUID in an
 //! ephemeral leader znode, rewriting it whenever it is deleted, emptied or overwritten.
+//!
+//! Four actors, each in its own module:
+//! - [`session::ZkSession`] owns the ZooKeeper client and reports connection states;
+//! - [`latch::LeaderLatch`] is a Curator-compatible leader latch;
+//! - [`node_cache::LeaderNodeCache`] watches one leader node;
+//! - [`supervisor::ElectionSupervisor`] runs the election state machine for its contenders.
 
 pub mod codec;
 pub mod config;
+pub mod contender;
 pub mod error;
+pub mod latch;
+pub mod metrics;
+pub mod node_cache;
 mod path;
+pub mod policy;
 pub mod session;
+pub mod supervisor;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use config::{Backoff, SessionConfig, SessionConfigBuilder};
+pub use codec::{LeaderInfo, LeaderInfoCodec};
+pub use config::{Backoff, ElectionConfig, SessionConfig};
+pub use contender::{Confirm, ElectionError, HasLeadership, LeadershipEvent, Resign, Stop, Subscribe};
 pub use error::{ConfigError, PathProblem, ZkError};
-pub use session::{ConnectionState, ConnectionStateChanged, SessionStatus, ZkSession};
+pub use metrics::{ElectionMetrics, GetMetrics};
+pub use policy::ConnectionLossPolicy;
+pub use session::{ConnectionState, ConnectionStateChanged, SessionStatus, StopSession, ZkSession};
+pub use supervisor::ElectionSupervisor;

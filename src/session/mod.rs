@@ -317,8 +317,6 @@ impl Actor for ZkSession {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        // Requests pile up while a client is being rebuilt; never drop them for lack of room.
-        ctx.set_mailbox_capacity(usize::MAX);
         let _span = info_span!("zk_session", connect = %self.config.connect_string()).entered();
         self.build_client(ctx);
     }

@@ -9,7 +9,7 @@ use std::pin::Pin;
 
 use actix::prelude::*;
 use zookeeper_client::{Acls, Client, CreateOptions, OneshotWatcher};
-pub use zookeeper_client::{Acl, Stat};
+pub use zookeeper_client::{Acl, AuthId, Permission, Stat};
 
 use super::ZkSession;
 use crate::error::ZkError;

@@ -1,0 +1,199 @@
+//! The contender-facing vocabulary: what a contender sends to the election supervisor and what
+//! it receives back.
+//!
+//! A contender is any actix actor that handles [`LeadershipEvent`]. It subscribes under a
+//! component name with its address and leader path, waits for [`LeadershipEvent::Granted`],
+//! then sends [`Confirm`] with the session ID it was granted. The supervisor then publishes the
+//! address and session ID in the leader node and keeps it correct.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use uuid::Uuid;
+
+use crate::codec::EncodeError;
+use crate::error::{ConfigError, ZkError};
+
+/// What the supervisor tells a contender.
+#[derive(Clone, Debug, PartialEq, Eq, Message)]
+#[rtype(result = "()")]
+pub enum LeadershipEvent {
+    /// Leadership is granted with a fresh leader session ID; confirm it with [`Confirm`].
+    Granted {
+        /// The contender's component name.
+        component: String,
+        /// The leader session ID to confirm.
+        session_id: Uuid,
+    },
+    /// Leadership is revoked; the last granted session ID is void.
+    Revoked {
+        /// The contender's component name.
+        component: String,
+    },
+    /// The leader node now holds the contender's address and this session ID.
+    Published {
+        /// The contender's component name.
+        component: String,
+        /// The published leader session ID.
+        session_id: Uuid,
+    },
+    /// Something failed that the contender should know about (the election keeps running).
+    Error {
+        /// The contender's component name.
+        component: String,
+        /// What failed.
+        error: ElectionError,
+    },
+}
+
+impl LeadershipEvent {
+    /// The component the event is about.
+    pub fn component(&self) -> &str {
+        match self {
+            LeadershipEvent::Granted { component, .. }
+            | LeadershipEvent::Revoked { component }
+            | LeadershipEvent::Published { component, .. }
+            | LeadershipEvent::Error { component, .. } => component,
+        }
+    }
+}
+
+/// Errors of the election API: misuse (answered to the caller) and failures (sent to
+/// contenders as [`LeadershipEvent::Error`]).
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum ElectionError {
+    /// A path, address or name is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// No contender is subscribed under this component name.
+    #[error("no contender is subscribed as {0:?}")]
+    UnknownContender(String),
+    /// A contender is already subscribed under this component name.
+    #[error("a contender is already subscribed as {0:?}")]
+    DuplicateComponent(String),
+    /// Another contender of this supervisor already publishes to this leader path.
+    #[error("another contender already publishes to {0:?}")]
+    DuplicateLeaderPath(String),
+    /// The supervisor was stopped.
+    #[error("the election supervisor is stopped")]
+    Stopped,
+    /// Confirm while the latch is not held.
+    #[error("not the leader")]
+    NotLeader,
+    /// Confirm of a session ID other than the one last granted.
+    #[error("session ID {confirmed} is not the one granted ({granted:?})")]
+    StaleSessionId {
+        /// The ID sent with the confirm.
+        confirmed: Uuid,
+        /// The ID currently granted, if any.
+        granted: Option<Uuid>,
+    },
+    /// The address cannot be written with the configured codec.
+    #[error("the address cannot be encoded: {0}")]
+    Unencodable(Arc<EncodeError>),
+    /// A ZooKeeper operation failed.
+    #[error("ZooKeeper: {0}")]
+    ZooKeeper(#[from] ZkError),
+    /// Several operations failed while stopping (all of them are listed).
+    #[error("stop failed: {0:?}")]
+    StopFailed(Vec<ZkError>),
+}
+
+impl PartialEq for ElectionError {
+    // Compares by variant and payload; encode errors compare by message, as they carry no data
+    // a caller would match on.
+    fn eq(&self, other: &Self) -> bool {
+        use ElectionError::*;
+        match (self, other) {
+            (Config(a), Config(b)) => a == b,
+            (UnknownContender(a), UnknownContender(b))
+            | (DuplicateComponent(a), DuplicateComponent(b))
+            | (DuplicateLeaderPath(a), DuplicateLeaderPath(b)) => a == b,
+            (Stopped, Stopped) | (NotLeader, NotLeader) => true,
+            (StaleSessionId { confirmed: a, granted: x }, StaleSessionId { confirmed: b, granted: y }) => a == b && x == y,
+            (Unencodable(a), Unencodable(b)) => a.to_string() == b.to_string(),
+            (ZooKeeper(a), ZooKeeper(b)) => a == b,
+            (StopFailed(a), StopFailed(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for ElectionError {}
+
+impl From<actix::MailboxError> for ElectionError {
+    fn from(_: actix::MailboxError) -> Self {
+        ElectionError::Stopped
+    }
+}
+
+/// Join the election as a contender. Answers an error for an empty component or address, an
+/// invalid leader path, a component or leader path already in use, or after stop.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "Result<(), ElectionError>")]
+pub struct Subscribe {
+    /// Name of the component (unique within a supervisor), e.g. `"resourcemanager"`.
+    pub component: String,
+    /// The address published in the leader node while this contender leads.
+    pub address: String,
+    /// Where the leader information of this component is published.
+    pub leader_path: String,
+    /// Who receives the [`LeadershipEvent`]s.
+    pub contender: Recipient<LeadershipEvent>,
+}
+
+impl Subscribe {
+    /// A subscription of `contender` as `component`, publishing `address` at `leader_path`.
+    pub fn new(
+        component: impl Into<String>,
+        address: impl Into<String>,
+        leader_path: impl Into<String>,
+        contender: Recipient<LeadershipEvent>,
+    ) -> Self {
+        Subscribe {
+            component: component.into(),
+            address: address.into(),
+            leader_path: leader_path.into(),
+            contender,
+        }
+    }
+}
+
+/// Confirm the leader session ID received with [`LeadershipEvent::Granted`]. Only the ID last
+/// granted, while the latch is held and the supervisor runs, is accepted; anything else is
+/// answered with an error and writes nothing.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "Result<(), ElectionError>")]
+pub struct Confirm {
+    /// The component confirming.
+    pub component: String,
+    /// The granted session ID.
+    pub session_id: Uuid,
+}
+
+/// Whether `component` currently leads with exactly this confirmed session ID: a fencing check
+/// before acting as leader.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "bool")]
+pub struct HasLeadership {
+    /// The component asking.
+    pub component: String,
+    /// The session ID it believes it leads with.
+    pub session_id: Uuid,
+}
+
+/// Give up leadership: the latch node is deleted and a new one created at the back of the line
+/// (`rejoin: true`), or the supervisor leaves the latch for good (`rejoin: false`, same as
+/// [`Stop`]). Every contender of the supervisor is revoked.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "Result<(), ElectionError>")]
+pub struct Resign {
+    /// Queue up again after resigning.
+    pub rejoin: bool,
+}
+
+/// Stop the election: no event reaches any contender afterwards, the latch node and the leader
+/// nodes this supervisor published are deleted. Idempotent.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "Result<(), ElectionError>")]
+pub struct Stop;

@@ -1,0 +1,455 @@
+//! The latch actor: a leader latch compatible with Apache Curator's `LeaderLatch`.
+//!
+//! Each participant creates `{latch_path}/_c_{uuid}-latch-{seq}` (EPHEMERAL_SEQUENTIAL, data =
+//! participant ID). The child with the lowest sequence leads; every other participant watches
+//! only its immediate predecessor, so a leader change wakes exactly one process. Unlike Curator,
+//! the leader also watches its own node, so a node deleted underneath it (by an operator, or
+//! with the whole latch path) demotes it at once and it rejoins.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use tracing::{debug, info, warn};
+use uuid::Uuid;
+
+use crate::error::ZkError;
+use crate::policy::ConnectionLossPolicy;
+use crate::session::{
+    ConnectionState, ConnectionStateChanged, Create, Delete, GetChildren, GetData, NodeAcl, NodeMode, Parents,
+    SubscribeConnection, WatchEvent, WatchFired, ZkSession,
+};
+
+/// The marker Curator puts before the sequence number of latch nodes.
+const LATCH_MARKER: &str = "latch-";
+/// Pause before retrying after an error that is not about the connection (e.g. an ACL denial).
+const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
+
+/// What the latch tells its owner.
+#[derive(Clone, Debug, PartialEq, Eq, Message)]
+#[rtype(result = "()")]
+pub enum LatchEvent {
+    /// We hold the latch; `node` is our latch node (the guard of every leader write).
+    IsLeader {
+        /// Full path of our latch node.
+        node: String,
+    },
+    /// We do not hold the latch (any more).
+    NotLeader,
+    /// Joining or checking the latch failed for a reason other than the connection; the latch
+    /// retries by itself.
+    Failed(ZkError),
+}
+
+/// Leave the latch: delete our node and stop. Answers the outcome of the delete.
+#[derive(Message)]
+#[rtype(result = "Result<(), ZkError>")]
+pub struct CloseLatch;
+
+/// Give up leadership (or a place in line): delete our node and create a new one at the back.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Requeue;
+
+/// Counters that make the latch's behaviour observable (watch herds, resets).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LatchStats {
+    /// Watches delivered to this participant.
+    pub watches_fired: u64,
+    /// Times the participant (re)created its node.
+    pub nodes_created: u64,
+    /// ZooKeeper requests issued.
+    pub requests: u64,
+    /// Our current node, if any.
+    pub node: Option<String>,
+    /// Whether we lead.
+    pub is_leader: bool,
+}
+
+/// Ask the latch for its [`LatchStats`].
+#[derive(Message)]
+#[rtype(result = "LatchStats")]
+pub struct GetLatchStats;
+
+/// The latch actor; one per participant. Started by the election supervisor.
+pub struct LeaderLatch {
+    session: Addr<ZkSession>,
+    latch_path: String,
+    participant_id: String,
+    acl: NodeAcl,
+    policy: ConnectionLossPolicy,
+    owner: Recipient<LatchEvent>,
+    /// Our node (full path) once created.
+    node: Option<String>,
+    /// The `_c_{uuid}-latch-` prefix of the node being created, to find it again after a
+    /// connection loss during create.
+    pending_prefix: Option<String>,
+    is_leader: bool,
+    /// Bumped on every reset; results of requests made in an older epoch are dropped.
+    epoch: u64,
+    /// The node we watch (our predecessor, or our own node while leading).
+    watching: Option<String>,
+    closed: bool,
+    /// Whether a session exists that we can work in.
+    connected: bool,
+    stats: LatchStats,
+}
+
+impl LeaderLatch {
+    /// A latch at `latch_path` for participant `participant_id`, reporting to `owner`.
+    pub fn new(
+        session: Addr<ZkSession>,
+        latch_path: String,
+        participant_id: String,
+        acl: NodeAcl,
+        policy: ConnectionLossPolicy,
+        owner: Recipient<LatchEvent>,
+    ) -> Self {
+        LeaderLatch {
+            session,
+            latch_path,
+            participant_id,
+            acl,
+            policy,
+            owner,
+            node: None,
+            pending_prefix: None,
+            is_leader: false,
+            epoch: 0,
+            watching: None,
+            closed: false,
+            connected: false,
+            stats: LatchStats::default(),
+        }
+    }
+
+    fn set_leader(&mut self, leader: bool) {
+        if self.is_leader == leader {
+            return;
+        }
+        self.is_leader = leader;
+        let event = match (&self.node, leader) {
+            (Some(node), true) => LatchEvent::IsLeader { node: node.clone() },
+            _ => LatchEvent::NotLeader,
+        };
+        info!(latch = %self.latch_path, node = ?self.node, leader, "latch leadership changed");
+        self.owner.do_send(event);
+    }
+
+    /// Drops our node (if any) and joins the latch again with a fresh one.
+    fn reset(&mut self, ctx: &mut Context<Self>) {
+        self.epoch += 1;
+        self.set_leader(false);
+        self.watching = None;
+        if let Some(old) = self.node.take() {
+            // The previous node may belong to an older session; delete it so it cannot lead.
+            self.stats.requests += 1;
+            self.session.do_send(Delete { path: old, version: None });
+        }
+        self.pending_prefix = None;
+        if self.connected && !self.closed {
+            self.create_node(ctx);
+        }
+    }
+
+    fn create_node(&mut self, ctx: &mut Context<Self>) {
+        let prefix =
+            self.pending_prefix.get_or_insert_with(|| format!("{}/_c_{}-{LATCH_MARKER}", self.latch_path, Uuid::new_v4())).clone();
+        let request = Create::new(prefix, self.participant_id.as_bytes(), NodeMode::EphemeralSequential)
+            .acl(self.acl.clone())
+            .parents(Parents::Container);
+        let epoch = self.epoch;
+        self.stats.requests += 1;
+        let send = self.session.send(request);
+        ctx.spawn(send.into_actor(self).map(move |result, act, ctx| {
+            if act.epoch != epoch || act.closed {
+                if let Ok(Ok(created)) = result {
+                    // A reset or close overtook this create; the node must not linger.
+                    act.session.do_send(Delete { path: created.path, version: None });
+                }
+                return;
+            }
+            match result.map_err(ZkError::from).and_then(|r| r) {
+                Ok(created) => {
+                    debug!(latch = %act.latch_path, node = %created.path, "latch node created");
+                    act.stats.nodes_created += 1;
+                    act.node = Some(created.path);
+                    act.pending_prefix = None;
+                    act.check_leadership(ctx);
+                }
+                Err(ZkError::ConnectionLoss | ZkError::Timeout(_)) => act.find_lost_node(ctx),
+                Err(err) => act.on_error(err, ctx),
+            }
+        }));
+    }
+
+    /// After a connection loss during create, the node may exist: look for our prefix before
+    /// creating another one (Curator's "protection" mode).
+    fn find_lost_node(&mut self, ctx: &mut Context<Self>) {
+        let Some(prefix) = self.pending_prefix.clone() else { return };
+        let name_prefix = prefix.rsplit('/').next().unwrap_or_default().to_owned();
+        let epoch = self.epoch;
+        self.stats.requests += 1;
+        let send = self.session.send(GetChildren { path: self.latch_path.clone(), watch: None });
+        ctx.spawn(send.into_actor(self).map(move |result, act, ctx| {
+            if act.epoch != epoch || act.closed {
+                return;
+            }
+            match result.map_err(ZkError::from).and_then(|r| r) {
+                Ok(children) => match children.into_iter().find(|child| child.starts_with(&name_prefix)) {
+                    Some(found) => {
+                        act.node = Some(format!("{}/{found}", act.latch_path));
+                        act.pending_prefix = None;
+                        act.check_leadership(ctx);
+                    }
+                    None => act.create_node(ctx),
+                },
+                Err(ZkError::NoNode) => act.create_node(ctx),
+                // Still disconnected: the next connection event resumes.
+                Err(err) if err.is_transient() => debug!(error = %err, "latch waits for the connection"),
+                Err(err) => act.on_error(err, ctx),
+            }
+        }));
+    }
+
+    /// Lists the participants and either takes the lead or watches the predecessor.
+    fn check_leadership(&mut self, ctx: &mut Context<Self>) {
+        let epoch = self.epoch;
+        self.stats.requests += 1;
+        let send = self.session.send(GetChildren { path: self.latch_path.clone(), watch: None });
+        ctx.spawn(send.into_actor(self).map(move |result, act, ctx| {
+            if act.epoch != epoch || act.closed {
+                return;
+            }
+            match result.map_err(ZkError::from).and_then(|r| r) {
+                Ok(children) => act.on_children(children, ctx),
+                // The latch path vanished (container cleanup, operator): our node went with it.
+                Err(ZkError::NoNode) => act.reset(ctx),
+                Err(err) if err.is_transient() => debug!(error = %err, "latch waits for the connection"),
+                Err(err) => act.on_error(err, ctx),
+            }
+        }));
+    }
+
+    fn on_children(&mut self, children: Vec<String>, ctx: &mut Context<Self>) {
+        let Some(node) = self.node.clone() else { return };
+        let our_name = node.rsplit('/').next().unwrap_or_default();
+        let ordered = participants_in_order(&children);
+        let Some(position) = ordered.iter().position(|name| *name == our_name) else {
+            info!(latch = %self.latch_path, node = %node, "our latch node is gone; rejoining");
+            self.reset(ctx);
+            return;
+        };
+        if position == 0 {
+            self.set_leader(true);
+            // Watch our own node so that its deletion demotes us immediately.
+            self.watch(node, ctx);
+        } else {
+            self.set_leader(false);
+            let predecessor = format!("{}/{}", self.latch_path, ordered[position - 1]);
+            self.watch(predecessor, ctx);
+        }
+    }
+
+    /// Sets a data watch on `path`; if it is already gone, re-checks at once.
+    fn watch(&mut self, path: String, ctx: &mut Context<Self>) {
+        if self.watching.as_deref() == Some(path.as_str()) {
+            return; // the watch set earlier is still armed
+        }
+        self.watching = Some(path.clone());
+        let epoch = self.epoch;
+        self.stats.requests += 1;
+        let send = self.session.send(GetData { path, watch: Some(ctx.address().recipient()) });
+        ctx.spawn(send.into_actor(self).map(move |result, act, ctx| {
+            if act.epoch != epoch || act.closed {
+                return;
+            }
+            match result.map_err(ZkError::from).and_then(|r| r) {
+                Ok(_) => {}
+                Err(ZkError::NoNode) => {
+                    act.watching = None;
+                    act.check_leadership(ctx);
+                }
+                Err(err) if err.is_transient() => act.watching = None,
+                Err(err) => {
+                    act.watching = None;
+                    act.on_error(err, ctx);
+                }
+            }
+        }));
+    }
+
+    fn on_error(&mut self, err: ZkError, ctx: &mut Context<Self>) {
+        warn!(latch = %self.latch_path, error = %err, "latch operation failed; retrying");
+        self.owner.do_send(LatchEvent::Failed(err));
+        let epoch = self.epoch;
+        ctx.run_later(RETRY_AFTER_ERROR, move |act, ctx| {
+            if act.epoch == epoch && !act.closed {
+                match act.node {
+                    Some(_) => act.check_leadership(ctx),
+                    None => act.create_node(ctx),
+                }
+            }
+        });
+    }
+
+    fn on_connection(&mut self, state: ConnectionState, ctx: &mut Context<Self>) {
+        use ConnectionLossPolicy::*;
+        match state {
+            ConnectionState::Connected => {
+                self.connected = true;
+                self.reset(ctx);
+            }
+            ConnectionState::Suspended => {
+                if self.policy == Standard {
+                    self.set_leader(false);
+                }
+            }
+            ConnectionState::Reconnected { same_session: true } => {
+                self.connected = true;
+                // Our node and watches survived; a check restores leadership if we still lead.
+                self.watching = None;
+                match self.node {
+                    Some(_) => self.check_leadership(ctx),
+                    None => self.reset(ctx),
+                }
+            }
+            ConnectionState::Reconnected { same_session: false } => {
+                self.connected = true;
+                self.reset(ctx);
+            }
+            ConnectionState::Lost => {
+                self.connected = false;
+                self.watching = None;
+                self.set_leader(false);
+            }
+        }
+    }
+}
+
+/// The latch participants among `children`, in leadership order: names containing `latch-`
+/// followed by a decimal sequence, sorted by that sequence (zero-padded by the server, so text
+/// order is numeric order). Foreign children are ignored.
+pub fn participants_in_order(children: &[String]) -> Vec<&str> {
+    let mut participants: Vec<(&str, &str)> = children
+        .iter()
+        .filter_map(|name| {
+            let sequence = &name[name.rfind(LATCH_MARKER)? + LATCH_MARKER.len()..];
+            let valid = !sequence.is_empty() && sequence.bytes().all(|b| b.is_ascii_digit());
+            valid.then_some((sequence, name.as_str()))
+        })
+        .collect();
+    participants.sort();
+    participants.into_iter().map(|(_, name)| name).collect()
+}
+
+impl Actor for LeaderLatch {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let subscribe = self.session.send(SubscribeConnection(ctx.address().recipient()));
+        ctx.wait(subscribe.into_actor(self).map(|status, act, ctx| match status {
+            Ok(status) if status.is_connected() => act.on_connection(ConnectionState::Connected, ctx),
+            Ok(_) => debug!(latch = %act.latch_path, "latch waits for the session"),
+            Err(_) => {
+                act.owner.do_send(LatchEvent::Failed(ZkError::SessionStopped));
+                ctx.stop();
+            }
+        }));
+    }
+}
+
+impl Handler<ConnectionStateChanged> for LeaderLatch {
+    type Result = ();
+
+    fn handle(&mut self, msg: ConnectionStateChanged, ctx: &mut Context<Self>) {
+        if !self.closed {
+            self.on_connection(msg.state, ctx);
+        }
+    }
+}
+
+impl Handler<WatchFired> for LeaderLatch {
+    type Result = ();
+
+    fn handle(&mut self, msg: WatchFired, ctx: &mut Context<Self>) {
+        if self.closed || msg.event == WatchEvent::SessionEnded {
+            return;
+        }
+        self.stats.watches_fired += 1;
+        if self.watching.as_deref() == Some(msg.path.as_str()) {
+            self.watching = None;
+            if self.node.is_some() {
+                self.check_leadership(ctx);
+            }
+        }
+    }
+}
+
+impl Handler<Requeue> for LeaderLatch {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Requeue, ctx: &mut Context<Self>) {
+        if !self.closed {
+            self.reset(ctx);
+        }
+    }
+}
+
+impl Handler<CloseLatch> for LeaderLatch {
+    type Result = ResponseActFuture<Self, Result<(), ZkError>>;
+
+    fn handle(&mut self, _msg: CloseLatch, _ctx: &mut Context<Self>) -> Self::Result {
+        self.closed = true;
+        self.epoch += 1;
+        // The owner stopped first and ignores us from now on; no NotLeader is owed.
+        self.is_leader = false;
+        let node = self.node.take();
+        let session = self.session.clone();
+        let delete = async move {
+            match node {
+                Some(path) => match session.send(Delete { path, version: None }).await? {
+                    Ok(()) | Err(ZkError::NoNode) => Ok(()),
+                    Err(err) => Err(err),
+                },
+                None => Ok(()),
+            }
+        };
+        Box::pin(delete.into_actor(self).map(|result, _act, ctx| {
+            ctx.stop();
+            result
+        }))
+    }
+}
+
+impl Handler<GetLatchStats> for LeaderLatch {
+    type Result = MessageResult<GetLatchStats>;
+
+    fn handle(&mut self, _msg: GetLatchStats, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(LatchStats { node: self.node.clone(), is_leader: self.is_leader, ..self.stats.clone() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_by_sequence_and_ignores_foreign_children() {
+        let children: Vec<String> = [
+            "_c_b-latch-0000000003",
+            "foreign",
+            "_c_a-latch-0000000001",
+            "lock-0000000000",
+            "_c_c-latch-0000000002",
+            "x-latch-",
+            "_c_d-latch-12ab",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            participants_in_order(&children),
+            vec!["_c_a-latch-0000000001", "_c_c-latch-0000000002", "_c_b-latch-0000000003"]
+        );
+    }
+}

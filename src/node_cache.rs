@@ -1,0 +1,175 @@
+//! The leader-node cache actor: Curator `NodeCache` semantics for one path.
+//!
+//! Keeps the last seen data and stat of the node, re-arms its watch after every event and after
+//! every reconnect, and tells its owner [`NodeChanged`] whenever what it sees differs from what
+//! it saw before.
+
+use actix::prelude::*;
+use tracing::debug;
+
+use crate::error::ZkError;
+use crate::session::{
+    ConnectionState, ConnectionStateChanged, Exists, GetData, Stat, SubscribeConnection, WatchEvent, WatchFired,
+    ZkSession,
+};
+
+/// What the cache knows about its node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeView {
+    /// Not read yet (or unreadable right now).
+    Unknown,
+    /// The node does not exist.
+    Absent,
+    /// The node exists with this data and stat.
+    Present {
+        /// The node's data.
+        data: Vec<u8>,
+        /// The node's stat (version, ephemeral owner, …).
+        stat: Stat,
+    },
+}
+
+/// Sent to the cache's owner whenever the view of the node changes.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct NodeChanged {
+    /// The cached path.
+    pub path: String,
+    /// The new view.
+    pub view: NodeView,
+}
+
+/// Ask the cache for its current view.
+#[derive(Message)]
+#[rtype(result = "NodeView")]
+pub struct GetView;
+
+/// Read the node again now (e.g. after our own write failed oddly).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Refresh;
+
+/// Stop the cache. Its watch is left to fire into nothing.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseCache;
+
+/// The cache actor for one path.
+pub struct LeaderNodeCache {
+    session: Addr<ZkSession>,
+    path: String,
+    owner: Recipient<NodeChanged>,
+    view: NodeView,
+    /// Bumped on every refresh; only the newest read may update the view, so a slow stale
+    /// answer never overwrites a fresher one.
+    reads: u64,
+    /// ZooKeeper requests issued, for metrics.
+    requests: u64,
+}
+
+impl LeaderNodeCache {
+    /// A cache of `path` reporting to `owner`.
+    pub fn new(session: Addr<ZkSession>, path: String, owner: Recipient<NodeChanged>) -> Self {
+        LeaderNodeCache { session, path, owner, view: NodeView::Unknown, reads: 0, requests: 0 }
+    }
+
+    /// Reads the node with a watch: data if it exists, else an exists-watch for its creation.
+    fn refresh(&mut self, ctx: &mut Context<Self>) {
+        self.reads += 1;
+        let read = self.reads;
+        let session = self.session.clone();
+        let path = self.path.clone();
+        let me = ctx.address().recipient::<WatchFired>();
+        let fetch = async move {
+            let mut requests = 0;
+            let view = loop {
+                requests += 1;
+                match session.send(GetData { path: path.clone(), watch: Some(me.clone()) }).await {
+                    Ok(Ok((data, stat))) => break Ok(NodeView::Present { data, stat }),
+                    Ok(Err(ZkError::NoNode)) => {}
+                    Ok(Err(err)) => break Err(err),
+                    Err(mailbox) => break Err(mailbox.into()),
+                }
+                // Absent: watch for its creation. If it appeared in between, read it again.
+                requests += 1;
+                match session.send(Exists { path: path.clone(), watch: Some(me.clone()) }).await {
+                    Ok(Ok(None)) => break Ok(NodeView::Absent),
+                    Ok(Ok(Some(_))) => {}
+                    Ok(Err(err)) => break Err(err),
+                    Err(mailbox) => break Err(mailbox.into()),
+                }
+            };
+            (view, requests)
+        };
+        ctx.spawn(fetch.into_actor(self).map(move |(result, requests), act, _ctx| {
+            act.requests += requests;
+            match result {
+                Ok(view) if read == act.reads && view != act.view => {
+                    act.view = view.clone();
+                    act.owner.do_send(NodeChanged { path: act.path.clone(), view });
+                }
+                Ok(_) => {}
+                // Transient trouble: the next reconnect triggers a fresh read.
+                Err(err) => debug!(path = %act.path, error = %err, "leader node read failed"),
+            }
+        }));
+    }
+}
+
+impl Actor for LeaderNodeCache {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let subscribe = self.session.send(SubscribeConnection(ctx.address().recipient()));
+        ctx.wait(subscribe.into_actor(self).map(|status, act, ctx| match status {
+            Ok(status) if status.is_connected() => act.refresh(ctx),
+            Ok(_) => {}
+            Err(_) => ctx.stop(),
+        }));
+    }
+}
+
+impl Handler<ConnectionStateChanged> for LeaderNodeCache {
+    type Result = ();
+
+    fn handle(&mut self, msg: ConnectionStateChanged, ctx: &mut Context<Self>) {
+        match msg.state {
+            ConnectionState::Connected | ConnectionState::Reconnected { .. } => self.refresh(ctx),
+            ConnectionState::Suspended | ConnectionState::Lost => {}
+        }
+    }
+}
+
+impl Handler<WatchFired> for LeaderNodeCache {
+    type Result = ();
+
+    fn handle(&mut self, msg: WatchFired, ctx: &mut Context<Self>) {
+        if msg.event != WatchEvent::SessionEnded && msg.path == self.path {
+            self.refresh(ctx);
+        }
+    }
+}
+
+impl Handler<Refresh> for LeaderNodeCache {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Refresh, ctx: &mut Context<Self>) {
+        self.refresh(ctx);
+    }
+}
+
+impl Handler<GetView> for LeaderNodeCache {
+    type Result = MessageResult<GetView>;
+
+    fn handle(&mut self, _msg: GetView, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.view.clone())
+    }
+}
+
+impl Handler<CloseCache> for LeaderNodeCache {
+    type Result = ();
+
+    fn handle(&mut self, _msg: CloseCache, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}

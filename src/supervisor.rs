@@ -1,0 +1,588 @@
+//! The election supervisor: the state machine of Flink's `ZooKeeperLeaderElectionService`
+//! (DESIGN.md §1), one row per handler, as actor-private state.
+//!
+//! | event | here |
+//! |---|---|
+//! | subscribe | [`Handler<Subscribe>`]: validates, starts the contender's leader-node cache, joins the latch with the first contender |
+//! | latch: is leader | [`ElectionSupervisor::on_latch`]: only if running, fresh `issued` per contender, `confirmed = None`, **granted** |
+//! | latch: not leader | only if running, both IDs cleared, **revoked** |
+//! | confirm | [`Handler<Confirm>`]: only if running, latch held and `id == issued`: `confirmed = id`, publish |
+//! | leader node changed | [`Handler<NodeChanged>`]: only if running, latch held, confirmed: rewrite when absent, foreign, undecodable or different |
+//! | publish | [`ElectionSupervisor::publish`]: read, then one guarded multi-op (latch node must exist) |
+//! | stop | [`Handler<Stop>`]: `running = false` and IDs cleared first; published nodes, latch and caches closed; errors collected |
+
+use std::collections::BTreeMap;
+
+use actix::prelude::*;
+use tracing::{debug, info, info_span, warn};
+use uuid::Uuid;
+
+use crate::codec::LeaderInfo;
+use crate::config::ElectionConfig;
+use crate::contender::{Confirm, ElectionError, HasLeadership, LeadershipEvent, Resign, Stop, Subscribe};
+use crate::error::{ConfigError, ZkError};
+use crate::latch::{CloseLatch, LatchEvent, LeaderLatch, Requeue};
+use crate::metrics::{ElectionMetrics, GetMetrics};
+use crate::node_cache::{CloseCache, LeaderNodeCache, NodeChanged, NodeView};
+use crate::path;
+use crate::session::{
+    ConnectionStateChanged, Create, Delete, Exists, GuardedMulti, NodeMode, Parents, SubscribeConnection, WriteOp,
+    ZkSession,
+};
+
+/// Attempts of one publish when the node changes under us between read and write.
+const PUBLISH_ATTEMPTS: u32 = 8;
+
+/// One subscribed contender and its leadership bookkeeping.
+struct Contender {
+    recipient: Recipient<LeadershipEvent>,
+    address: String,
+    leader_path: String,
+    /// Session ID handed out with the last grant.
+    issued: Option<Uuid>,
+    /// Session ID the contender confirmed (equal to `issued` once confirmed).
+    confirmed: Option<Uuid>,
+    cache: Addr<LeaderNodeCache>,
+    /// The leader node as the cache last saw it.
+    view: NodeView,
+    /// A publish is in flight; another request waits in `publish_again`.
+    publishing: bool,
+    publish_again: bool,
+}
+
+/// The election supervisor for one latch path. Start it with [`ElectionSupervisor::start`].
+pub struct ElectionSupervisor {
+    session: Addr<ZkSession>,
+    config: ElectionConfig,
+    /// False once stopped; every late event is ignored from then on.
+    running: bool,
+    latch: Option<Addr<LeaderLatch>>,
+    /// Our latch node while we hold the latch: the guard of every leader write.
+    latch_node: Option<String>,
+    /// Our ZooKeeper session ID, to recognise leader nodes we own.
+    zk_session_id: Option<i64>,
+    contenders: BTreeMap<String, Contender>,
+    metrics: ElectionMetrics,
+}
+
+impl ElectionSupervisor {
+    /// Starts a supervisor for the election `config` over `session`, on the current arbiter.
+    pub fn start(session: Addr<ZkSession>, config: ElectionConfig) -> Addr<ElectionSupervisor> {
+        ElectionSupervisor {
+            session,
+            config,
+            running: true,
+            latch: None,
+            latch_node: None,
+            zk_session_id: None,
+            contenders: BTreeMap::new(),
+            metrics: ElectionMetrics::default(),
+        }
+        .start()
+    }
+
+    fn send_event(contender: &Contender, event: LeadershipEvent) {
+        contender.recipient.do_send(event);
+    }
+
+    fn grant(&mut self, component: &str) {
+        let Some(contender) = self.contenders.get_mut(component) else { return };
+        let session_id = Uuid::new_v4();
+        contender.issued = Some(session_id);
+        contender.confirmed = None;
+        self.metrics.grants += 1;
+        info!(latch = %self.config.latch_path(), component, leader_session_id = %session_id, "leadership granted");
+        Self::send_event(contender, LeadershipEvent::Granted { component: component.to_owned(), session_id });
+    }
+
+    fn on_latch(&mut self, event: LatchEvent) {
+        if !self.running {
+            return;
+        }
+        match event {
+            LatchEvent::IsLeader { node } => {
+                self.latch_node = Some(node);
+                let components: Vec<String> = self.contenders.keys().cloned().collect();
+                for component in components {
+                    self.grant(&component);
+                }
+            }
+            LatchEvent::NotLeader => {
+                self.latch_node = None;
+                for (component, contender) in &mut self.contenders {
+                    if contender.issued.take().is_some() {
+                        contender.confirmed = None;
+                        self.metrics.revokes += 1;
+                        info!(latch = %self.config.latch_path(), component, "leadership revoked");
+                        Self::send_event(contender, LeadershipEvent::Revoked { component: component.clone() });
+                    }
+                }
+            }
+            LatchEvent::Failed(error) => self.report_all(ElectionError::ZooKeeper(error)),
+        }
+    }
+
+    fn report_all(&self, error: ElectionError) {
+        for (component, contender) in &self.contenders {
+            Self::send_event(contender, LeadershipEvent::Error { component: component.clone(), error: error.clone() });
+        }
+    }
+
+    fn report(&self, component: &str, error: ElectionError) {
+        if let Some(contender) = self.contenders.get(component) {
+            warn!(latch = %self.config.latch_path(), component, %error, "election error");
+            Self::send_event(contender, LeadershipEvent::Error { component: component.to_owned(), error });
+        }
+    }
+
+    /// Whether the leader node as seen holds exactly our address and confirmed session ID,
+    /// in a node our session owns.
+    fn node_is_ours(&self, contender: &Contender, confirmed: Uuid) -> bool {
+        match &contender.view {
+            NodeView::Present { data, stat } => {
+                Some(stat.ephemeral_owner) == self.zk_session_id
+                    && self.config.codec().decode(data).is_ok_and(|info| {
+                        info.address == contender.address && info.session_id == confirmed
+                    })
+            }
+            NodeView::Absent => false,
+            // Not read yet: the read that is under way will tell.
+            NodeView::Unknown => true,
+        }
+    }
+
+    /// Starts writing the leader information of `component` unless a write is under way.
+    fn publish(&mut self, component: &str, ctx: &mut Context<Self>) {
+        let Some(contender) = self.contenders.get_mut(component) else { return };
+        if contender.publishing {
+            contender.publish_again = true;
+            return;
+        }
+        let (Some(session_id), Some(guard)) = (contender.confirmed, self.latch_node.clone()) else { return };
+        contender.publishing = true;
+        let info = LeaderInfo::new(contender.address.clone(), session_id);
+        match self.config.codec().encode(&info) {
+            Ok(data) => self.publish_attempt(component.to_owned(), session_id, guard, data, 1, ctx),
+            // Checked at subscribe; kept as an error event rather than a panic.
+            Err(err) => {
+                self.publish_done(component, ctx);
+                self.report(component, ElectionError::Unencodable(err.into()));
+            }
+        }
+    }
+
+    /// Whether a publish started for (`component`, `session_id`, `guard`) may still write.
+    fn still_entitled(&self, component: &str, session_id: Uuid, guard: &str) -> bool {
+        self.running
+            && self.latch_node.as_deref() == Some(guard)
+            && self.contenders.get(component).is_some_and(|c| c.confirmed == Some(session_id))
+    }
+
+    /// One read-then-write round: reads the node's stat, then writes in one multi-op guarded by
+    /// our latch node, so a deposed leader can never overwrite its successor.
+    fn publish_attempt(
+        &mut self,
+        component: String,
+        session_id: Uuid,
+        guard: String,
+        data: Vec<u8>,
+        attempt: u32,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(leader_path) = self.contenders.get(&component).map(|c| c.leader_path.clone()) else { return };
+        self.metrics.zk_requests += 1;
+        let read = self.session.send(Exists { path: leader_path.clone(), watch: None });
+        ctx.spawn(read.into_actor(self).map(move |stat, act, ctx| {
+            // Re-checked after every await: a stop or revoke in between must not write.
+            if !act.still_entitled(&component, session_id, &guard) {
+                return act.publish_done(&component, ctx);
+            }
+            let create = WriteOp::Create {
+                path: leader_path.clone(),
+                data: data.clone(),
+                mode: NodeMode::Ephemeral,
+                acl: act.config.acl().clone(),
+            };
+            let ops = match stat.map_err(ZkError::from).and_then(|r| r) {
+                Ok(None) => vec![create],
+                Ok(Some(stat)) if Some(stat.ephemeral_owner) == act.zk_session_id => {
+                    vec![WriteOp::SetData { path: leader_path.clone(), data: data.clone(), version: Some(stat.version) }]
+                }
+                // Someone else's node (a stale leader's, or a foreign write): replace it.
+                Ok(Some(stat)) => vec![WriteOp::Delete { path: leader_path.clone(), version: Some(stat.version) }, create],
+                Err(err) => {
+                    act.publish_done(&component, ctx);
+                    return act.report(&component, err.into());
+                }
+            };
+            act.metrics.zk_requests += 1;
+            let write = act.session.send(GuardedMulti { guard: guard.clone(), guard_version: None, ops });
+            ctx.spawn(write.into_actor(act).map(move |result, act, ctx| {
+                let result = result.map_err(ZkError::from).and_then(|r| r);
+                if !act.running {
+                    return act.publish_done(&component, ctx);
+                }
+                match result {
+                    Ok(()) => {
+                        act.metrics.publishes += 1;
+                        info!(latch = %act.config.latch_path(), component, leader_path, leader_session_id = %session_id, "leader information published");
+                        if let Some(contender) = act.contenders.get(&component) {
+                            let event = LeadershipEvent::Published { component: component.clone(), session_id };
+                            Self::send_event(contender, event);
+                        }
+                        act.publish_done(&component, ctx);
+                    }
+                    Err(ZkError::GuardFailed { .. }) => {
+                        // Our latch node is gone: we are no longer leader. No retry, no write;
+                        // the latch tells us the rest.
+                        info!(latch = %act.config.latch_path(), component, "publish refused: latch node gone");
+                        act.publish_done(&component, ctx);
+                    }
+                    Err(ZkError::NoNode) if attempt == 1 && path::parent(&leader_path) != "/" => {
+                        act.create_parents_then_retry(component, session_id, guard, data, leader_path, ctx);
+                    }
+                    Err(ZkError::NodeExists | ZkError::BadVersion | ZkError::NoNode) if attempt < PUBLISH_ATTEMPTS => {
+                        debug!(component, attempt, "leader node changed during publish; retrying");
+                        act.publish_attempt(component, session_id, guard, data, attempt + 1, ctx);
+                    }
+                    Err(err) => {
+                        act.publish_done(&component, ctx);
+                        if act.still_entitled(&component, session_id, &guard) {
+                            act.report(&component, err.into());
+                        }
+                    }
+                }
+            }));
+        }));
+    }
+
+    /// The leader path's parents are missing: create them (persistent, like Flink), then retry.
+    fn create_parents_then_retry(
+        &mut self,
+        component: String,
+        session_id: Uuid,
+        guard: String,
+        data: Vec<u8>,
+        leader_path: String,
+        ctx: &mut Context<Self>,
+    ) {
+        let parent = path::parent(&leader_path).to_owned();
+        self.metrics.zk_requests += 1;
+        let create = Create::new(parent, Vec::new(), NodeMode::Persistent)
+            .acl(self.config.acl().clone())
+            .parents(Parents::Persistent);
+        ctx.spawn(self.session.send(create).into_actor(self).map(move |result, act, ctx| {
+            match result.map_err(ZkError::from).and_then(|r| r) {
+                Ok(_) | Err(ZkError::NodeExists) if act.still_entitled(&component, session_id, &guard) => {
+                    act.publish_attempt(component, session_id, guard, data, 2, ctx);
+                }
+                Ok(_) | Err(ZkError::NodeExists) => act.publish_done(&component, ctx),
+                Err(err) => {
+                    act.publish_done(&component, ctx);
+                    act.report(&component, err.into());
+                }
+            }
+        }));
+    }
+
+    /// Ends a publish; runs the one that was requested meanwhile, if still needed.
+    fn publish_done(&mut self, component: &str, ctx: &mut Context<Self>) {
+        let Some(contender) = self.contenders.get_mut(component) else { return };
+        contender.publishing = false;
+        if std::mem::take(&mut contender.publish_again) {
+            self.rewrite_if_needed(component, ctx);
+        }
+    }
+
+    /// Rewrites the leader node when we are the confirmed leader and the node is not exactly ours.
+    fn rewrite_if_needed(&mut self, component: &str, ctx: &mut Context<Self>) {
+        if !self.running || self.latch_node.is_none() {
+            return;
+        }
+        let Some(contender) = self.contenders.get(component) else { return };
+        let Some(confirmed) = contender.confirmed else { return };
+        if !self.node_is_ours(contender, confirmed) {
+            self.metrics.rewrites += 1;
+            debug!(latch = %self.config.latch_path(), component, view = ?contender.view, "leader node is not ours; rewriting");
+            self.publish(component, ctx);
+        }
+    }
+
+    fn validate(&self, msg: &Subscribe) -> Result<(), ElectionError> {
+        if !self.running {
+            return Err(ElectionError::Stopped);
+        }
+        if msg.component.is_empty() {
+            return Err(ConfigError::EmptyComponent.into());
+        }
+        if msg.address.is_empty() {
+            return Err(ConfigError::EmptyAddress.into());
+        }
+        path::validate("leader path", &msg.leader_path)?;
+        if self.contenders.contains_key(&msg.component) {
+            return Err(ElectionError::DuplicateComponent(msg.component.clone()));
+        }
+        if self.contenders.values().any(|c| c.leader_path == msg.leader_path) {
+            return Err(ElectionError::DuplicateLeaderPath(msg.leader_path.clone()));
+        }
+        // An address the codec cannot write would fail every publish; refuse it up front.
+        self.config
+            .codec()
+            .encode(&LeaderInfo::new(msg.address.clone(), Uuid::nil()))
+            .map_err(|err| ElectionError::Unencodable(err.into()))?;
+        Ok(())
+    }
+
+    fn start_latch(&mut self, participant_id: String, ctx: &mut Context<Self>) {
+        let latch = LeaderLatch::new(
+            self.session.clone(),
+            self.config.latch_path().to_owned(),
+            participant_id,
+            self.config.acl().clone(),
+            self.config.policy(),
+            ctx.address().recipient(),
+        );
+        self.latch = Some(latch.start());
+    }
+}
+
+impl Actor for ElectionSupervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let _span = info_span!("election", latch = %self.config.latch_path()).entered();
+        let subscribe = self.session.send(SubscribeConnection(ctx.address().recipient()));
+        ctx.wait(subscribe.into_actor(self).map(|status, act, _ctx| {
+            if let Ok(status) = status {
+                act.zk_session_id = status.session_id;
+            }
+        }));
+    }
+}
+
+impl Handler<Subscribe> for ElectionSupervisor {
+    type Result = Result<(), ElectionError>;
+
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
+        self.validate(&msg)?;
+        let cache = LeaderNodeCache::new(self.session.clone(), msg.leader_path.clone(), ctx.address().recipient()).start();
+        info!(latch = %self.config.latch_path(), component = %msg.component, address = %msg.address, leader_path = %msg.leader_path, "contender subscribed");
+        self.contenders.insert(
+            msg.component.clone(),
+            Contender {
+                recipient: msg.contender,
+                address: msg.address.clone(),
+                leader_path: msg.leader_path,
+                issued: None,
+                confirmed: None,
+                cache,
+                view: NodeView::Unknown,
+                publishing: false,
+                publish_again: false,
+            },
+        );
+        match self.latch {
+            None => {
+                let participant = self.config.participant_id().map_or(msg.address, str::to_owned);
+                self.start_latch(participant, ctx);
+            }
+            // Already leading: the newcomer leads with us.
+            Some(_) if self.latch_node.is_some() => self.grant(&msg.component),
+            Some(_) => {}
+        }
+        Ok(())
+    }
+}
+
+impl Handler<LatchEvent> for ElectionSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: LatchEvent, _ctx: &mut Context<Self>) {
+        self.on_latch(msg);
+    }
+}
+
+impl Handler<Confirm> for ElectionSupervisor {
+    type Result = Result<(), ElectionError>;
+
+    fn handle(&mut self, msg: Confirm, ctx: &mut Context<Self>) -> Self::Result {
+        let latch = self.config.latch_path().to_owned();
+        let Some(contender) = self.contenders.get_mut(&msg.component) else {
+            return Err(ElectionError::UnknownContender(msg.component));
+        };
+        if !self.running {
+            debug!(%latch, component = %msg.component, "confirm after stop ignored");
+            return Err(ElectionError::Stopped);
+        }
+        if self.latch_node.is_none() {
+            debug!(%latch, component = %msg.component, "confirm while not leader ignored");
+            return Err(ElectionError::NotLeader);
+        }
+        if contender.issued != Some(msg.session_id) {
+            debug!(%latch, component = %msg.component, confirmed = %msg.session_id, "stale confirm ignored");
+            return Err(ElectionError::StaleSessionId { confirmed: msg.session_id, granted: contender.issued });
+        }
+        if contender.confirmed == Some(msg.session_id) {
+            return Ok(()); // repeated confirm: already published or publishing
+        }
+        contender.confirmed = Some(msg.session_id);
+        self.metrics.confirms += 1;
+        info!(%latch, component = %msg.component, leader_session_id = %msg.session_id, "leadership confirmed");
+        self.publish(&msg.component, ctx);
+        Ok(())
+    }
+}
+
+impl Handler<HasLeadership> for ElectionSupervisor {
+    type Result = bool;
+
+    fn handle(&mut self, msg: HasLeadership, _ctx: &mut Context<Self>) -> bool {
+        self.running
+            && self.latch_node.is_some()
+            && self.contenders.get(&msg.component).is_some_and(|c| c.confirmed == Some(msg.session_id))
+    }
+}
+
+impl Handler<NodeChanged> for ElectionSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: NodeChanged, ctx: &mut Context<Self>) {
+        let Some((component, contender)) = self.contenders.iter_mut().find(|(_, c)| c.leader_path == msg.path) else {
+            return;
+        };
+        contender.view = msg.view;
+        let component = component.clone();
+        if contender.publishing {
+            // Judge the node once our own write has landed.
+            contender.publish_again = true;
+            return;
+        }
+        self.rewrite_if_needed(&component, ctx);
+    }
+}
+
+impl Handler<ConnectionStateChanged> for ElectionSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ConnectionStateChanged, _ctx: &mut Context<Self>) {
+        self.zk_session_id = msg.session_id;
+    }
+}
+
+impl Handler<Resign> for ElectionSupervisor {
+    type Result = ResponseActFuture<Self, Result<(), ElectionError>>;
+
+    fn handle(&mut self, msg: Resign, ctx: &mut Context<Self>) -> Self::Result {
+        if !self.running {
+            return Box::pin(actix::fut::ready(Err(ElectionError::Stopped)));
+        }
+        if !msg.rejoin {
+            return Box::pin(Handler::<Stop>::handle(self, Stop, ctx));
+        }
+        // Revoke first, so nobody acts as leader while the latch node is replaced.
+        self.on_latch(LatchEvent::NotLeader);
+        if let Some(latch) = &self.latch {
+            latch.do_send(Requeue);
+        }
+        Box::pin(actix::fut::ready(Ok(())))
+    }
+}
+
+impl Handler<Stop> for ElectionSupervisor {
+    type Result = ResponseActFuture<Self, Result<(), ElectionError>>;
+
+    fn handle(&mut self, _msg: Stop, _ctx: &mut Context<Self>) -> Self::Result {
+        if !self.running {
+            return Box::pin(actix::fut::ready(Ok(())));
+        }
+        info!(latch = %self.config.latch_path(), "stopping election");
+        // Original order: running = false and both IDs cleared first, so nothing reaches a
+        // contender and no publish starts from here on.
+        self.running = false;
+        let guard = self.latch_node.take();
+        let mut leader_paths = Vec::new();
+        for contender in self.contenders.values_mut() {
+            contender.issued = None;
+            contender.confirmed = None;
+            contender.cache.do_send(CloseCache);
+            leader_paths.push(contender.leader_path.clone());
+        }
+        let session = self.session.clone();
+        let latch = self.latch.take();
+        let our_session = self.zk_session_id;
+        let teardown = async move {
+            let mut errors = Vec::new();
+            // Leader nodes first, while our latch node still guards them: a fresh read is
+            // queued behind any write already sent, and the delete only goes through if our
+            // latch node still exists, so a successor's node is never touched.
+            for path in leader_paths {
+                if let Err(err) = delete_own_leader_node(&session, path, guard.clone(), our_session).await {
+                    errors.push(err);
+                }
+            }
+            if let Some(latch) = latch {
+                match latch.send(CloseLatch).await {
+                    Ok(Ok(())) | Err(_) => {}
+                    Ok(Err(err)) => errors.push(err),
+                }
+            }
+            errors
+        };
+        Box::pin(teardown.into_actor(self).map(|errors, act, _ctx| {
+            info!(latch = %act.config.latch_path(), errors = errors.len(), "election stopped");
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(ElectionError::StopFailed(errors))
+            }
+        }))
+    }
+}
+
+/// Deletes the leader node at `path` if our session owns it; guarded by our latch node when
+/// we still hold one.
+async fn delete_own_leader_node(
+    session: &Addr<ZkSession>,
+    path: String,
+    guard: Option<String>,
+    our_session: Option<i64>,
+) -> Result<(), ZkError> {
+    let Some(stat) = session.send(Exists { path: path.clone(), watch: None }).await?? else { return Ok(()) };
+    if Some(stat.ephemeral_owner) != our_session {
+        return Ok(());
+    }
+    let version = Some(stat.version);
+    let result = match guard {
+        Some(guard) => {
+            session.send(GuardedMulti { guard, guard_version: None, ops: vec![WriteOp::Delete { path, version }] }).await?
+        }
+        None => session.send(Delete { path, version }).await?,
+    };
+    match result {
+        Ok(()) | Err(ZkError::NoNode | ZkError::BadVersion | ZkError::GuardFailed { .. }) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+impl Handler<GetMetrics> for ElectionSupervisor {
+    type Result = ResponseActFuture<Self, ElectionMetrics>;
+
+    fn handle(&mut self, _msg: GetMetrics, _ctx: &mut Context<Self>) -> Self::Result {
+        let latch = self.latch.clone();
+        let fetch = async move {
+            match latch {
+                Some(latch) => latch.send(crate::latch::GetLatchStats).await.ok(),
+                None => None,
+            }
+        };
+        Box::pin(fetch.into_actor(self).map(|stats, act, _ctx| {
+            let mut metrics = act.metrics.clone();
+            if let Some(stats) = stats {
+                metrics.latch_watches_fired = stats.watches_fired;
+                metrics.zk_requests += stats.requests;
+            }
+            metrics.is_leader = act.latch_node.is_some();
+            metrics
+        }))
+    }
+}
