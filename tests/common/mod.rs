@@ -1,0 +1,225 @@
+//! Helpers shared by the integration tests: probes that turn actor messages into awaitable
+//! channels, a contender that records what it is told, and deadlines instead of sleeps.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use tokio::sync::mpsc;
+use zk_election::session::{Create, Exists, GetData, NodeMode, Stat};
+use zk_election::{
+    Confirm, ConnectionState, ConnectionStateChanged, ElectionSupervisor, LeadershipEvent, SessionConfig, ZkSession,
+};
+
+/// Logs to the test output when `RUST_LOG` is set.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// An actor that forwards every `M` it receives, with the time it arrived, into a channel.
+pub struct Probe<M: Message<Result = ()> + Send + 'static> {
+    sender: mpsc::UnboundedSender<(Instant, M)>,
+}
+
+impl<M: Message<Result = ()> + Send + 'static> Actor for Probe<M> {
+    type Context = Context<Self>;
+}
+
+impl<M: Message<Result = ()> + Send + 'static> Handler<M> for Probe<M> {
+    type Result = ();
+
+    fn handle(&mut self, msg: M, _ctx: &mut Context<Self>) {
+        let _ = self.sender.send((Instant::now(), msg));
+    }
+}
+
+/// The receiving end of a [`Probe`].
+pub struct Received<M> {
+    receiver: mpsc::UnboundedReceiver<(Instant, M)>,
+}
+
+/// A probe recipient and the channel that receives what it is sent.
+pub fn probe<M: Message<Result = ()> + Send + 'static>() -> (Recipient<M>, Received<M>) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    (Probe { sender }.start().recipient(), Received { receiver })
+}
+
+impl<M: std::fmt::Debug> Received<M> {
+    /// The next message, or a panic after `within`.
+    pub async fn next(&mut self, within: Duration) -> (Instant, M) {
+        match tokio::time::timeout(within, self.receiver.recv()).await {
+            Ok(Some(item)) => item,
+            Ok(None) => panic!("probe channel closed"),
+            Err(_) => panic!("nothing received within {within:?}"),
+        }
+    }
+
+    /// Skips messages until one satisfies `wanted`; panics after `within`.
+    pub async fn until(&mut self, within: Duration, mut wanted: impl FnMut(&M) -> bool) -> (Instant, M) {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (at, msg) = self.next(left).await;
+            if wanted(&msg) {
+                return (at, msg);
+            }
+        }
+    }
+
+    /// Everything that arrives within `window` (for "nothing else happened" checks).
+    pub async fn drain_for(&mut self, window: Duration) -> Vec<M> {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + window;
+        while let Ok(Some((_, msg))) = tokio::time::timeout_at(deadline, self.receiver.recv()).await {
+            seen.push(msg);
+        }
+        seen
+    }
+
+    /// Whatever is already queued.
+    pub fn try_drain(&mut self) -> Vec<M> {
+        let mut seen = Vec::new();
+        while let Ok((_, msg)) = self.receiver.try_recv() {
+            seen.push(msg);
+        }
+        seen
+    }
+}
+
+/// Connection states, in arrival order.
+pub type States = Received<ConnectionStateChanged>;
+
+/// Waits for `state` and returns when it arrived.
+pub async fn expect_state(states: &mut States, state: ConnectionState, within: Duration) -> Instant {
+    states.until(within, |event| event.state == state).await.0
+}
+
+/// A session with `timeout` to `connect`, its connection-state probe, once connected.
+pub async fn connected_session(connect: &str, timeout: Duration) -> (Addr<ZkSession>, States) {
+    let config = SessionConfig::builder(connect)
+        .session_timeout(timeout)
+        .request_timeout(Duration::from_secs(5))
+        .build()
+        .expect("valid test config");
+    let session = ZkSession::start(config);
+    let (recipient, mut states) = probe::<ConnectionStateChanged>();
+    let status = session.send(zk_election::session::SubscribeConnection(recipient)).await.expect("session alive");
+    if !status.is_connected() {
+        expect_state(&mut states, ConnectionState::Connected, Duration::from_secs(15)).await;
+    }
+    (session, states)
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, or panics after `within` with `what`.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {within:?} waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Data and stat of `path`, or `None` if it does not exist.
+pub async fn read(session: &Addr<ZkSession>, path: &str) -> Option<(Vec<u8>, Stat)> {
+    match session.send(GetData { path: path.to_owned(), watch: None }).await.expect("session alive") {
+        Ok(found) => Some(found),
+        Err(zk_election::ZkError::NoNode) => None,
+        Err(err) => panic!("reading {path}: {err}"),
+    }
+}
+
+/// Whether `path` exists.
+pub async fn exists(session: &Addr<ZkSession>, path: &str) -> bool {
+    session.send(Exists { path: path.to_owned(), watch: None }).await.expect("session alive").expect("exists").is_some()
+}
+
+/// Creates a persistent node (and its parents).
+pub async fn create_persistent(session: &Addr<ZkSession>, path: &str, data: &[u8]) {
+    session
+        .send(Create::new(path, data, NodeMode::Persistent).parents(zk_election::session::Parents::Persistent))
+        .await
+        .expect("session alive")
+        .expect("create");
+}
+
+/// A contender that records every event and confirms every grant at once.
+pub struct RecordingContender {
+    pub supervisor: Addr<ElectionSupervisor>,
+    pub auto_confirm: bool,
+    pub events: mpsc::UnboundedSender<(Instant, LeadershipEvent)>,
+}
+
+impl Actor for RecordingContender {
+    type Context = Context<Self>;
+}
+
+impl Handler<LeadershipEvent> for RecordingContender {
+    type Result = ();
+
+    fn handle(&mut self, event: LeadershipEvent, _ctx: &mut Context<Self>) {
+        if let (true, LeadershipEvent::Granted { component, session_id }) = (self.auto_confirm, &event) {
+            self.supervisor.do_send(Confirm { component: component.clone(), session_id: *session_id });
+        }
+        let _ = self.events.send((Instant::now(), event));
+    }
+}
+
+/// Leadership events of one contender.
+pub type Events = Received<LeadershipEvent>;
+
+/// Starts a recording contender for `supervisor` and subscribes it.
+pub async fn subscribe(
+    supervisor: &Addr<ElectionSupervisor>,
+    component: &str,
+    address: &str,
+    leader_path: &str,
+    auto_confirm: bool,
+) -> Events {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let contender = RecordingContender { supervisor: supervisor.clone(), auto_confirm, events: sender }.start();
+    supervisor
+        .send(zk_election::Subscribe::new(component, address, leader_path, contender.recipient()))
+        .await
+        .expect("supervisor alive")
+        .expect("subscribe accepted");
+    Received { receiver }
+}
+
+/// Waits for the next grant and returns its session ID.
+pub async fn expect_grant(events: &mut Events, within: Duration) -> uuid::Uuid {
+    match events.until(within, |e| matches!(e, LeadershipEvent::Granted { .. })).await.1 {
+        LeadershipEvent::Granted { session_id, .. } => session_id,
+        _ => unreachable!(),
+    }
+}
+
+/// Waits for the next publish and returns its session ID.
+pub async fn expect_published(events: &mut Events, within: Duration) -> uuid::Uuid {
+    match events.until(within, |e| matches!(e, LeadershipEvent::Published { .. })).await.1 {
+        LeadershipEvent::Published { session_id, .. } => session_id,
+        _ => unreachable!(),
+    }
+}
+
+/// CPU time (user + system) this process has used so far.
+pub fn cpu_time() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let seconds = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}

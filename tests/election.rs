@@ -1,0 +1,401 @@
+//! The election against a real ZooKeeper: re-election, confirm rules, stop, self-healing of the
+//! leader node, error forwarding, the latch protocol, partitions.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use common::*;
+use zk_election::latch::participants_in_order;
+use zk_election::session::{Acl, Create, Delete, GetChildren, NodeAcl, NodeMode, SetData, Stat};
+use zk_election::testkit::{FaultProxy, ZkServer};
+use zk_election::{
+    Confirm, ElectionConfig, ElectionError, ElectionSupervisor, GetMetrics, HasLeadership, LeaderInfo,
+    LeaderInfoCodec, LeadershipEvent, Stop, StopSession, ZkSession,
+};
+
+const SECOND: Duration = Duration::from_secs(1);
+const LATCH: &str = "/election/latch";
+const LEADER: &str = "/election/leader";
+
+/// One process in an election: its own session, supervisor and contender.
+struct Participant {
+    address: String,
+    session: Addr<ZkSession>,
+    supervisor: Addr<ElectionSupervisor>,
+    events: Events,
+}
+
+impl Participant {
+    async fn join(connect: &str, address: &str, auto_confirm: bool) -> Participant {
+        Self::join_with(connect, address, auto_confirm, ElectionConfig::builder(LATCH).build().unwrap(), 4 * SECOND).await
+    }
+
+    async fn join_with(
+        connect: &str,
+        address: &str,
+        auto_confirm: bool,
+        config: ElectionConfig,
+        timeout: Duration,
+    ) -> Participant {
+        let (session, _states) = connected_session(connect, timeout).await;
+        let supervisor = ElectionSupervisor::start(session.clone(), config);
+        let events = subscribe(&supervisor, "jobmanager", address, LEADER, auto_confirm).await;
+        Participant { address: address.to_owned(), session, supervisor, events }
+    }
+
+    async fn is_leader(&self) -> bool {
+        self.supervisor.send(GetMetrics).await.unwrap().is_leader
+    }
+}
+
+/// The decoded content of the leader node, if any.
+async fn leader_node(observer: &Addr<ZkSession>) -> Option<(LeaderInfo, Stat)> {
+    let (data, stat) = read(observer, LEADER).await?;
+    LeaderInfoCodec::Bincode.decode(&data).ok().map(|info| (info, stat))
+}
+
+/// Waits until the leader node holds exactly `address` and `session_id`.
+async fn await_leader_node(observer: &Addr<ZkSession>, address: &str, session_id: uuid::Uuid, within: Duration) {
+    eventually(within, &format!("leader node = {address} {session_id}"), || async {
+        leader_node(observer).await.filter(|(info, _)| info.address == address && info.session_id == session_id)
+    })
+    .await;
+}
+
+#[actix_rt::test]
+async fn five_contenders_four_failovers() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (observer, _s) = connected_session(&cs, 4 * SECOND).await;
+    let mut participants = Vec::new();
+    for i in 0..5 {
+        participants.push(Participant::join(&cs, &format!("10.0.0.{i}:6123"), true).await);
+    }
+    for round in 0..5 {
+        // Exactly one of the remaining participants is granted and publishes.
+        let leader = eventually(5 * SECOND, "one leader", || {
+            let participants = &participants;
+            async move {
+                let mut leading = Vec::new();
+                for (i, p) in participants.iter().enumerate() {
+                    if p.is_leader().await {
+                        leading.push(i);
+                    }
+                }
+                (leading.len() == 1).then(|| leading[0])
+            }
+        })
+        .await;
+        let p = &mut participants[leader];
+        let granted = expect_grant(&mut p.events, 5 * SECOND).await;
+        assert_eq!(expect_published(&mut p.events, 5 * SECOND).await, granted);
+        await_leader_node(&observer, &p.address, granted, 2 * SECOND).await;
+        for (i, other) in participants.iter_mut().enumerate() {
+            if i != leader {
+                let seen = other.events.try_drain();
+                assert!(
+                    !seen.iter().any(|e| matches!(e, LeadershipEvent::Granted { .. })),
+                    "round {round}: follower {i} was granted too: {seen:?}"
+                );
+            }
+        }
+        if round == 4 {
+            break;
+        }
+        let stopped = participants.remove(leader);
+        stopped.supervisor.send(Stop).await.unwrap().expect("clean stop");
+        stopped.session.send(StopSession).await.unwrap();
+    }
+}
+
+#[actix_rt::test]
+async fn leader_node_is_ephemeral() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let (observer, _s) = connected_session(&server.connect_string(), 4 * SECOND).await;
+    let mut leader = Participant::join(&server.connect_string(), "a:1", true).await;
+    let granted = expect_grant(&mut leader.events, 5 * SECOND).await;
+    await_leader_node(&observer, "a:1", granted, 5 * SECOND).await;
+    let (_, stat) = leader_node(&observer).await.unwrap();
+    let owner = leader.session.send(zk_election::session::GetStatus).await.unwrap().session_id;
+    assert_eq!(Some(stat.ephemeral_owner), owner);
+    leader.session.send(StopSession).await.unwrap();
+    eventually(2 * SECOND, "leader node gone with its session", || async {
+        read(&observer, LEADER).await.is_none().then_some(())
+    })
+    .await;
+}
+
+#[actix_rt::test]
+async fn confirm_rules() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (observer, _s) = connected_session(&cs, 4 * SECOND).await;
+    let mut first = Participant::join(&cs, "first:1", false).await;
+    let granted = expect_grant(&mut first.events, 5 * SECOND).await;
+    let confirm = |id| Confirm { component: "jobmanager".into(), session_id: id };
+
+    let wrong = uuid::Uuid::new_v4();
+    assert_eq!(
+        first.supervisor.send(confirm(wrong)).await.unwrap(),
+        Err(ElectionError::StaleSessionId { confirmed: wrong, granted: Some(granted) })
+    );
+    assert_eq!(
+        first.supervisor.send(Confirm { component: "nobody".into(), session_id: granted }).await.unwrap(),
+        Err(ElectionError::UnknownContender("nobody".into()))
+    );
+    assert!(read(&observer, LEADER).await.is_none(), "a rejected confirm wrote the leader node");
+    assert!(!first.supervisor.send(HasLeadership { component: "jobmanager".into(), session_id: granted }).await.unwrap());
+
+    first.supervisor.send(confirm(granted)).await.unwrap().expect("valid confirm");
+    await_leader_node(&observer, "first:1", granted, 5 * SECOND).await;
+    assert!(first.supervisor.send(HasLeadership { component: "jobmanager".into(), session_id: granted }).await.unwrap());
+
+    // A follower confirming anything is ignored.
+    let mut second = Participant::join(&cs, "second:2", false).await;
+    assert_eq!(second.supervisor.send(confirm(granted)).await.unwrap(), Err(ElectionError::NotLeader));
+    // Second must be queued before first resigns, or first would simply lead again.
+    eventually(5 * SECOND, "second in the latch", || async {
+        let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
+        (children.len() == 2).then_some(())
+    })
+    .await;
+
+    // Leadership moves: the old ID is void, confirming it writes nothing.
+    first.supervisor.send(zk_election::Resign { rejoin: true }).await.unwrap().unwrap();
+    first.events.until(5 * SECOND, |e| matches!(e, LeadershipEvent::Revoked { .. })).await;
+    let second_granted = expect_grant(&mut second.events, 5 * SECOND).await;
+    assert!(matches!(
+        first.supervisor.send(confirm(granted)).await.unwrap(),
+        Err(ElectionError::NotLeader | ElectionError::StaleSessionId { .. })
+    ));
+    assert!(!first.supervisor.send(HasLeadership { component: "jobmanager".into(), session_id: granted }).await.unwrap());
+    // The old leader's node is still there (nobody confirmed yet); the void confirm did not touch it.
+    let (info, stat_before) = leader_node(&observer).await.expect("old node still present");
+    assert_eq!(info.session_id, granted);
+    second.supervisor.send(confirm(second_granted)).await.unwrap().unwrap();
+    await_leader_node(&observer, "second:2", second_granted, 5 * SECOND).await;
+    assert_ne!(leader_node(&observer).await.unwrap().1.czxid, stat_before.czxid);
+
+    // After stop, confirms are refused and nothing is written.
+    second.supervisor.send(Stop).await.unwrap().unwrap();
+    assert_eq!(second.supervisor.send(confirm(second_granted)).await.unwrap(), Err(ElectionError::Stopped));
+}
+
+#[actix_rt::test]
+async fn stop_cleans_up_and_silences() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (observer, _s) = connected_session(&cs, 4 * SECOND).await;
+    // Leader and follower share one session: the session outlives the stopped election.
+    let (session, _states) = connected_session(&cs, 4 * SECOND).await;
+    let config = ElectionConfig::builder(LATCH).build().unwrap();
+    let leader = ElectionSupervisor::start(session.clone(), config.clone());
+    let mut leader_events = subscribe(&leader, "jm", "leader:1", LEADER, true).await;
+    let granted = expect_grant(&mut leader_events, 5 * SECOND).await;
+    assert_eq!(expect_published(&mut leader_events, 5 * SECOND).await, granted);
+    await_leader_node(&observer, "leader:1", granted, 5 * SECOND).await;
+
+    leader.send(Stop).await.unwrap().expect("stop");
+    leader.send(Stop).await.unwrap().expect("second stop is a no-op");
+    assert!(read(&observer, LEADER).await.is_none(), "published leader node outlived stop");
+    let latch_nodes = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().unwrap_or_default();
+    assert!(latch_nodes.is_empty(), "latch node left behind: {latch_nodes:?}");
+    // The shared session lives on, yet the stopped election says nothing more.
+    let follower = ElectionSupervisor::start(session.clone(), config);
+    let mut follower_events = subscribe(&follower, "jm", "follower:2", LEADER, true).await;
+    expect_grant(&mut follower_events, 5 * SECOND).await;
+    assert!(leader_events.drain_for(Duration::from_millis(300)).await.is_empty());
+    let (late, _late_events) = probe::<LeadershipEvent>();
+    assert_eq!(
+        leader.send(zk_election::Subscribe::new("x", "y:1", "/z", late)).await.unwrap(),
+        Err(ElectionError::Stopped)
+    );
+    follower.send(Stop).await.unwrap().unwrap();
+}
+
+#[actix_rt::test]
+async fn stop_racing_a_grant_leaves_no_leader_node() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (observer, _s) = connected_session(&cs, 4 * SECOND).await;
+    for round in 0..10 {
+        let (session, _states) = connected_session(&cs, 4 * SECOND).await;
+        let supervisor = ElectionSupervisor::start(session.clone(), ElectionConfig::builder(LATCH).build().unwrap());
+        let _events = subscribe(&supervisor, "jm", "racer:1", LEADER, true).await;
+        // Stop at a different point of grant → confirm → publish in every round.
+        tokio::time::sleep(Duration::from_micros(500 * round)).await;
+        supervisor.send(Stop).await.unwrap().unwrap();
+        assert!(read(&observer, LEADER).await.is_none(), "round {round}: leader node left behind");
+        session.send(StopSession).await.unwrap();
+    }
+}
+
+#[actix_rt::test]
+async fn leader_node_heals_itself() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (vandal, _s) = connected_session(&cs, 4 * SECOND).await;
+    let mut leader = Participant::join(&cs, "leader:1", true).await;
+    let granted = expect_grant(&mut leader.events, 5 * SECOND).await;
+    await_leader_node(&vandal, "leader:1", granted, 5 * SECOND).await;
+
+    let foreign = |address: &str, id| LeaderInfoCodec::Bincode.encode(&LeaderInfo::new(address, id)).unwrap();
+    let damages: Vec<(&str, Option<Vec<u8>>)> = vec![
+        ("deleted", None),
+        ("emptied", Some(Vec::new())),
+        ("other address", Some(foreign("intruder:9", granted))),
+        ("other session id", Some(foreign("leader:1", uuid::Uuid::new_v4()))),
+        ("random bytes", Some((0..64u8).map(|b| b.wrapping_mul(37)).collect())),
+    ];
+    for (what, data) in damages {
+        let damaged_at = Instant::now();
+        match data {
+            None => vandal.send(Delete { path: LEADER.into(), version: None }).await.unwrap().unwrap(),
+            Some(data) => {
+                vandal.send(SetData { path: LEADER.into(), data, version: None }).await.unwrap().unwrap();
+            }
+        }
+        await_leader_node(&vandal, "leader:1", granted, 2 * SECOND).await;
+        println!("healed after {what} in {:?}", damaged_at.elapsed());
+    }
+    // Re-created by another session as its own ephemeral, with our exact content.
+    let exact = foreign("leader:1", granted);
+    vandal.send(Delete { path: LEADER.into(), version: None }).await.unwrap().unwrap();
+    let _ = vandal.send(Create::new(LEADER, exact, NodeMode::Ephemeral)).await.unwrap();
+    let vandal_id = vandal.send(zk_election::session::GetStatus).await.unwrap().session_id;
+    let owner = leader.session.send(zk_election::session::GetStatus).await.unwrap().session_id;
+    eventually(2 * SECOND, "node owned by the leader's session again", || async {
+        let (_, stat) = leader_node(&vandal).await?;
+        (Some(stat.ephemeral_owner) == owner && owner != vandal_id).then_some(())
+    })
+    .await;
+    assert!(leader.is_leader().await);
+}
+
+#[actix_rt::test]
+async fn refused_publish_is_reported_and_election_survives() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (admin, _s) = connected_session(&cs, 4 * SECOND).await;
+    // A parent nobody may create children under.
+    let read_only = vec![Acl::new(zk_election::session::Permission::READ, zk_election::session::AuthId::anyone())];
+    admin
+        .send(Create::new("/locked", vec![], NodeMode::Persistent).acl(NodeAcl::Custom(read_only)))
+        .await
+        .unwrap()
+        .unwrap();
+    let (session, _states) = connected_session(&cs, 4 * SECOND).await;
+    let supervisor = ElectionSupervisor::start(session.clone(), ElectionConfig::builder(LATCH).build().unwrap());
+    let mut locked = subscribe(&supervisor, "locked", "a:1", "/locked/leader", true).await;
+    let (_, error) = locked.until(5 * SECOND, |e| matches!(e, LeadershipEvent::Error { .. })).await;
+    assert!(
+        matches!(&error, LeadershipEvent::Error { error: ElectionError::ZooKeeper(zk_election::ZkError::NoAuth), .. }),
+        "{error:?}"
+    );
+    // The same supervisor keeps serving other components.
+    let mut open = subscribe(&supervisor, "open", "a:1", "/open/leader", true).await;
+    let granted = expect_grant(&mut open, 5 * SECOND).await;
+    assert_eq!(expect_published(&mut open, 5 * SECOND).await, granted);
+}
+
+#[actix_rt::test]
+async fn latch_protocol_and_single_wakeup() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (observer, _s) = connected_session(&cs, 4 * SECOND).await;
+    let mut participants = Vec::new();
+    for i in 0..10 {
+        participants.push(Participant::join(&cs, &format!("node-{i}:6123"), true).await);
+    }
+    let children = eventually(5 * SECOND, "10 latch nodes", || async {
+        let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
+        (children.len() == 10).then_some(children)
+    })
+    .await;
+    let pattern = regex_lite::Regex::new(r"^_c_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}-latch-\d{10}$")
+        .unwrap();
+    for child in &children {
+        assert!(pattern.is_match(child), "latch node {child:?} is not Curator-shaped");
+    }
+    let ordered: Vec<String> = participants_in_order(&children).into_iter().map(str::to_owned).collect();
+    let mut data_in_order = Vec::new();
+    for name in &ordered {
+        let (data, _) = read(&observer, &format!("{LATCH}/{name}")).await.expect("latch node");
+        data_in_order.push(String::from_utf8(data).expect("utf-8 participant id"));
+    }
+    // Every participant is in the latch with its address as data; the lowest sequence leads.
+    let index_of = |address: &String| participants.iter().position(|p| &p.address == address).expect("known address");
+    let line: Vec<usize> = data_in_order.iter().map(index_of).collect();
+    let mut sorted = line.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..10).collect::<Vec<_>>(), "each participant exactly once");
+    let (first, second) = (line[0], line[1]);
+    let granted = expect_grant(&mut participants[first].events, 5 * SECOND).await;
+    await_leader_node(&observer, &participants[first].address, granted, 5 * SECOND).await;
+
+    let mut watches_before = Vec::new();
+    for p in &participants {
+        watches_before.push(p.supervisor.send(GetMetrics).await.unwrap().latch_watches_fired);
+    }
+    observer.send(Delete { path: format!("{LATCH}/{}", ordered[0]), version: None }).await.unwrap().unwrap();
+    let next = expect_grant(&mut participants[second].events, 5 * SECOND).await;
+    await_leader_node(&observer, &participants[second].address, next, 5 * SECOND).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // let any stray watch arrive
+    let mut woken = Vec::new();
+    for (i, p) in participants.iter().enumerate().filter(|(i, _)| *i != first) {
+        let after = p.supervisor.send(GetMetrics).await.unwrap().latch_watches_fired;
+        if after > watches_before[i] {
+            woken.push(i);
+        }
+    }
+    assert_eq!(woken, vec![second], "only the successor may be woken");
+    for (i, p) in participants.iter_mut().enumerate().filter(|(i, _)| *i != first && *i != second) {
+        let granted = p.events.try_drain().into_iter().filter(|e| matches!(e, LeadershipEvent::Granted { .. }));
+        assert_eq!(granted.count(), 0, "participant {i} was granted out of turn");
+    }
+}
+
+#[actix_rt::test]
+async fn partitioned_leader_is_revoked_before_successor_is_granted() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let proxy = FaultProxy::for_connect_string(&server.connect_string()).expect("proxy");
+    let timeout = 2 * SECOND;
+    let config = ElectionConfig::builder(LATCH).build().unwrap();
+    let mut old = Participant::join_with(&proxy.connect_string(), "old:1", true, config.clone(), timeout).await;
+    let (observer, _s) = connected_session(&server.connect_string(), 4 * SECOND).await;
+    let old_granted = expect_grant(&mut old.events, 5 * SECOND).await;
+    await_leader_node(&observer, "old:1", old_granted, 5 * SECOND).await;
+    let old_session = old.session.send(zk_election::session::GetStatus).await.unwrap().session_id.unwrap();
+    let mut new = Participant::join_with(&server.connect_string(), "new:2", true, config, timeout).await;
+
+    proxy.blackhole();
+    let (revoked_at, _) = old.events.until(3 * timeout, |e| matches!(e, LeadershipEvent::Revoked { .. })).await;
+    let new_granted = expect_grant(&mut new.events, 3 * timeout).await;
+    let granted_at = Instant::now();
+    assert!(revoked_at < granted_at, "successor granted before the old leader was revoked");
+    // The successor can only have been granted once the server dropped the old session.
+    let cons = server.four_letter("cons").unwrap();
+    assert!(!cons.contains(&format!("sid={old_session:#x}")), "old session still alive when successor granted");
+    await_leader_node(&observer, "new:2", new_granted, 5 * SECOND).await;
+
+    proxy.pass();
+    // The old leader rejoins as a follower: a fresh latch node, no grant.
+    eventually(4 * timeout, "old leader back in the latch", || async {
+        let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
+        (children.len() == 2).then_some(())
+    })
+    .await;
+    assert!(!old.is_leader().await);
+    assert!(!old.events.try_drain().iter().any(|e| matches!(e, LeadershipEvent::Granted { .. })));
+}
