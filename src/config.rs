@@ -281,7 +281,8 @@ mod tests {
 pub struct ElectionConfig {
     latch_path: String,
     codec: crate::codec::LeaderInfoCodec,
-    acl: crate::session::NodeAcl,
+    /// `None`: creator-only when the session authenticates, open otherwise.
+    acl: Option<crate::session::NodeAcl>,
     policy: crate::policy::ConnectionLossPolicy,
     participant_id: Option<String>,
 }
@@ -310,9 +311,9 @@ impl ElectionConfig {
         self.codec
     }
 
-    /// The ACL of created nodes.
-    pub fn acl(&self) -> &crate::session::NodeAcl {
-        &self.acl
+    /// The ACL of created nodes, if set explicitly (else chosen from the session's auth).
+    pub fn acl(&self) -> Option<&crate::session::NodeAcl> {
+        self.acl.as_ref()
     }
 
     /// The connection-loss policy.
@@ -339,10 +340,11 @@ impl ElectionConfigBuilder {
         self
     }
 
-    /// ACL of the latch and leader nodes we create (default open). Use
-    /// [`crate::session::NodeAcl::CreatorAll`] together with digest auth on the session.
+    /// ACL of the latch and leader nodes we create. By default nodes are creator-only
+    /// ([`crate::session::NodeAcl::CreatorAll`]) when the session has digest auth, and open
+    /// otherwise.
     pub fn acl(mut self, acl: crate::session::NodeAcl) -> Self {
-        self.config.acl = acl;
+        self.config.acl = Some(acl);
         self
     }
 

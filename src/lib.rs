@@ -10,6 +10,9 @@
 //! - [`latch::LeaderLatch`] is a Curator-compatible leader latch;
 //! - [`node_cache::LeaderNodeCache`] watches one leader node;
 //! - [`supervisor::ElectionSupervisor`] runs the election state machine for its contenders.
+//!
+//! The README follows; its example compiles as a doctest.
+#![doc = include_str!("../README.md")]
 
 pub mod codec;
 pub mod config;
@@ -20,6 +23,7 @@ pub mod metrics;
 pub mod node_cache;
 mod path;
 pub mod policy;
+pub mod retrieval;
 pub mod session;
 pub mod supervisor;
 #[cfg(feature = "testkit")]

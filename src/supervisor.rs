@@ -26,7 +26,7 @@ use crate::metrics::{ElectionMetrics, GetMetrics};
 use crate::node_cache::{CloseCache, LeaderNodeCache, NodeChanged, NodeView};
 use crate::path;
 use crate::session::{
-    ConnectionStateChanged, Create, Delete, Exists, GuardedMulti, NodeMode, Parents, SubscribeConnection, WriteOp,
+    ConnectionStateChanged, Create, Delete, Exists, GuardedMulti, NodeAcl, NodeMode, Parents, SubscribeConnection, WriteOp,
     ZkSession,
 };
 
@@ -61,6 +61,8 @@ pub struct ElectionSupervisor {
     latch_node: Option<String>,
     /// Our ZooKeeper session ID, to recognise leader nodes we own.
     zk_session_id: Option<i64>,
+    /// ACL of the nodes we create, resolved at start from the config and the session's auth.
+    acl: NodeAcl,
     contenders: BTreeMap<String, Contender>,
     metrics: ElectionMetrics,
 }
@@ -75,6 +77,7 @@ impl ElectionSupervisor {
             latch: None,
             latch_node: None,
             zk_session_id: None,
+            acl: NodeAcl::Open,
             contenders: BTreeMap::new(),
             metrics: ElectionMetrics::default(),
         }
@@ -201,7 +204,7 @@ impl ElectionSupervisor {
                 path: leader_path.clone(),
                 data: data.clone(),
                 mode: NodeMode::Ephemeral,
-                acl: act.config.acl().clone(),
+                acl: act.acl.clone(),
             };
             let ops = match stat.map_err(ZkError::from).and_then(|r| r) {
                 Ok(None) => vec![create],
@@ -269,7 +272,7 @@ impl ElectionSupervisor {
         let parent = path::parent(&leader_path).to_owned();
         self.metrics.zk_requests += 1;
         let create = Create::new(parent, Vec::new(), NodeMode::Persistent)
-            .acl(self.config.acl().clone())
+            .acl(self.acl.clone())
             .parents(Parents::Persistent);
         ctx.spawn(self.session.send(create).into_actor(self).map(move |result, act, ctx| {
             match result.map_err(ZkError::from).and_then(|r| r) {
@@ -338,7 +341,7 @@ impl ElectionSupervisor {
             self.session.clone(),
             self.config.latch_path().to_owned(),
             participant_id,
-            self.config.acl().clone(),
+            self.acl.clone(),
             self.config.policy(),
             ctx.address().recipient(),
         );
@@ -355,6 +358,11 @@ impl Actor for ElectionSupervisor {
         ctx.wait(subscribe.into_actor(self).map(|status, act, _ctx| {
             if let Ok(status) = status {
                 act.zk_session_id = status.session_id;
+                act.acl = match act.config.acl() {
+                    Some(acl) => acl.clone(),
+                    None if status.authenticated => NodeAcl::CreatorAll,
+                    None => NodeAcl::Open,
+                };
             }
         }));
     }

@@ -62,6 +62,8 @@ pub struct SessionStatus {
     pub negotiated_timeout: Option<Duration>,
     /// The current client incarnation; bumps each time a client is built.
     pub generation: u64,
+    /// Whether the session authenticates (digest auth configured).
+    pub authenticated: bool,
 }
 
 impl SessionStatus {
@@ -125,6 +127,7 @@ pub struct ZkSession {
     lost_timer: Option<SpawnHandle>,
     /// Failed client builds in a row, for the backoff.
     failed_attempts: u32,
+    metrics: SessionMetrics,
 }
 
 impl ZkSession {
@@ -152,6 +155,7 @@ impl ZkSession {
             subscribers: Vec::new(),
             lost_timer: None,
             failed_attempts: 0,
+            metrics: SessionMetrics::default(),
         }
     }
 
@@ -161,6 +165,7 @@ impl ZkSession {
             session_id: self.client.as_ref().map(|c| c.session_id().0),
             negotiated_timeout: self.client.as_ref().map(Client::session_timeout),
             generation: self.generation,
+            authenticated: self.config.auth().is_some(),
         }
     }
 
@@ -300,6 +305,14 @@ impl ZkSession {
 
     fn emit(&mut self, state: ConnectionState) {
         self.last_state = Some(state);
+        match state {
+            ConnectionState::Connected | ConnectionState::Reconnected { same_session: false } => {
+                self.metrics.sessions_established += 1
+            }
+            ConnectionState::Reconnected { same_session: true } => self.metrics.reconnects += 1,
+            ConnectionState::Suspended => self.metrics.suspensions += 1,
+            ConnectionState::Lost => self.metrics.sessions_lost += 1,
+        }
         let event = ConnectionStateChanged {
             state,
             session_id: self.client.as_ref().map(|c| c.session_id().0),

@@ -265,16 +265,76 @@ pub struct Sync {
     pub path: String,
 }
 
+/// The kinds of request the session serves, for [`SessionMetrics`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RequestKind {
+    /// [`Create`].
+    Create,
+    /// [`Delete`].
+    Delete,
+    /// [`Exists`].
+    Exists,
+    /// [`GetData`].
+    GetData,
+    /// [`GetChildren`].
+    GetChildren,
+    /// [`SetData`].
+    SetData,
+    /// [`GuardedMulti`].
+    Multi,
+    /// [`Sync`].
+    Sync,
+    /// Test support requests.
+    Other,
+}
+
+/// Counters of one session actor since it started.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionMetrics {
+    /// Requests served, by kind (a `Create` with missing parents counts once).
+    pub requests: std::collections::BTreeMap<RequestKind, u64>,
+    /// Sessions established (the first, and one after every loss).
+    pub sessions_established: u64,
+    /// Connections lost with the session possibly alive (`Suspended`).
+    pub suspensions: u64,
+    /// Connections regained within the same session.
+    pub reconnects: u64,
+    /// Sessions lost (`Lost`).
+    pub sessions_lost: u64,
+}
+
+impl SessionMetrics {
+    /// All requests, whatever their kind.
+    pub fn total_requests(&self) -> u64 {
+        self.requests.values().sum()
+    }
+}
+
+/// Ask the session for its [`SessionMetrics`].
+#[derive(Clone, Copy, Debug, Message)]
+#[rtype(result = "SessionMetrics")]
+pub struct GetSessionMetrics;
+
+impl Handler<GetSessionMetrics> for ZkSession {
+    type Result = MessageResult<GetSessionMetrics>;
+
+    fn handle(&mut self, _msg: GetSessionMetrics, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.metrics.clone())
+    }
+}
+
 /// Boxed future answered by the request handlers.
 type Reply<T> = Pin<Box<dyn Future<Output = Result<T, ZkError>>>>;
 
 impl ZkSession {
-    /// Runs `op` on a clone of the current client within the request deadline.
-    fn run<T, Fut>(&self, op: impl FnOnce(Client) -> Fut) -> Reply<T>
+    /// Runs `op` on a clone of the current client within the request deadline, counting it as
+    /// a request of `kind`.
+    fn run<T, Fut>(&mut self, kind: RequestKind, op: impl FnOnce(Client) -> Fut) -> Reply<T>
     where
         T: 'static,
         Fut: Future<Output = Result<T, ZkError>> + 'static,
     {
+        *self.metrics.requests.entry(kind).or_default() += 1;
         let deadline = self.config.request_timeout();
         let Some(client) = self.client.clone() else {
             return Box::pin(async { Err(ZkError::NotConnected) });
@@ -331,7 +391,7 @@ impl Handler<Create> for ZkSession {
     type Result = ResponseFuture<Result<Created, ZkError>>;
 
     fn handle(&mut self, msg: Create, _ctx: &mut Context<Self>) -> Self::Result {
-        self.run(|client| async move {
+        self.run(RequestKind::Create, |client| async move {
             match create_node(&client, &msg).await {
                 Err(ZkError::NoNode) if msg.parents != Parents::MustExist => {
                     create_ancestors(&client, &msg.path, msg.parents, &msg.acl).await?;
@@ -347,7 +407,7 @@ impl Handler<Delete> for ZkSession {
     type Result = ResponseFuture<Result<(), ZkError>>;
 
     fn handle(&mut self, msg: Delete, _ctx: &mut Context<Self>) -> Self::Result {
-        self.run(|client| async move { Ok(client.delete(&msg.path, msg.version).await?) })
+        self.run(RequestKind::Delete, |client| async move { Ok(client.delete(&msg.path, msg.version).await?) })
     }
 }
 
@@ -356,7 +416,7 @@ impl Handler<Exists> for ZkSession {
 
     fn handle(&mut self, msg: Exists, ctx: &mut Context<Self>) -> Self::Result {
         let me = ctx.address();
-        self.run(|client| async move {
+        self.run(RequestKind::Exists, |client| async move {
             match msg.watch {
                 None => Ok(client.check_stat(&msg.path).await?),
                 Some(recipient) => {
@@ -374,7 +434,7 @@ impl Handler<GetData> for ZkSession {
 
     fn handle(&mut self, msg: GetData, ctx: &mut Context<Self>) -> Self::Result {
         let me = ctx.address();
-        self.run(|client| async move {
+        self.run(RequestKind::GetData, |client| async move {
             match msg.watch {
                 None => Ok(client.get_data(&msg.path).await?),
                 Some(recipient) => {
@@ -392,7 +452,7 @@ impl Handler<GetChildren> for ZkSession {
 
     fn handle(&mut self, msg: GetChildren, ctx: &mut Context<Self>) -> Self::Result {
         let me = ctx.address();
-        self.run(|client| async move {
+        self.run(RequestKind::GetChildren, |client| async move {
             match msg.watch {
                 None => Ok(client.list_children(&msg.path).await?),
                 Some(recipient) => {
@@ -409,7 +469,7 @@ impl Handler<SetData> for ZkSession {
     type Result = ResponseFuture<Result<Stat, ZkError>>;
 
     fn handle(&mut self, msg: SetData, _ctx: &mut Context<Self>) -> Self::Result {
-        self.run(|client| async move { Ok(client.set_data(&msg.path, &msg.data, msg.version).await?) })
+        self.run(RequestKind::SetData, |client| async move { Ok(client.set_data(&msg.path, &msg.data, msg.version).await?) })
     }
 }
 
@@ -417,7 +477,7 @@ impl Handler<GuardedMulti> for ZkSession {
     type Result = ResponseFuture<Result<(), ZkError>>;
 
     fn handle(&mut self, msg: GuardedMulti, _ctx: &mut Context<Self>) -> Self::Result {
-        self.run(|client| async move {
+        self.run(RequestKind::Multi, |client| async move {
             let mut writer = client.new_check_writer(&msg.guard, msg.guard_version)?;
             for op in &msg.ops {
                 match op {
@@ -444,7 +504,7 @@ impl Handler<Sync> for ZkSession {
     type Result = ResponseFuture<Result<(), ZkError>>;
 
     fn handle(&mut self, msg: Sync, _ctx: &mut Context<Self>) -> Self::Result {
-        self.run(|client| async move { Ok(client.sync(&msg.path).await?) })
+        self.run(RequestKind::Sync, |client| async move { Ok(client.sync(&msg.path).await?) })
     }
 }
 
@@ -480,7 +540,7 @@ impl Handler<ExpireSessionForTest> for ZkSession {
     fn handle(&mut self, _msg: ExpireSessionForTest, _ctx: &mut Context<Self>) -> Self::Result {
         let connect_string = self.config.connect_string().to_owned();
         let timeout = self.config.session_timeout();
-        self.run(|client| async move {
+        self.run(RequestKind::Other, |client| async move {
             let twin = Client::connector()
                 .with_session_timeout(timeout)
                 .with_session(client.session().clone())
