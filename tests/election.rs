@@ -399,3 +399,45 @@ async fn partitioned_leader_is_revoked_before_successor_is_granted() {
     assert!(!old.is_leader().await);
     assert!(!old.events.try_drain().iter().any(|e| matches!(e, LeadershipEvent::Granted { .. })));
 }
+
+#[actix_rt::test]
+async fn subscribe_misuse_is_a_typed_error() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let (session, _states) = connected_session(&server.connect_string(), 4 * SECOND).await;
+    let supervisor = ElectionSupervisor::start(session, ElectionConfig::builder(LATCH).build().unwrap());
+    let (contender, _events) = probe::<LeadershipEvent>();
+    let attempt = |component: &str, address: &str, path: &str| {
+        supervisor.send(zk_election::Subscribe::new(component, address, path, contender.clone()))
+    };
+    use zk_election::{ConfigError, PathProblem};
+    let path_problem = |result: Result<(), ElectionError>| match result {
+        Err(ElectionError::Config(ConfigError::InvalidPath { what: "leader path", problem, .. })) => Some(problem),
+        _ => None,
+    };
+    assert_eq!(attempt("", "a:1", "/l").await.unwrap(), Err(ConfigError::EmptyComponent.into()));
+    assert_eq!(attempt("jm", "", "/l").await.unwrap(), Err(ConfigError::EmptyAddress.into()));
+    assert_eq!(path_problem(attempt("jm", "a:1", "leader").await.unwrap()), Some(PathProblem::NotAbsolute));
+    assert_eq!(path_problem(attempt("jm", "a:1", "/leader/").await.unwrap()), Some(PathProblem::TrailingSlash));
+    assert_eq!(path_problem(attempt("jm", "a:1", "/a//b").await.unwrap()), Some(PathProblem::EmptySegment));
+    attempt("jm", "a:1", "/leader/jm").await.unwrap().expect("valid subscribe");
+    assert_eq!(attempt("jm", "b:2", "/leader/other").await.unwrap(), Err(ElectionError::DuplicateComponent("jm".into())));
+    assert_eq!(
+        attempt("rm", "b:2", "/leader/jm").await.unwrap(),
+        Err(ElectionError::DuplicateLeaderPath("/leader/jm".into()))
+    );
+    // An address the Java codec cannot write (over 65535 bytes of modified UTF-8) is refused up front.
+    let java = ElectionConfig::builder("/java/latch").codec(LeaderInfoCodec::Java).build().unwrap();
+    let (session2, _s) = connected_session(&server.connect_string(), 4 * SECOND).await;
+    let java_supervisor = ElectionSupervisor::start(session2, java);
+    let huge = "x".repeat(70_000);
+    let refused = java_supervisor.send(zk_election::Subscribe::new("jm", huge, "/java/leader", contender.clone())).await;
+    assert!(matches!(refused.unwrap(), Err(ElectionError::Unencodable(_))));
+    // An invalid latch path never gets as far as a supervisor.
+    assert!(matches!(
+        ElectionConfig::builder("latch").build(),
+        Err(ConfigError::InvalidPath { what: "latch path", problem: PathProblem::NotAbsolute, .. })
+    ));
+    supervisor.send(Stop).await.unwrap().unwrap();
+    assert_eq!(attempt("late", "c:3", "/leader/late").await.unwrap(), Err(ElectionError::Stopped));
+}
