@@ -163,7 +163,13 @@ impl ZkError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            ZkError::ConnectionLoss | ZkError::NotConnected | ZkError::Timeout(_) | ZkError::SessionExpired
+            ZkError::ConnectionLoss
+                | ZkError::NotConnected
+                | ZkError::Timeout(_)
+                | ZkError::SessionExpired
+                // zookeeper-client fails in-flight requests with a custom error ("no response
+                // from connection in …ms", socket errors) when it gives up on a connection.
+                | ZkError::Client(zookeeper_client::Error::Custom(_) | zookeeper_client::Error::Timeout)
         )
     }
 }
