@@ -1,0 +1,63 @@
+//! `zk-elect`: leader election over Apache ZooKeeper from the shell, a thin layer over the
+//! `zk_election` crate.
+//!
+//! - `campaign` joins an election and publishes an address while leading;
+//! - `observe` prints every change of a leader node;
+//! - `run` runs a command only while leading.
+//!
+//! Events go to stdout, one per line (JSON objects with `--json`); logs go to stderr (`RUST_LOG`,
+//! default `warn`). Each command stops cleanly on SIGINT, SIGTERM, the end of stdin or a line
+//! `quit`: it leaves the election (its nodes are deleted), closes the session, prints `stopped`
+//! and exits 0. Bad arguments exit with code 2, failures before the election runs with 1.
+
+#[path = "zk_elect/child.rs"]
+mod child;
+#[path = "zk_elect/cli.rs"]
+mod cli;
+#[path = "zk_elect/commands.rs"]
+mod commands;
+#[path = "zk_elect/output.rs"]
+mod output;
+#[path = "zk_elect/relay.rs"]
+mod relay;
+#[path = "zk_elect/termination.rs"]
+mod termination;
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::output::{Event, Output};
+
+fn main() {
+    // Exits with code 2 and clap's message on bad arguments.
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let colors = std::io::stderr().is_terminal();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colors).init();
+
+    let json = match &cli.command {
+        Command::Campaign { common, .. } | Command::Observe { common, .. } | Command::Run { common, .. } => common.json,
+    };
+    let out = Output::new(json);
+    let system = actix_rt::System::new();
+    let result = system.block_on(async move {
+        match cli.command {
+            Command::Campaign { common, election } => commands::campaign(common, election, out).await,
+            Command::Observe { common, leader_path } => commands::observe(common, leader_path, out).await,
+            Command::Run { common, election, grace_ms, command } => {
+                commands::run(common, election, Duration::from_millis(grace_ms), command, out).await
+            }
+        }
+    });
+    let code = result.unwrap_or_else(|failure| {
+        out.emit(Event::Error(&failure.message));
+        failure.code
+    });
+    // Exit without tearing the actix system down: the session arbiter and the thread blocked on
+    // stdin have nothing left to do, and everything we print is already flushed.
+    std::process::exit(code);
+}

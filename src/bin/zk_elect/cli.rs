@@ -1,0 +1,203 @@
+//! The command line: three subcommands sharing the connection flags. Everything that can be
+//! checked before connecting is checked here, so mistakes end with clap's message and exit code 2.
+
+use std::time::Duration;
+
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use zk_election::{ConfigError, ConnectionLossPolicy, ElectionConfig, LeaderInfoCodec, SessionConfig};
+
+/// Leader election over Apache ZooKeeper from the shell (Curator-compatible latch, Flink-compatible
+/// leader node).
+#[derive(Debug, Parser)]
+#[command(name = "zk-elect", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Join an election: confirm every grant at once and publish ADDRESS while leading. Runs
+    /// until SIGINT/SIGTERM, end of stdin or a line `quit`, then leaves cleanly.
+    Campaign {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        election: ElectionArgs,
+    },
+    /// Print every change of the leader published at a leader path.
+    Observe {
+        #[command(flatten)]
+        common: Common,
+        /// The leader node to watch.
+        #[arg(long, value_name = "PATH", value_parser = zk_path)]
+        leader_path: String,
+    },
+    /// Run CMD only while leading: started after the leader node is published, sent SIGTERM
+    /// (then SIGKILL after the grace period) when leadership is lost. When CMD exits by itself,
+    /// leave the election and exit with its exit code.
+    Run {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        election: ElectionArgs,
+        /// Time CMD gets between SIGTERM and SIGKILL, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 5000)]
+        grace_ms: u64,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, num_args = 1.., value_name = "CMD")]
+        command: Vec<String>,
+    },
+}
+
+/// Flags every subcommand takes.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// ZooKeeper servers: host:port[,host:port...], then optionally a chroot path (/app).
+    #[arg(long, value_name = "HOSTS", value_parser = connect_string)]
+    pub connect: String,
+    /// Session timeout to ask of ZooKeeper, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 6000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub session_timeout_ms: u64,
+    /// Format of the leader node: bincode (Rust peers) or java (Flink peers).
+    #[arg(long, default_value = "bincode", value_parser = codec())]
+    pub codec: LeaderInfoCodec,
+    /// Print one JSON object per line instead of readable lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Authenticate with ZooKeeper's digest scheme; the nodes created are then readable and
+    /// writable only by this user.
+    #[arg(long, value_name = "USER:PASSWORD", value_parser = digest)]
+    pub digest: Option<Digest>,
+}
+
+impl Common {
+    /// The session configuration these flags describe.
+    pub fn session_config(&self) -> Result<SessionConfig, ConfigError> {
+        let mut builder =
+            SessionConfig::builder(&self.connect).session_timeout(Duration::from_millis(self.session_timeout_ms));
+        if let Some(digest) = &self.digest {
+            builder = builder.digest_auth(&digest.user, &digest.password);
+        }
+        builder.build()
+    }
+}
+
+/// Flags of the subcommands that join an election.
+#[derive(Debug, Args)]
+pub struct ElectionArgs {
+    /// The latch (the election) to join.
+    #[arg(long, value_name = "PATH", value_parser = zk_path)]
+    pub latch_path: String,
+    /// Where the leader publishes ADDRESS and its leader session ID.
+    #[arg(long, value_name = "PATH", value_parser = zk_path)]
+    pub leader_path: String,
+    /// What to publish while leading (any non-empty text, e.g. host:port).
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub address: String,
+    /// standard: give up leadership as soon as the connection drops; session-tolerant: keep it
+    /// until the session is lost.
+    #[arg(long, default_value = "standard", value_parser = policy())]
+    pub policy: ConnectionLossPolicy,
+}
+
+/// Credentials of `--digest`.
+#[derive(Clone)]
+pub struct Digest {
+    user: String,
+    password: String,
+}
+
+impl std::fmt::Debug for Digest {
+    // Never print the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Digest").field("user", &self.user).finish_non_exhaustive()
+    }
+}
+
+fn digest(value: &str) -> Result<Digest, String> {
+    match value.split_once(':') {
+        Some((user, password)) if !user.is_empty() => {
+            Ok(Digest { user: user.to_owned(), password: password.to_owned() })
+        }
+        _ => Err("expected USER:PASSWORD with a non-empty user".to_owned()),
+    }
+}
+
+fn connect_string(value: &str) -> Result<String, String> {
+    SessionConfig::builder(value).build().map(|_| value.to_owned()).map_err(|err| err.to_string())
+}
+
+/// An absolute ZooKeeper path other than the root (the election's own rules).
+fn zk_path(value: &str) -> Result<String, String> {
+    match ElectionConfig::builder(value).build() {
+        Ok(_) => Ok(value.to_owned()),
+        Err(ConfigError::InvalidPath { problem, .. }) => Err(problem.to_string()),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+fn codec() -> impl TypedValueParser<Value = LeaderInfoCodec> {
+    let names = LeaderInfoCodec::ALL.map(LeaderInfoCodec::name);
+    PossibleValuesParser::new(names).map(|name| name.parse().expect("only listed names get here"))
+}
+
+fn policy() -> impl TypedValueParser<Value = ConnectionLossPolicy> {
+    PossibleValuesParser::new(["standard", "session-tolerant"])
+        .map(|name| name.parse().expect("only listed names get here"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn common_flags_and_defaults() {
+        let cli = Cli::try_parse_from(["zk-elect", "observe", "--connect", "a:1", "--leader-path", "/l"]).unwrap();
+        let Command::Observe { common, leader_path } = cli.command else { panic!("not observe") };
+        assert_eq!((common.session_timeout_ms, common.codec, common.json), (6000, LeaderInfoCodec::Bincode, false));
+        assert_eq!(leader_path, "/l");
+        assert!(common.digest.is_none());
+    }
+
+    #[test]
+    fn run_takes_the_command_after_the_separator() {
+        let args =
+            ["zk-elect", "run", "--connect", "a:1", "--latch-path", "/l", "--leader-path", "/x", "--address", "h:1"];
+        let cli = Cli::try_parse_from(args.iter().chain(&["--grace-ms", "10", "--", "sleep", "--", "5"])).unwrap();
+        let Command::Run { grace_ms, command, election, .. } = cli.command else { panic!("not run") };
+        assert_eq!((grace_ms, command), (10, vec!["sleep".to_owned(), "--".to_owned(), "5".to_owned()]));
+        assert_eq!(election.policy, ConnectionLossPolicy::Standard);
+        assert!(Cli::try_parse_from(args).is_err(), "run without a command");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let base = ["zk-elect", "campaign", "--leader-path", "/x", "--address", "h:1"];
+        for bad in [
+            &["--latch-path", "/l", "--connect", "a:notaport"][..],
+            &["--latch-path", "/l", "--connect", "a:1", "--codec", "json"],
+            &["--latch-path", "/l", "--connect", "a:1", "--policy", "lenient"],
+            &["--latch-path", "/l", "--connect", "a:1", "--digest", "nocolon"],
+            &["--latch-path", "/l", "--connect", "a:1", "--session-timeout-ms", "0"],
+            &["--latch-path", "relative", "--connect", "a:1"],
+            &["--latch-path", "/l/", "--connect", "a:1"],
+            &["--latch-path", "/l"],
+        ] {
+            let err = Cli::try_parse_from(base.iter().chain(bad)).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
+        let digest = digest("alice:pa:ss").unwrap();
+        assert_eq!((digest.user.as_str(), digest.password.as_str()), ("alice", "pa:ss"));
+        assert!(!format!("{digest:?}").contains("pa:ss"));
+    }
+}

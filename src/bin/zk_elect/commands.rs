@@ -1,0 +1,341 @@
+//! The three subcommands, each a loop over what the library tells us and the reasons to stop.
+
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::Instant;
+use tracing::{debug, info};
+use uuid::Uuid;
+use zk_election::{
+    Confirm, ElectionConfig, ElectionError, ElectionSupervisor, LeaderRetriever, LeadershipEvent, Resign, Stop,
+    StopSession, Subscribe, SubscribeLeader, ZkSession,
+};
+
+use crate::child::{self, Child, SIGKILL, SIGTERM};
+use crate::cli::{Common, ElectionArgs};
+use crate::output::{Event, Output};
+use crate::relay::{Input, Relay};
+use crate::termination::Termination;
+
+/// The component name our contender subscribes under (one contender per process).
+const COMPONENT: &str = "zk-elect";
+
+/// What a command ends with.
+pub type ExitCode = i32;
+
+/// Why a command could not run: a message for the user and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// What went wrong.
+    pub message: String,
+    /// 2 for arguments the library refused (like clap's own errors), 1 otherwise.
+    pub code: ExitCode,
+}
+
+impl Failure {
+    /// The arguments are wrong in a way only the library could tell.
+    fn usage(err: impl std::fmt::Display) -> Failure {
+        Failure { message: err.to_string(), code: 2 }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure { message, code: 1 }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Failure {
+        message.to_owned().into()
+    }
+}
+
+/// A session, with its connection states relayed, plus the relay's queue.
+struct Connected {
+    session: Addr<ZkSession>,
+    relay: Addr<Relay>,
+    inputs: UnboundedReceiver<Input>,
+}
+
+impl Connected {
+    /// Starts the session for `common` and prints its state as it is now.
+    async fn start(common: &Common, out: Output) -> Result<Connected, Failure> {
+        let config = common.session_config().map_err(Failure::usage)?;
+        let session = ZkSession::start(config);
+        let (relay, inputs) = Relay::start();
+        let status = session
+            .send(zk_election::session::SubscribeConnection(relay.clone().recipient()))
+            .await
+            .map_err(|_| "the session actor stopped".to_owned())?;
+        if let Some(state) = status.state {
+            out.emit(Event::Connection(state));
+        }
+        Ok(Connected { session, relay, inputs })
+    }
+
+    /// Closes the session (our ephemeral nodes go with it) and prints `stopped`.
+    async fn close(self, out: Output) {
+        let _ = self.session.send(StopSession).await;
+        out.emit(Event::Stopped);
+    }
+}
+
+/// The election side of `campaign` and `run`: prints leadership events and confirms every grant.
+struct Campaign {
+    supervisor: Addr<ElectionSupervisor>,
+    /// The leader session ID last granted.
+    granted: Option<Uuid>,
+    /// Set once the leader node holds the granted ID; cleared on revoke.
+    published: Option<Uuid>,
+}
+
+impl Campaign {
+    async fn join(connected: &Connected, common: &Common, args: &ElectionArgs) -> Result<Campaign, Failure> {
+        let config = ElectionConfig::builder(&args.latch_path)
+            .codec(common.codec)
+            .policy(args.policy)
+            .build()
+            .map_err(Failure::usage)?;
+        let supervisor = ElectionSupervisor::start(connected.session.clone(), config);
+        let subscribe =
+            Subscribe::new(COMPONENT, &args.address, &args.leader_path, connected.relay.clone().recipient());
+        match supervisor.send(subscribe).await {
+            Ok(Ok(())) => Ok(Campaign { supervisor, granted: None, published: None }),
+            // An address the codec cannot write, a bad path: the user's arguments.
+            Ok(Err(err @ (ElectionError::Config(_) | ElectionError::Unencodable(_)))) => Err(Failure::usage(err)),
+            Ok(Err(err)) => Err(err.to_string().into()),
+            Err(_) => Err("the election supervisor stopped".into()),
+        }
+    }
+
+    /// Prints `event`; confirms a grant at once.
+    async fn on_event(&mut self, event: LeadershipEvent, out: Output) {
+        match event {
+            LeadershipEvent::Granted { session_id, .. } => {
+                out.emit(Event::Granted(session_id));
+                self.granted = Some(session_id);
+                self.published = None;
+                let confirm = Confirm { component: COMPONENT.to_owned(), session_id };
+                match self.supervisor.send(confirm).await {
+                    Ok(Ok(())) => {}
+                    // Revoked in the meantime: the revoke is on its way to us.
+                    Ok(Err(ElectionError::NotLeader | ElectionError::StaleSessionId { .. })) => {}
+                    Ok(Err(err)) => out.emit(Event::Error(&err.to_string())),
+                    Err(_) => out.emit(Event::Error("the election supervisor stopped")),
+                }
+            }
+            LeadershipEvent::Published { session_id, .. } => {
+                out.emit(Event::Published(session_id));
+                if self.granted == Some(session_id) {
+                    self.published = Some(session_id);
+                }
+            }
+            LeadershipEvent::Revoked { .. } => {
+                out.emit(Event::Revoked);
+                self.granted = None;
+                self.published = None;
+            }
+            LeadershipEvent::Error { error, .. } => out.emit(Event::Error(&error.to_string())),
+        }
+    }
+
+    /// Leaves the election: our leader node and latch node are deleted. `Resign { rejoin: false }`
+    /// is the same as `Stop`; it is what `run` sends when its command ended by itself.
+    async fn leave(self, resign: bool, out: Output) {
+        let result = if resign {
+            self.supervisor.send(Resign { rejoin: false }).await
+        } else {
+            self.supervisor.send(Stop).await
+        };
+        match result {
+            Ok(Ok(())) | Ok(Err(ElectionError::Stopped)) | Err(_) => {}
+            Ok(Err(err)) => out.emit(Event::Error(&err.to_string())),
+        }
+    }
+}
+
+/// `campaign`: lead when it is our turn, until told to stop.
+pub async fn campaign(common: Common, args: ElectionArgs, out: Output) -> Result<ExitCode, Failure> {
+    let mut termination = Termination::install().map_err(|err| format!("cannot watch signals and stdin: {err}"))?;
+    let mut connected = Connected::start(&common, out).await?;
+    let mut campaign = Campaign::join(&connected, &common, &args).await?;
+    let reason = loop {
+        tokio::select! {
+            reason = termination.wait() => break reason,
+            Some(input) = connected.inputs.recv() => match input {
+                Input::Connection(state) => out.emit(Event::Connection(state)),
+                Input::Leadership(event) => campaign.on_event(event, out).await,
+                Input::Leader(_) => {}
+            },
+        }
+    };
+    info!(?reason, "stopping");
+    campaign.leave(false, out).await;
+    connected.close(out).await;
+    Ok(0)
+}
+
+/// `observe`: print every leader change, until told to stop.
+pub async fn observe(common: Common, leader_path: String, out: Output) -> Result<ExitCode, Failure> {
+    let mut termination = Termination::install().map_err(|err| format!("cannot watch signals and stdin: {err}"))?;
+    let mut connected = Connected::start(&common, out).await?;
+    let retriever =
+        LeaderRetriever::start(connected.session.clone(), leader_path, common.codec).map_err(Failure::usage)?;
+    retriever.send(SubscribeLeader(connected.relay.clone().recipient())).await.map_err(|_| "the retriever stopped")?;
+    let reason = loop {
+        tokio::select! {
+            reason = termination.wait() => break reason,
+            Some(input) = connected.inputs.recv() => match input {
+                Input::Connection(state) => out.emit(Event::Connection(state)),
+                Input::Leader(change) => out.emit(Event::Leader(&change)),
+                Input::Leadership(_) => {}
+            },
+        }
+    };
+    info!(?reason, "stopping");
+    let _ = retriever.send(Stop).await;
+    connected.close(out).await;
+    Ok(0)
+}
+
+/// The command of `run` while it runs.
+struct Running {
+    child: Child,
+    /// When we asked it to stop: the moment SIGKILL follows. `None` while it may run.
+    kill_at: Option<Instant>,
+}
+
+/// What happened to the running command.
+enum ChildEvent {
+    Exited(std::io::Result<ExitStatus>),
+    GraceOver,
+}
+
+/// The next thing that happens to the running command; pending forever if none runs.
+async fn child_event(running: &mut Option<Running>) -> ChildEvent {
+    let Some(running) = running else { return std::future::pending().await };
+    let kill_at = running.kill_at;
+    tokio::select! {
+        status = running.child.wait() => ChildEvent::Exited(status),
+        _ = async { tokio::time::sleep_until(kill_at.expect("guarded")).await }, if kill_at.is_some() => ChildEvent::GraceOver,
+    }
+}
+
+/// Reports the exit of the command; returns its exit code.
+fn report_exit(status: std::io::Result<ExitStatus>, out: Output) -> ExitCode {
+    match status {
+        Ok(status) => {
+            let (code, signal) = child::exit_code(status);
+            out.emit(Event::ChildExited { code, signal });
+            code
+        }
+        Err(err) => {
+            out.emit(Event::Error(&format!("cannot wait for the command: {err}")));
+            1
+        }
+    }
+}
+
+/// Asks the command to stop: SIGTERM now, SIGKILL when the grace period is over.
+fn ask_to_stop(running: &mut Running, grace: Duration) {
+    if running.kill_at.is_none() {
+        debug!(pid = running.child.pid(), "sending SIGTERM to the command");
+        running.child.signal(SIGTERM);
+        running.kill_at = Some(Instant::now() + grace);
+    }
+}
+
+/// Stops the command (SIGTERM, SIGKILL after `grace`) and waits until it is gone.
+async fn stop_child(mut running: Running, grace: Duration, out: Output) {
+    ask_to_stop(&mut running, grace);
+    let mut running = Some(running);
+    loop {
+        match child_event(&mut running).await {
+            ChildEvent::Exited(status) => {
+                report_exit(status, out);
+                return;
+            }
+            ChildEvent::GraceOver => {
+                let running = running.as_mut().expect("still running");
+                debug!(pid = running.child.pid(), "grace period over: sending SIGKILL");
+                running.child.signal(SIGKILL);
+                running.kill_at = None;
+            }
+        }
+    }
+}
+
+/// `run`: run the command while leading.
+pub async fn run(
+    common: Common,
+    args: ElectionArgs,
+    grace: Duration,
+    command: Vec<String>,
+    out: Output,
+) -> Result<ExitCode, Failure> {
+    let mut termination = Termination::install().map_err(|err| format!("cannot watch signals and stdin: {err}"))?;
+    let mut connected = Connected::start(&common, out).await?;
+    let mut campaign = Campaign::join(&connected, &common, &args).await?;
+    let mut running: Option<Running> = None;
+    // `Some(code)` once the command ended by itself (or could not start): leave with its code.
+    let own_exit = loop {
+        tokio::select! {
+            reason = termination.wait() => {
+                info!(?reason, "stopping");
+                break None;
+            }
+            Some(input) = connected.inputs.recv() => match input {
+                Input::Connection(state) => out.emit(Event::Connection(state)),
+                Input::Leadership(event) => campaign.on_event(event, out).await,
+                Input::Leader(_) => {}
+            },
+            event = child_event(&mut running) => match event {
+                ChildEvent::Exited(status) => {
+                    let asked = running.take().is_some_and(|r| r.kill_at.is_some());
+                    let code = report_exit(status, out);
+                    if !asked {
+                        break Some(code);
+                    }
+                }
+                ChildEvent::GraceOver => {
+                    let running = running.as_mut().expect("still running");
+                    debug!(pid = running.child.pid(), "grace period over: sending SIGKILL");
+                    running.child.signal(SIGKILL);
+                    running.kill_at = None;
+                }
+            },
+        }
+        match (&mut running, campaign.published) {
+            // Leadership lost while the command runs: ask it to stop.
+            (Some(child), None) => ask_to_stop(child, grace),
+            // Leading with a published leader node and nothing running: start the command.
+            (None, Some(session_id)) => {
+                let env = [
+                    ("ZK_ELECT_LEADER_SESSION_ID", session_id.to_string()),
+                    ("ZK_ELECT_ADDRESS", args.address.clone()),
+                ];
+                match Child::spawn(&command, &env, out.is_json()) {
+                    Ok(child) => {
+                        out.emit(Event::ChildStarted { pid: child.pid() });
+                        running = Some(Running { child, kill_at: None });
+                    }
+                    Err(err) => {
+                        out.emit(Event::Error(&format!("cannot start {:?}: {err}", command[0])));
+                        break Some(child::spawn_failure_code(&err));
+                    }
+                }
+            }
+            _ => {}
+        }
+    };
+    // Never leave the election while the command may still act as leader.
+    if let Some(running) = running.take() {
+        stop_child(running, grace, out).await;
+    }
+    campaign.leave(own_exit.is_some(), out).await;
+    connected.close(out).await;
+    Ok(own_exit.unwrap_or(0))
+}

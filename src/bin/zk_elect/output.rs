@@ -1,0 +1,185 @@
+//! What `zk-elect` prints: one line per event on stdout, flushed at once, either as a JSON object
+//! (`--json`) or as a readable sentence. Every JSON line has `ts_ms` (wall clock, milliseconds
+//! since the Unix epoch) and `event` first.
+
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+use zk_election::{ConnectionState, LeaderChanged};
+
+/// One thing worth telling the user.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The ZooKeeper connection changed state.
+    Connection(ConnectionState),
+    /// Leadership was granted with this leader session ID.
+    Granted(Uuid),
+    /// The leader node now holds our address and this leader session ID.
+    Published(Uuid),
+    /// Leadership was lost.
+    Revoked,
+    /// Something failed; the program goes on unless it says otherwise.
+    Error(&'a str),
+    /// Clean stop done; the last line before exit.
+    Stopped,
+    /// The leader node changed.
+    Leader(&'a LeaderChanged),
+    /// The command of `run` started.
+    ChildStarted { pid: u32 },
+    /// The command of `run` ended: its exit code (128 + signal if a signal ended it).
+    ChildExited { code: i32, signal: Option<i32> },
+}
+
+impl Event<'_> {
+    /// The `event` name and the other fields of the JSON line.
+    fn fields(&self) -> (&'static str, Vec<(&'static str, Value)>) {
+        match self {
+            Event::Connection(state) => ("connection", vec![("state", json!(state_name(*state)))]),
+            Event::Granted(id) => ("granted", vec![("session_id", json!(id.to_string()))]),
+            Event::Published(id) => ("published", vec![("session_id", json!(id.to_string()))]),
+            Event::Revoked => ("revoked", vec![]),
+            Event::Error(message) => ("error", vec![("message", json!(message))]),
+            Event::Stopped => ("stopped", vec![]),
+            Event::Leader(LeaderChanged::Leader { address, session_id }) => {
+                ("leader", vec![("address", json!(address)), ("session_id", json!(session_id.to_string()))])
+            }
+            Event::Leader(LeaderChanged::NoLeader) => ("leader", vec![("address", Value::Null)]),
+            Event::Leader(LeaderChanged::Undecodable { bytes }) => ("undecodable", vec![("bytes", json!(bytes))]),
+            Event::ChildStarted { pid } => ("child_started", vec![("pid", json!(pid))]),
+            Event::ChildExited { code, signal: None } => ("child_exited", vec![("code", json!(code))]),
+            Event::ChildExited { code, signal: Some(signal) } => {
+                ("child_exited", vec![("code", json!(code)), ("signal", json!(signal))])
+            }
+        }
+    }
+
+    fn json(&self, ts_ms: u128) -> String {
+        let (event, fields) = self.fields();
+        // Written by hand to keep `ts_ms` and `event` first (serde_json's map sorts its keys).
+        let mut line = format!("{{\"ts_ms\":{ts_ms},\"event\":\"{event}\"");
+        for (key, value) in fields {
+            line.push_str(&format!(",\"{key}\":{value}"));
+        }
+        line.push('}');
+        line
+    }
+
+    fn human(&self) -> String {
+        match self {
+            Event::Connection(ConnectionState::Connected) => "connected to ZooKeeper".to_owned(),
+            Event::Connection(ConnectionState::Suspended) => "connection to ZooKeeper suspended".to_owned(),
+            Event::Connection(ConnectionState::Reconnected { same_session: true }) => {
+                "reconnected to ZooKeeper (same session)".to_owned()
+            }
+            Event::Connection(ConnectionState::Reconnected { same_session: false }) => {
+                "reconnected to ZooKeeper (new session)".to_owned()
+            }
+            Event::Connection(ConnectionState::Lost) => "ZooKeeper session lost".to_owned(),
+            Event::Granted(id) => format!("leadership granted, leader session {id}"),
+            Event::Published(id) => format!("leader information published, leader session {id}"),
+            Event::Revoked => "leadership revoked".to_owned(),
+            Event::Error(message) => format!("error: {message}"),
+            Event::Stopped => "stopped".to_owned(),
+            Event::Leader(LeaderChanged::Leader { address, session_id }) => {
+                format!("leader is {address}, leader session {session_id}")
+            }
+            Event::Leader(LeaderChanged::NoLeader) => "no leader".to_owned(),
+            Event::Leader(LeaderChanged::Undecodable { bytes }) => {
+                format!("leader node holds {bytes} bytes that are not leader information in this codec")
+            }
+            Event::ChildStarted { pid } => format!("command started, pid {pid}"),
+            Event::ChildExited { code, signal: None } => format!("command exited with code {code}"),
+            Event::ChildExited { code, signal: Some(signal) } => {
+                format!("command ended by signal {signal} (exit code {code})")
+            }
+        }
+    }
+}
+
+/// The `state` of a connection event.
+fn state_name(state: ConnectionState) -> &'static str {
+    match state {
+        ConnectionState::Connected => "connected",
+        ConnectionState::Suspended => "suspended",
+        ConnectionState::Reconnected { .. } => "reconnected",
+        ConnectionState::Lost => "lost",
+    }
+}
+
+/// Prints events in the chosen format.
+#[derive(Clone, Copy, Debug)]
+pub struct Output {
+    json: bool,
+}
+
+impl Output {
+    /// JSON lines when `json`, readable lines otherwise.
+    pub fn new(json: bool) -> Self {
+        Output { json }
+    }
+
+    /// Whether lines are JSON (stdout is then reserved for them).
+    pub fn is_json(self) -> bool {
+        self.json
+    }
+
+    /// Prints `event` as one line and flushes. A closed stdout is ignored: the election must
+    /// not fail because nobody reads.
+    pub fn emit(self, event: Event<'_>) {
+        let ts_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let line = if self.json { event.json(ts_ms) } else { format!("{} {}", utc(ts_ms), event.human()) };
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{line}");
+        let _ = stdout.flush();
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since the epoch.
+fn utc(ts_ms: u128) -> String {
+    let ms = (ts_ms % 1000) as u32;
+    let secs = (ts_ms / 1000) as i64;
+    let (days, day_secs) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s) = (day_secs / 3600, day_secs % 3600 / 60, day_secs % 60);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_have_timestamp_and_event_first() {
+        let id = Uuid::from_u128(1);
+        assert_eq!(
+            Event::Granted(id).json(42),
+            format!("{{\"ts_ms\":42,\"event\":\"granted\",\"session_id\":\"{id}\"}}")
+        );
+        assert_eq!(Event::Leader(&LeaderChanged::NoLeader).json(1), r#"{"ts_ms":1,"event":"leader","address":null}"#);
+        assert_eq!(
+            Event::Error("a \"quoted\"\nline").json(1),
+            r#"{"ts_ms":1,"event":"error","message":"a \"quoted\"\nline"}"#
+        );
+        let exited = Event::ChildExited { code: 143, signal: Some(15) }.json(1);
+        let parsed: Value = serde_json::from_str(&exited).unwrap();
+        assert_eq!(parsed, json!({"ts_ms": 1, "event": "child_exited", "code": 143, "signal": 15}));
+    }
+
+    #[test]
+    fn utc_formatting() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(utc(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(utc(1_735_689_599_999), "2024-12-31T23:59:59.999Z");
+    }
+}

@@ -1,0 +1,63 @@
+//! The bridge from the actor world to the command's main loop: one actor that receives every
+//! message the library sends us and queues it on a channel, in arrival order.
+
+use actix::prelude::*;
+use tokio::sync::mpsc;
+use zk_election::{ConnectionState, ConnectionStateChanged, LeaderChanged, LeadershipEvent};
+
+/// A message from the library, as the main loop sees it.
+#[derive(Debug)]
+pub enum Input {
+    /// From the session: the connection changed state.
+    Connection(ConnectionState),
+    /// From the election supervisor.
+    Leadership(LeadershipEvent),
+    /// From the leader retriever.
+    Leader(LeaderChanged),
+}
+
+/// Queues what it receives for the main loop.
+pub struct Relay {
+    inputs: mpsc::UnboundedSender<Input>,
+}
+
+impl Relay {
+    /// Starts a relay; the receiver yields what it is sent.
+    pub fn start() -> (Addr<Relay>, mpsc::UnboundedReceiver<Input>) {
+        let (inputs, receiver) = mpsc::unbounded_channel();
+        (Relay { inputs }.start(), receiver)
+    }
+
+    fn forward(&self, input: Input) {
+        // The main loop has ended: nothing is listening any more, and that is fine.
+        let _ = self.inputs.send(input);
+    }
+}
+
+impl Actor for Relay {
+    type Context = Context<Self>;
+}
+
+impl Handler<ConnectionStateChanged> for Relay {
+    type Result = ();
+
+    fn handle(&mut self, msg: ConnectionStateChanged, _ctx: &mut Context<Self>) {
+        self.forward(Input::Connection(msg.state));
+    }
+}
+
+impl Handler<LeadershipEvent> for Relay {
+    type Result = ();
+
+    fn handle(&mut self, msg: LeadershipEvent, _ctx: &mut Context<Self>) {
+        self.forward(Input::Leadership(msg));
+    }
+}
+
+impl Handler<LeaderChanged> for Relay {
+    type Result = ();
+
+    fn handle(&mut self, msg: LeaderChanged, _ctx: &mut Context<Self>) {
+        self.forward(Input::Leader(msg));
+    }
+}
