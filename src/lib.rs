@@ -35,5 +35,6 @@ pub use contender::{Confirm, ElectionError, HasLeadership, LeadershipEvent, Resi
 pub use error::{ConfigError, PathProblem, ZkError};
 pub use metrics::{ElectionMetrics, GetMetrics};
 pub use policy::ConnectionLossPolicy;
+pub use retrieval::{GetLeader, LeaderChanged, LeaderRetriever, SubscribeLeader};
 pub use session::{ConnectionState, ConnectionStateChanged, SessionStatus, StopSession, ZkSession};
 pub use supervisor::ElectionSupervisor;
