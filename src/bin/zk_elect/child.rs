@@ -8,22 +8,7 @@ use std::process::{ExitStatus, Stdio};
 
 use tokio::process::Command;
 
-/// `SIGKILL` and `SIGTERM` (the same numbers on every Unix this runs on).
-pub const SIGKILL: i32 = 9;
-/// See [`SIGKILL`].
-pub const SIGTERM: i32 = 15;
-
-extern "C" {
-    // From the C library every Rust program on Unix links; declared here because `libc` is
-    // only an optional dependency of the crate.
-    fn kill(pid: i32, signal: i32) -> i32;
-    #[cfg(target_os = "linux")]
-    fn prctl(option: i32, ...) -> i32;
-}
-
-/// `prctl` option: signal to receive when the parent dies.
-#[cfg(target_os = "linux")]
-const PR_SET_PDEATHSIG: i32 = 1;
+pub use libc::{SIGKILL, SIGTERM};
 
 /// A running command.
 pub struct Child {
@@ -56,7 +41,7 @@ impl Child {
             command.pre_exec(|| {
                 // If zk-elect dies (even by SIGKILL), nobody would stop the command when
                 // leadership moves on; let the kernel do it.
-                if prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, SIGKILL) == -1 {
                     return Err(io::Error::last_os_error());
                 }
                 Ok(())
@@ -76,7 +61,7 @@ impl Child {
     pub fn signal(&self, signal: i32) {
         // SAFETY: kill has no memory-safety preconditions. A negative pid addresses the group,
         // which the child leads (`process_group(0)`); it exists until we reap the child.
-        let _ = unsafe { kill(-(self.pid as i32), signal) };
+        let _ = unsafe { libc::kill(-(self.pid as i32), signal) };
     }
 
     /// Waits until the command has exited. Cancel-safe.
