@@ -21,6 +21,8 @@ use crate::session::{
 
 /// The marker Curator puts before the sequence number of latch nodes.
 const LATCH_MARKER: &str = "latch-";
+/// Digits of the sequence suffix ZooKeeper appends (`%010d`).
+const SEQUENCE_DIGITS: usize = 10;
 /// Pause before retrying after an error that is not about the connection (e.g. an ACL denial).
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
 
@@ -83,6 +85,16 @@ pub struct LeaderLatch {
     /// The `_c_{uuid}-latch-` prefix of the node being created, to find it again after a
     /// connection loss during create.
     pending_prefix: Option<String>,
+    /// A create (or the search for a node whose create lost its answer) is under way; its
+    /// outcome decides what comes next, so nothing else may start one.
+    joining: bool,
+    /// Nodes of ours that must go (left behind by a reset or a resign) but whose delete has not
+    /// been confirmed yet. While our session lives they would stand in line forever, ahead of
+    /// everyone, so they are deleted again on every reconnect until the server confirms.
+    stale_nodes: Vec<String>,
+    /// Name prefixes (`_c_{uuid}-latch-`) of creates whose outcome is unknown and that a reset
+    /// overtook: if such a node exists in our session it is just as stale.
+    stale_prefixes: Vec<String>,
     is_leader: bool,
     /// Bumped on every reset; results of requests made in an older epoch are dropped.
     epoch: u64,
@@ -91,6 +103,9 @@ pub struct LeaderLatch {
     closed: bool,
     /// Whether a session exists that we can work in.
     connected: bool,
+    /// Between `Suspended` and the next `Reconnected` or `Lost`: what we learn meanwhile may be
+    /// stale, so we never *gain* leadership then (a tolerant policy only *keeps* it).
+    suspended: bool,
     stats: LatchStats,
 }
 
@@ -113,11 +128,15 @@ impl LeaderLatch {
             owner,
             node: None,
             pending_prefix: None,
+            joining: false,
+            stale_nodes: Vec::new(),
+            stale_prefixes: Vec::new(),
             is_leader: false,
             epoch: 0,
             watching: None,
             closed: false,
             connected: false,
+            suspended: false,
             stats: LatchStats::default(),
         }
     }
@@ -142,32 +161,101 @@ impl LeaderLatch {
         self.watching = None;
         if let Some(old) = self.node.take() {
             // The previous node may belong to an older session; delete it so it cannot lead.
-            self.stats.requests += 1;
-            self.session.do_send(Delete { path: old, version: None });
+            self.stale_nodes.push(old);
         }
-        self.pending_prefix = None;
+        if let Some(prefix) = self.pending_prefix.take() {
+            // A create whose answer we never got may have left a node behind.
+            self.stale_prefixes.push(prefix);
+        }
+        self.joining = false;
+        self.delete_stale(ctx);
         if self.connected && !self.closed {
             self.create_node(ctx);
         }
     }
 
+    /// Deletes the nodes of ours that must go; what cannot be confirmed gone stays listed for
+    /// the next attempt (after a reconnect in the same session).
+    fn delete_stale(&mut self, ctx: &mut Context<Self>) {
+        if !self.connected {
+            return;
+        }
+        for path in std::mem::take(&mut self.stale_nodes) {
+            self.stats.requests += 1;
+            let send = self.session.send(Delete { path: path.clone(), version: None });
+            ctx.spawn(send.into_actor(self).map(move |result, act, _ctx| {
+                match result.map_err(ZkError::from).and_then(|r| r) {
+                    Ok(()) | Err(ZkError::NoNode) => {
+                        debug!(latch = %act.latch_path, node = %path, "stale latch node deleted")
+                    }
+                    Err(err) if err.is_transient() => {
+                        debug!(latch = %act.latch_path, node = %path, error = %err, "stale latch node not deleted yet");
+                        if act.connected && !act.stale_nodes.contains(&path) {
+                            act.stale_nodes.push(path);
+                        }
+                    }
+                    Err(err) => {
+                        warn!(latch = %act.latch_path, node = %path, error = %err, "cannot delete stale latch node")
+                    }
+                }
+            }));
+        }
+        if self.stale_prefixes.is_empty() {
+            return;
+        }
+        let prefixes = std::mem::take(&mut self.stale_prefixes);
+        self.stats.requests += 1;
+        let send = self.session.send(GetChildren { path: self.latch_path.clone(), watch: None });
+        ctx.spawn(send.into_actor(self).map(
+            move |result, act, ctx| match result.map_err(ZkError::from).and_then(|r| r) {
+                Ok(children) => {
+                    let names = prefixes.iter().filter_map(|prefix| prefix.rsplit('/').next());
+                    let names: Vec<&str> = names.collect();
+                    for child in children.iter().filter(|child| names.iter().any(|name| child.starts_with(name))) {
+                        act.stale_nodes.push(format!("{}/{child}", act.latch_path));
+                    }
+                    act.delete_stale(ctx);
+                }
+                Err(ZkError::NoNode) => {}
+                Err(_) if act.connected => act.stale_prefixes.extend(prefixes),
+                Err(_) => {}
+            },
+        ));
+    }
+
+    /// The session that owned our stale nodes is gone, and its ephemeral nodes with it.
+    fn forget_stale(&mut self) {
+        self.stale_nodes.clear();
+        self.stale_prefixes.clear();
+    }
+
     fn create_node(&mut self, ctx: &mut Context<Self>) {
-        let prefix =
-            self.pending_prefix.get_or_insert_with(|| format!("{}/_c_{}-{LATCH_MARKER}", self.latch_path, Uuid::new_v4())).clone();
+        let prefix = self
+            .pending_prefix
+            .get_or_insert_with(|| format!("{}/_c_{}-{LATCH_MARKER}", self.latch_path, Uuid::new_v4()))
+            .clone();
         let request = Create::new(prefix, self.participant_id.as_bytes(), NodeMode::EphemeralSequential)
             .acl(self.acl.clone())
             .parents(Parents::Container);
         let epoch = self.epoch;
         self.stats.requests += 1;
+        self.joining = true;
         let send = self.session.send(request);
         ctx.spawn(send.into_actor(self).map(move |result, act, ctx| {
             if act.epoch != epoch || act.closed {
+                // A reset or close overtook this create; the node must not linger. (A create
+                // that may have landed without an answer was listed by the reset already.)
                 if let Ok(Ok(created)) = result {
-                    // A reset or close overtook this create; the node must not linger.
-                    act.session.do_send(Delete { path: created.path, version: None });
+                    if act.closed {
+                        act.session.do_send(Delete { path: created.path, version: None });
+                    } else {
+                        act.stale_nodes.push(created.path);
+                        act.delete_stale(ctx);
+                    }
                 }
                 return;
             }
+            act.joining = false;
             match result.map_err(ZkError::from).and_then(|r| r) {
                 Ok(created) => {
                     debug!(latch = %act.latch_path, node = %created.path, "latch node created");
@@ -177,6 +265,7 @@ impl LeaderLatch {
                     act.check_leadership(ctx);
                 }
                 Err(ZkError::ConnectionLoss | ZkError::Timeout(_)) => act.find_lost_node(ctx),
+                Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
                 Err(err) => act.on_error(err, ctx),
             }
         }));
@@ -189,11 +278,13 @@ impl LeaderLatch {
         let name_prefix = prefix.rsplit('/').next().unwrap_or_default().to_owned();
         let epoch = self.epoch;
         self.stats.requests += 1;
+        self.joining = true;
         let send = self.session.send(GetChildren { path: self.latch_path.clone(), watch: None });
         ctx.spawn(send.into_actor(self).map(move |result, act, ctx| {
             if act.epoch != epoch || act.closed {
                 return;
             }
+            act.joining = false;
             match result.map_err(ZkError::from).and_then(|r| r) {
                 Ok(children) => match children.into_iter().find(|child| child.starts_with(&name_prefix)) {
                     Some(found) => {
@@ -204,11 +295,39 @@ impl LeaderLatch {
                     None => act.create_node(ctx),
                 },
                 Err(ZkError::NoNode) => act.create_node(ctx),
-                // Still disconnected: the next connection event resumes.
-                Err(err) if err.is_transient() => debug!(error = %err, "latch waits for the connection"),
+                Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
                 Err(err) => act.on_error(err, ctx),
             }
         }));
+    }
+
+    /// A request failed because of the connection. The next `Reconnected` resumes; should the
+    /// connection in fact be up (a disconnect too short to be reported), resume after a pause.
+    fn wait_for_connection(&mut self, err: ZkError, ctx: &mut Context<Self>) {
+        debug!(latch = %self.latch_path, error = %err, "latch waits for the connection");
+        let epoch = self.epoch;
+        ctx.run_later(RETRY_AFTER_ERROR, move |act, ctx| {
+            if act.epoch == epoch && !act.closed && act.connected && !act.suspended {
+                act.resume(ctx);
+            }
+        });
+    }
+
+    /// Picks up where we are after the connection came back in the same session.
+    fn resume(&mut self, ctx: &mut Context<Self>) {
+        self.delete_stale(ctx);
+        if self.joining {
+            return; // the create or search under way decides
+        }
+        match (&self.node, &self.pending_prefix) {
+            (Some(_), _) => {
+                self.watching = None;
+                self.check_leadership(ctx);
+            }
+            // The create may have landed without an answer: look before creating another.
+            (None, Some(_)) => self.find_lost_node(ctx),
+            (None, None) => self.reset(ctx),
+        }
     }
 
     /// Lists the participants and either takes the lead or watches the predecessor.
@@ -224,7 +343,7 @@ impl LeaderLatch {
                 Ok(children) => act.on_children(children, ctx),
                 // The latch path vanished (container cleanup, operator): our node went with it.
                 Err(ZkError::NoNode) => act.reset(ctx),
-                Err(err) if err.is_transient() => debug!(error = %err, "latch waits for the connection"),
+                Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
                 Err(err) => act.on_error(err, ctx),
             }
         }));
@@ -240,6 +359,11 @@ impl LeaderLatch {
             return;
         };
         if position == 0 {
+            if self.suspended && !self.is_leader {
+                // Learnt over a connection that has dropped since: confirm after reconnect.
+                debug!(latch = %self.latch_path, "first in line while suspended; waiting for the reconnect");
+                return;
+            }
             self.set_leader(true);
             // Watch our own node so that its deletion demotes us immediately.
             self.watch(node, ctx);
@@ -269,7 +393,10 @@ impl LeaderLatch {
                     act.watching = None;
                     act.check_leadership(ctx);
                 }
-                Err(err) if err.is_transient() => act.watching = None,
+                Err(err) if err.is_transient() => {
+                    act.watching = None;
+                    act.wait_for_connection(err, ctx);
+                }
                 Err(err) => {
                     act.watching = None;
                     act.on_error(err, ctx);
@@ -297,29 +424,35 @@ impl LeaderLatch {
         match state {
             ConnectionState::Connected => {
                 self.connected = true;
+                self.suspended = false;
                 self.reset(ctx);
             }
             ConnectionState::Suspended => {
+                self.suspended = true;
                 if self.policy == Standard {
                     self.set_leader(false);
                 }
             }
             ConnectionState::Reconnected { same_session: true } => {
                 self.connected = true;
-                // Our node and watches survived; a check restores leadership if we still lead.
-                self.watching = None;
-                match self.node {
-                    Some(_) => self.check_leadership(ctx),
-                    None => self.reset(ctx),
-                }
+                self.suspended = false;
+                // Our node and watches survived; a check restores leadership if we still lead
+                // (Standard) or confirms we still do (SessionTolerant, which never let go).
+                self.resume(ctx);
             }
             ConnectionState::Reconnected { same_session: false } => {
                 self.connected = true;
+                self.suspended = false;
+                // Whatever the old session owned is gone (or goes when the server expires it).
+                self.forget_stale();
                 self.reset(ctx);
             }
             ConnectionState::Lost => {
                 self.connected = false;
+                self.suspended = false;
+                self.joining = false;
                 self.watching = None;
+                self.forget_stale();
                 self.set_leader(false);
             }
         }
@@ -327,14 +460,16 @@ impl LeaderLatch {
 }
 
 /// The latch participants among `children`, in leadership order: names containing `latch-`
-/// followed by a decimal sequence, sorted by that sequence (zero-padded by the server, so text
-/// order is numeric order). Foreign children are ignored.
+/// followed by the server's 10-digit sequence, sorted by that sequence (zero-padded, so text
+/// order is numeric order). Foreign children are ignored, also ones that merely look like
+/// participants: a persistent `x-latch-0` created by hand would otherwise sort first and block
+/// the election for good.
 pub fn participants_in_order(children: &[String]) -> Vec<&str> {
     let mut participants: Vec<(&str, &str)> = children
         .iter()
         .filter_map(|name| {
             let sequence = &name[name.rfind(LATCH_MARKER)? + LATCH_MARKER.len()..];
-            let valid = !sequence.is_empty() && sequence.bytes().all(|b| b.is_ascii_digit());
+            let valid = sequence.len() == SEQUENCE_DIGITS && sequence.bytes().all(|b| b.is_ascii_digit());
             valid.then_some((sequence, name.as_str()))
         })
         .collect();
@@ -404,6 +539,10 @@ impl Handler<CloseLatch> for LeaderLatch {
         // The owner stopped first and ignores us from now on; no NotLeader is owed.
         self.is_leader = false;
         let node = self.node.take();
+        // Best effort: nodes of ours still waiting to be deleted go too.
+        for path in std::mem::take(&mut self.stale_nodes) {
+            self.session.do_send(Delete { path, version: None });
+        }
         let session = self.session.clone();
         let delete = async move {
             match node {
@@ -443,6 +582,8 @@ mod tests {
             "_c_c-latch-0000000002",
             "x-latch-",
             "_c_d-latch-12ab",
+            "_c_e-latch-0",
+            "_c_f-latch-00000000001",
         ]
         .iter()
         .map(|s| s.to_string())

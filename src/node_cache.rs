@@ -13,6 +13,9 @@ use crate::session::{
     ZkSession,
 };
 
+/// Pause before reading again after a read the connection broke.
+const RETRY_READ: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// What the cache knows about its node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeView {
@@ -101,7 +104,7 @@ impl LeaderNodeCache {
             };
             (view, requests)
         };
-        ctx.spawn(fetch.into_actor(self).map(move |(result, requests), act, _ctx| {
+        ctx.spawn(fetch.into_actor(self).map(move |(result, requests), act, ctx| {
             act.requests += requests;
             match result {
                 Ok(view) if read == act.reads && view != act.view => {
@@ -109,7 +112,17 @@ impl LeaderNodeCache {
                     act.owner.do_send(NodeChanged { path: act.path.clone(), view });
                 }
                 Ok(_) => {}
-                // Transient trouble: the next reconnect triggers a fresh read.
+                // Transient trouble: the next reconnect triggers a fresh read. Should none come
+                // (the connection was back before anyone noticed it gone), read again after a
+                // pause unless a newer read started meanwhile: without a read, no watch is armed.
+                Err(err) if err.is_transient() && read == act.reads => {
+                    debug!(path = %act.path, error = %err, "leader node read failed; retrying");
+                    ctx.run_later(RETRY_READ, move |act, ctx| {
+                        if read == act.reads {
+                            act.refresh(ctx);
+                        }
+                    });
+                }
                 Err(err) => debug!(path = %act.path, error = %err, "leader node read failed"),
             }
         }));

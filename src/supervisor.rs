@@ -26,12 +26,14 @@ use crate::metrics::{ElectionMetrics, GetMetrics};
 use crate::node_cache::{CloseCache, LeaderNodeCache, NodeChanged, NodeView};
 use crate::path;
 use crate::session::{
-    ConnectionStateChanged, Create, Delete, Exists, GuardedMulti, NodeAcl, NodeMode, Parents, SubscribeConnection, WriteOp,
-    ZkSession,
+    ConnectionStateChanged, Create, Delete, Exists, GuardedMulti, NodeAcl, NodeMode, Parents, SessionFailed,
+    SubscribeConnection, SubscribeFailures, WriteOp, ZkSession,
 };
 
 /// Attempts of one publish when the node changes under us between read and write.
 const PUBLISH_ATTEMPTS: u32 = 8;
+/// Pause before retrying a publish that failed because of the connection.
+const PUBLISH_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// One subscribed contender and its leadership bookkeeping.
 struct Contender {
@@ -144,9 +146,11 @@ impl ElectionSupervisor {
         match &contender.view {
             NodeView::Present { data, stat } => {
                 Some(stat.ephemeral_owner) == self.zk_session_id
-                    && self.config.codec().decode(data).is_ok_and(|info| {
-                        info.address == contender.address && info.session_id == confirmed
-                    })
+                    && self
+                        .config
+                        .codec()
+                        .decode(data)
+                        .is_ok_and(|info| info.address == contender.address && info.session_id == confirmed)
             }
             NodeView::Absent => false,
             // Not read yet: the read that is under way will tell.
@@ -215,6 +219,7 @@ impl ElectionSupervisor {
                 Ok(Some(stat)) => vec![WriteOp::Delete { path: leader_path.clone(), version: Some(stat.version) }, create],
                 Err(err) => {
                     act.publish_done(&component, ctx);
+                    act.retry_if_transient(&component, session_id, &guard, &err, ctx);
                     return act.report(&component, err.into());
                 }
             };
@@ -251,12 +256,37 @@ impl ElectionSupervisor {
                     Err(err) => {
                         act.publish_done(&component, ctx);
                         if act.still_entitled(&component, session_id, &guard) {
+                            act.retry_if_transient(&component, session_id, &guard, &err, ctx);
                             act.report(&component, err.into());
                         }
                     }
                 }
             }));
         }));
+    }
+
+    /// A publish that failed because of the connection is tried again after a pause, for as
+    /// long as we stay entitled: nothing else would retry it when the leader node's view does
+    /// not change meanwhile (a tolerant leader keeps its leadership across the reconnect, and
+    /// the cache reports only changes).
+    fn retry_if_transient(
+        &mut self,
+        component: &str,
+        session_id: Uuid,
+        guard: &str,
+        err: &ZkError,
+        ctx: &mut Context<Self>,
+    ) {
+        if !err.is_transient() {
+            return;
+        }
+        let (component, guard) = (component.to_owned(), guard.to_owned());
+        ctx.run_later(PUBLISH_RETRY, move |act, ctx| {
+            if act.still_entitled(&component, session_id, &guard) {
+                debug!(latch = %act.config.latch_path(), component, "retrying a publish the connection broke");
+                act.publish(&component, ctx);
+            }
+        });
     }
 
     /// The leader path's parents are missing: create them (persistent, like Flink), then retry.
@@ -271,9 +301,8 @@ impl ElectionSupervisor {
     ) {
         let parent = path::parent(&leader_path).to_owned();
         self.metrics.zk_requests += 1;
-        let create = Create::new(parent, Vec::new(), NodeMode::Persistent)
-            .acl(self.acl.clone())
-            .parents(Parents::Persistent);
+        let create =
+            Create::new(parent, Vec::new(), NodeMode::Persistent).acl(self.acl.clone()).parents(Parents::Persistent);
         ctx.spawn(self.session.send(create).into_actor(self).map(move |result, act, ctx| {
             match result.map_err(ZkError::from).and_then(|r| r) {
                 Ok(_) | Err(ZkError::NodeExists) if act.still_entitled(&component, session_id, &guard) => {
@@ -354,6 +383,7 @@ impl Actor for ElectionSupervisor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let _span = info_span!("election", latch = %self.config.latch_path()).entered();
+        self.session.do_send(SubscribeFailures(ctx.address().recipient()));
         let subscribe = self.session.send(SubscribeConnection(ctx.address().recipient()));
         ctx.wait(subscribe.into_actor(self).map(|status, act, _ctx| {
             if let Ok(status) = status {
@@ -373,7 +403,8 @@ impl Handler<Subscribe> for ElectionSupervisor {
 
     fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
         self.validate(&msg)?;
-        let cache = LeaderNodeCache::new(self.session.clone(), msg.leader_path.clone(), ctx.address().recipient()).start();
+        let cache =
+            LeaderNodeCache::new(self.session.clone(), msg.leader_path.clone(), ctx.address().recipient()).start();
         info!(latch = %self.config.latch_path(), component = %msg.component, address = %msg.address, leader_path = %msg.leader_path, "contender subscribed");
         self.contenders.insert(
             msg.component.clone(),
@@ -477,6 +508,18 @@ impl Handler<ConnectionStateChanged> for ElectionSupervisor {
     }
 }
 
+impl Handler<SessionFailed> for ElectionSupervisor {
+    type Result = ();
+
+    /// The session cannot be established (credentials refused): the contenders hear it as an
+    /// error; the session keeps retrying.
+    fn handle(&mut self, msg: SessionFailed, _ctx: &mut Context<Self>) {
+        if self.running {
+            self.report_all(ElectionError::ZooKeeper(msg.error));
+        }
+    }
+}
+
 impl Handler<Resign> for ElectionSupervisor {
     type Result = ResponseActFuture<Self, Result<(), ElectionError>>;
 
@@ -562,7 +605,9 @@ async fn delete_own_leader_node(
     let version = Some(stat.version);
     let result = match guard {
         Some(guard) => {
-            session.send(GuardedMulti { guard, guard_version: None, ops: vec![WriteOp::Delete { path, version }] }).await?
+            session
+                .send(GuardedMulti { guard, guard_version: None, ops: vec![WriteOp::Delete { path, version }] })
+                .await?
         }
         None => session.send(Delete { path, version }).await?,
     };

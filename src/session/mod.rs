@@ -79,6 +79,24 @@ impl SessionStatus {
 #[rtype(result = "SessionStatus")]
 pub struct SubscribeConnection(pub Recipient<ConnectionStateChanged>);
 
+/// Pushed to every subscriber of [`SubscribeFailures`] when a session cannot be established
+/// for a reason that waiting alone does not fix: the server refused our credentials. The actor
+/// keeps retrying with backoff (an operator may fix the server or the credentials); connection
+/// trouble, which does heal by itself, is not reported this way.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct SessionFailed {
+    /// What the server said.
+    pub error: ZkError,
+    /// The client incarnation that failed.
+    pub generation: u64,
+}
+
+/// Subscribe to [`SessionFailed`] reports.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubscribeFailures(pub Recipient<SessionFailed>);
+
 /// Ask for the current status (session ID, negotiated timeout, state).
 #[derive(Message)]
 #[rtype(result = "SessionStatus")]
@@ -123,6 +141,8 @@ pub struct ZkSession {
     /// After a `Lost`, the next established session is announced as `Reconnected { false }`.
     lost_since_last_session: bool,
     subscribers: Vec<Recipient<ConnectionStateChanged>>,
+    /// Who hears about failures a retry alone does not fix.
+    failure_subscribers: Vec<Recipient<SessionFailed>>,
     /// Fires `Lost` if no reconnect happens in time after `Suspended`.
     lost_timer: Option<SpawnHandle>,
     /// Failed client builds in a row, for the backoff.
@@ -153,6 +173,7 @@ impl ZkSession {
             last_state: None,
             lost_since_last_session: false,
             subscribers: Vec::new(),
+            failure_subscribers: Vec::new(),
             lost_timer: None,
             failed_attempts: 0,
             metrics: SessionMetrics::default(),
@@ -175,13 +196,33 @@ impl ZkSession {
         session_timeout / 3
     }
 
-    /// How long after `Suspended` we declare `Lost`. The server expires the session one session
-    /// timeout after it last heard from us, and we noticed the silence up to one connection
-    /// timeout (plus the client's 1/8 tick) after that; so we give up no later than the server
-    /// does, which keeps "still leader while suspended" policies safe.
-    fn lost_after(session_timeout: Duration) -> Duration {
-        let detection = Self::connection_timeout(session_timeout) * 9 / 8;
-        session_timeout.saturating_sub(detection).max(Duration::from_millis(1))
+    /// The client's tick, mirroring zookeeper-client: `connection_timeout / 8`, or
+    /// `negotiated / 20` when the connection timeout exceeds 3/5 of the negotiated session
+    /// timeout. The connection timeout is the one we asked for (derived from the *asked* session
+    /// timeout), the rule uses the *negotiated* one, so both matter.
+    fn client_tick(asked: Duration, negotiated: Duration) -> Duration {
+        let connection_timeout = Self::connection_timeout(asked);
+        let tick = if connection_timeout > negotiated * 3 / 5 { negotiated / 20 } else { connection_timeout / 8 };
+        tick.max(Duration::from_millis(1))
+    }
+
+    /// How long before `Suspended` the server may last have heard from us, at most. The client
+    /// reports `Disconnected` once it has heard nothing for 8 ticks, checked on a tick (9 ticks
+    /// after its last receive); and the server counts from the last packet it *received* from
+    /// us, which can be older than our last receive (a notification, or the answer to a ping
+    /// sent earlier): the client sends a ping after 3 idle ticks, so that is at most 3 ticks
+    /// more. 12 ticks in all.
+    fn silence_before_suspended(asked: Duration, negotiated: Duration) -> Duration {
+        Self::client_tick(asked, negotiated) * 12
+    }
+
+    /// How long after `Suspended` we declare `Lost`. The server expires the session one
+    /// negotiated session timeout after it last heard from us, which was at most
+    /// [`Self::silence_before_suspended`] before we noticed; so we give up no later than the
+    /// server does, which keeps "still leader while suspended" policies safe. Both figures
+    /// follow the timeout the server granted, not the one we asked for.
+    fn lost_after(asked: Duration, negotiated: Duration) -> Duration {
+        negotiated.saturating_sub(Self::silence_before_suspended(asked, negotiated)).max(Duration::from_millis(1))
     }
 
     fn build_client(&mut self, ctx: &mut Context<Self>) {
@@ -219,6 +260,9 @@ impl ZkSession {
                 self.failed_attempts += 1;
                 let delay = backoff::delay(self.config.backoff(), self.failed_attempts);
                 warn!(generation, error = %err, retry_in_ms = delay.as_millis() as u64, "cannot establish a ZooKeeper session");
+                if err == ZkError::AuthFailed {
+                    self.report_failure(err);
+                }
                 ctx.run_later(delay, |act, ctx| {
                     if act.phase == Phase::Connecting {
                         act.build_client(ctx);
@@ -259,16 +303,21 @@ impl ZkSession {
     }
 
     fn on_client_state(&mut self, state: SessionState, ctx: &mut Context<Self>) {
-        let session_timeout = self.client.as_ref().map(Client::session_timeout).unwrap_or(self.config.session_timeout());
+        let asked = self.config.session_timeout();
+        let negotiated = self.client.as_ref().map_or(asked, Client::session_timeout);
         match (state, &self.phase) {
             (SessionState::Disconnected, Phase::Connected) => {
                 self.phase = Phase::Suspended;
                 self.emit(ConnectionState::Suspended);
                 let generation = self.generation;
-                let after = Self::lost_after(session_timeout);
+                let after = Self::lost_after(asked, negotiated);
                 self.lost_timer = Some(ctx.run_later(after, move |act, ctx| {
                     if act.generation == generation && act.phase == Phase::Suspended {
-                        info!(generation, after_ms = after.as_millis() as u64, "no reconnect within the session timeout: session lost");
+                        info!(
+                            generation,
+                            after_ms = after.as_millis() as u64,
+                            "no reconnect within the session timeout: session lost"
+                        );
                         act.lose_session(ctx);
                     }
                 }));
@@ -278,8 +327,14 @@ impl ZkSession {
                 self.phase = Phase::Connected;
                 self.emit(ConnectionState::Reconnected { same_session: true });
             }
-            (SessionState::Expired | SessionState::Closed | SessionState::AuthFailed, Phase::Connected | Phase::Suspended) => {
+            (
+                SessionState::Expired | SessionState::Closed | SessionState::AuthFailed,
+                Phase::Connected | Phase::Suspended,
+            ) => {
                 warn!(generation = self.generation, ?state, "ZooKeeper session ended");
+                if state == SessionState::AuthFailed {
+                    self.report_failure(ZkError::AuthFailed);
+                }
                 self.lose_session(ctx);
             }
             _ => debug!(?state, phase = ?self.phase, "client state change needs no action"),
@@ -301,6 +356,13 @@ impl ZkSession {
         self.lost_since_last_session = true;
         self.emit(ConnectionState::Lost);
         self.build_client(ctx);
+    }
+
+    fn report_failure(&mut self, error: ZkError) {
+        self.failure_subscribers.retain(|subscriber| subscriber.connected());
+        for subscriber in &self.failure_subscribers {
+            subscriber.do_send(SessionFailed { error: error.clone(), generation: self.generation });
+        }
     }
 
     fn emit(&mut self, state: ConnectionState) {
@@ -360,6 +422,14 @@ impl Handler<SubscribeConnection> for ZkSession {
     }
 }
 
+impl Handler<SubscribeFailures> for ZkSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubscribeFailures, _ctx: &mut Context<Self>) {
+        self.failure_subscribers.push(msg.0);
+    }
+}
+
 impl Handler<GetStatus> for ZkSession {
     type Result = MessageResult<GetStatus>;
 
@@ -379,6 +449,7 @@ impl Handler<StopSession> for ZkSession {
         self.phase = Phase::Stopped;
         self.cancel_lost_timer(ctx);
         self.subscribers.clear();
+        self.failure_subscribers.clear();
         let client = self.client.take();
         // Dropping the last client sends CloseSession; wait for the server to confirm (briefly)
         // so our ephemeral nodes are gone when the caller's `send(StopSession)` returns.
@@ -393,5 +464,30 @@ impl Handler<StopSession> for ZkSession {
             }
         };
         ctx.wait(close.into_actor(self).map(|_, _, ctx| ctx.stop()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn lost_is_declared_no_later_than_the_server_expires_the_session() {
+        let s = Duration::from_secs(1);
+        for (asked, negotiated) in [(s, 3 * s), (2 * s, 2 * s), (10 * s, 2 * s), (6 * s, 6 * s), (4 * s, 40 * s)] {
+            let silence = ZkSession::silence_before_suspended(asked, negotiated);
+            assert_eq!(silence + ZkSession::lost_after(asked, negotiated), negotiated, "{asked:?} → {negotiated:?}");
+        }
+        // The client ticks every connection_timeout / 8 (1 s / 8 here).
+        assert_eq!(ZkSession::client_tick(3 * s, 3 * s), 125 * MS);
+        // Asked 10 s, granted 2 s: the asked connection timeout (3.3 s) exceeds 3/5 of the
+        // grant, so the client ticks every 2 s / 20 instead.
+        assert_eq!(ZkSession::client_tick(10 * s, 2 * s), 100 * MS);
+        // Asked 1 s, granted 3 s: the tick follows the asked connection timeout (333 ms).
+        assert_eq!(ZkSession::client_tick(s, 3 * s), s / 3 / 8);
+        // The chaos suite's 2 s: Lost one second after Suspended.
+        assert_eq!(ZkSession::lost_after(2 * s, 2 * s), 2 * s - (2 * s / 3 / 8) * 12);
     }
 }

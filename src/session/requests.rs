@@ -8,8 +8,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix::prelude::*;
-use zookeeper_client::{Acls, Client, CreateOptions, OneshotWatcher};
 pub use zookeeper_client::{Acl, AuthId, Permission, Stat};
+use zookeeper_client::{Acls, Client, CreateOptions, OneshotWatcher};
 
 use super::ZkSession;
 use crate::error::ZkError;
@@ -340,7 +340,9 @@ impl ZkSession {
             return Box::pin(async { Err(ZkError::NotConnected) });
         };
         let fut = op(client);
-        Box::pin(async move { tokio::time::timeout(deadline, fut).await.unwrap_or(Err(ZkError::Timeout(deadline))) })
+        Box::pin(async move {
+            tokio::time::timeout(deadline, fut).await.unwrap_or(Err(ZkError::Timeout(deadline))).map_err(lost_in_flight)
+        })
     }
 
     /// Forwards a fired one-shot watch to `recipient` as a [`WatchFired`].
@@ -358,6 +360,18 @@ impl ZkSession {
             };
             recipient.do_send(WatchFired { path, event, generation });
         });
+    }
+}
+
+/// A request in flight when the connection broke fails with whatever broke it ("no response
+/// from connection in …", an I/O error, a garbled frame), not with `ConnectionLoss`; its outcome
+/// is unknown all the same, and retrying after the reconnect is the cure. Say so, so callers
+/// treat it as the transient error it is.
+fn lost_in_flight(err: ZkError) -> ZkError {
+    use zookeeper_client::Error as E;
+    match err {
+        ZkError::Client(E::Custom(_) | E::UnmarshalError { .. }) => ZkError::ConnectionLoss,
+        other => other,
     }
 }
 
@@ -469,7 +483,10 @@ impl Handler<SetData> for ZkSession {
     type Result = ResponseFuture<Result<Stat, ZkError>>;
 
     fn handle(&mut self, msg: SetData, _ctx: &mut Context<Self>) -> Self::Result {
-        self.run(RequestKind::SetData, |client| async move { Ok(client.set_data(&msg.path, &msg.data, msg.version).await?) })
+        self.run(
+            RequestKind::SetData,
+            |client| async move { Ok(client.set_data(&msg.path, &msg.data, msg.version).await?) },
+        )
     }
 }
 
@@ -489,9 +506,9 @@ impl Handler<GuardedMulti> for ZkSession {
             use zookeeper_client::CheckWriteError as E;
             match writer.commit().await {
                 Ok(_) => Ok(()),
-                Err(E::CheckFailed { source: zookeeper_client::Error::NoNode | zookeeper_client::Error::BadVersion }) => {
-                    Err(ZkError::GuardFailed { path: msg.guard })
-                }
+                Err(E::CheckFailed {
+                    source: zookeeper_client::Error::NoNode | zookeeper_client::Error::BadVersion,
+                }) => Err(ZkError::GuardFailed { path: msg.guard }),
                 Err(E::CheckFailed { source } | E::RequestFailed { source } | E::OperationFailed { source, .. }) => {
                     Err(source.into())
                 }
