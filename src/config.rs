@@ -255,7 +255,10 @@ mod tests {
         let relative = SessionConfig::builder("a:1").chroot("app").build();
         assert!(matches!(relative, Err(ConfigError::InvalidPath { problem: PathProblem::NotAbsolute, .. })));
         assert!(matches!(build("a:1/app/"), Err(ConfigError::InvalidPath { problem: PathProblem::TrailingSlash, .. })));
-        assert!(matches!(build("a:1/../x"), Err(ConfigError::InvalidPath { problem: PathProblem::RelativeSegment, .. })));
+        assert!(matches!(
+            build("a:1/../x"),
+            Err(ConfigError::InvalidPath { problem: PathProblem::RelativeSegment, .. })
+        ));
         let ok = SessionConfig::builder("a:1").chroot("/app").build().map(|c| c.connect_string().to_owned());
         assert_eq!(ok, Ok("a:1/app".to_owned()));
     }

@@ -110,7 +110,9 @@ impl PartialEq for ElectionError {
             | (DuplicateComponent(a), DuplicateComponent(b))
             | (DuplicateLeaderPath(a), DuplicateLeaderPath(b)) => a == b,
             (Stopped, Stopped) | (NotLeader, NotLeader) => true,
-            (StaleSessionId { confirmed: a, granted: x }, StaleSessionId { confirmed: b, granted: y }) => a == b && x == y,
+            (StaleSessionId { confirmed: a, granted: x }, StaleSessionId { confirmed: b, granted: y }) => {
+                a == b && x == y
+            }
             (Unencodable(a), Unencodable(b)) => a.to_string() == b.to_string(),
             (ZooKeeper(a), ZooKeeper(b)) => a == b,
             (StopFailed(a), StopFailed(b)) => a == b,
@@ -150,12 +152,7 @@ impl Subscribe {
         leader_path: impl Into<String>,
         contender: Recipient<LeadershipEvent>,
     ) -> Self {
-        Subscribe {
-            component: component.into(),
-            address: address.into(),
-            leader_path: leader_path.into(),
-            contender,
-        }
+        Subscribe { component: component.into(), address: address.into(), leader_path: leader_path.into(), contender }
     }
 }
 

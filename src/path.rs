@@ -6,9 +6,7 @@ use crate::error::{ConfigError, PathProblem};
 /// Checks that `path` is an absolute ZooKeeper path other than the root: starts with `/`, no
 /// trailing `/`, no empty, `.` or `..` segments, no control characters.
 pub(crate) fn validate(what: &'static str, path: &str) -> Result<(), ConfigError> {
-    problem(path).map_or(Ok(()), |problem| {
-        Err(ConfigError::InvalidPath { what, path: path.to_owned(), problem })
-    })
+    problem(path).map_or(Ok(()), |problem| Err(ConfigError::InvalidPath { what, path: path.to_owned(), problem }))
 }
 
 fn problem(path: &str) -> Option<PathProblem> {

@@ -11,8 +11,8 @@ use zk_election::latch::participants_in_order;
 use zk_election::session::{Acl, Create, Delete, GetChildren, NodeAcl, NodeMode, SetData, Stat};
 use zk_election::testkit::{FaultProxy, ZkServer};
 use zk_election::{
-    Confirm, ElectionConfig, ElectionError, ElectionSupervisor, GetMetrics, HasLeadership, LeaderInfo,
-    LeaderInfoCodec, LeadershipEvent, Stop, StopSession, ZkSession,
+    Confirm, ElectionConfig, ElectionError, ElectionSupervisor, GetMetrics, HasLeadership, LeaderInfo, LeaderInfoCodec,
+    LeadershipEvent, Stop, StopSession, ZkSession,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -29,7 +29,8 @@ struct Participant {
 
 impl Participant {
     async fn join(connect: &str, address: &str, auto_confirm: bool) -> Participant {
-        Self::join_with(connect, address, auto_confirm, ElectionConfig::builder(LATCH).build().unwrap(), 4 * SECOND).await
+        Self::join_with(connect, address, auto_confirm, ElectionConfig::builder(LATCH).build().unwrap(), 4 * SECOND)
+            .await
     }
 
     async fn join_with(
@@ -149,11 +150,19 @@ async fn confirm_rules() {
         Err(ElectionError::UnknownContender("nobody".into()))
     );
     assert!(read(&observer, LEADER).await.is_none(), "a rejected confirm wrote the leader node");
-    assert!(!first.supervisor.send(HasLeadership { component: "jobmanager".into(), session_id: granted }).await.unwrap());
+    assert!(!first
+        .supervisor
+        .send(HasLeadership { component: "jobmanager".into(), session_id: granted })
+        .await
+        .unwrap());
 
     first.supervisor.send(confirm(granted)).await.unwrap().expect("valid confirm");
     await_leader_node(&observer, "first:1", granted, 5 * SECOND).await;
-    assert!(first.supervisor.send(HasLeadership { component: "jobmanager".into(), session_id: granted }).await.unwrap());
+    assert!(first
+        .supervisor
+        .send(HasLeadership { component: "jobmanager".into(), session_id: granted })
+        .await
+        .unwrap());
 
     // A follower confirming anything is ignored.
     let mut second = Participant::join(&cs, "second:2", false).await;
@@ -173,7 +182,11 @@ async fn confirm_rules() {
         first.supervisor.send(confirm(granted)).await.unwrap(),
         Err(ElectionError::NotLeader | ElectionError::StaleSessionId { .. })
     ));
-    assert!(!first.supervisor.send(HasLeadership { component: "jobmanager".into(), session_id: granted }).await.unwrap());
+    assert!(!first
+        .supervisor
+        .send(HasLeadership { component: "jobmanager".into(), session_id: granted })
+        .await
+        .unwrap());
     // The old leader's node is still there (nobody confirmed yet); the void confirm did not touch it.
     let (info, stat_before) = leader_node(&observer).await.expect("old node still present");
     assert_eq!(info.session_id, granted);
@@ -322,8 +335,10 @@ async fn latch_protocol_and_single_wakeup() {
         (children.len() == 10).then_some(children)
     })
     .await;
-    let pattern = regex_lite::Regex::new(r"^_c_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}-latch-\d{10}$")
-        .unwrap();
+    let pattern = regex_lite::Regex::new(
+        r"^_c_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}-latch-\d{10}$",
+    )
+    .unwrap();
     for child in &children {
         assert!(pattern.is_match(child), "latch node {child:?} is not Curator-shaped");
     }
@@ -421,7 +436,10 @@ async fn subscribe_misuse_is_a_typed_error() {
     assert_eq!(path_problem(attempt("jm", "a:1", "/leader/").await.unwrap()), Some(PathProblem::TrailingSlash));
     assert_eq!(path_problem(attempt("jm", "a:1", "/a//b").await.unwrap()), Some(PathProblem::EmptySegment));
     attempt("jm", "a:1", "/leader/jm").await.unwrap().expect("valid subscribe");
-    assert_eq!(attempt("jm", "b:2", "/leader/other").await.unwrap(), Err(ElectionError::DuplicateComponent("jm".into())));
+    assert_eq!(
+        attempt("jm", "b:2", "/leader/other").await.unwrap(),
+        Err(ElectionError::DuplicateComponent("jm".into()))
+    );
     assert_eq!(
         attempt("rm", "b:2", "/leader/jm").await.unwrap(),
         Err(ElectionError::DuplicateLeaderPath("/leader/jm".into()))
@@ -431,7 +449,8 @@ async fn subscribe_misuse_is_a_typed_error() {
     let (session2, _s) = connected_session(&server.connect_string(), 4 * SECOND).await;
     let java_supervisor = ElectionSupervisor::start(session2, java);
     let huge = "x".repeat(70_000);
-    let refused = java_supervisor.send(zk_election::Subscribe::new("jm", huge, "/java/leader", contender.clone())).await;
+    let refused =
+        java_supervisor.send(zk_election::Subscribe::new("jm", huge, "/java/leader", contender.clone())).await;
     assert!(matches!(refused.unwrap(), Err(ElectionError::Unencodable(_))));
     // An invalid latch path never gets as far as a supervisor.
     assert!(matches!(
