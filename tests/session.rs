@@ -65,7 +65,7 @@ async fn create_read_set_delete_and_watches() {
     session.send(Exists { path: "/app/later".into(), watch: Some(watcher.clone()) }).await.unwrap().unwrap();
     session.send(SetData { path: "/app/config".into(), data: b"v4".to_vec(), version: None }).await.unwrap().unwrap();
     session.send(Create::new("/app/later", vec![], NodeMode::Persistent)).await.unwrap().unwrap();
-    let mut got = vec![fired.next(5 * SECOND).await.1, fired.next(5 * SECOND).await.1];
+    let mut got = [fired.next(5 * SECOND).await.1, fired.next(5 * SECOND).await.1];
     got.sort_by(|a, b| a.path.cmp(&b.path));
     assert_eq!((got[0].path.as_str(), &got[0].event), ("/app/config", &WatchEvent::DataChanged));
     assert_eq!((got[1].path.as_str(), &got[1].event), ("/app/later", &WatchEvent::Created));
