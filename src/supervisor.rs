@@ -3,7 +3,7 @@
 //!
 //! | event | here |
 //! |---|---|
-//! | subscribe | [`Handler<Subscribe>`]: validates, starts the contender's leader-node cache, joins the latch with the first contender |
+//! | subscribe | [`Handler<Subscribe>`]: validates, joins the latch with the first contender (the leader-node cache starts with the first publish) |
 //! | latch: is leader | [`ElectionSupervisor::on_latch`]: only if running, fresh `issued` per contender, `confirmed = None`, **granted** |
 //! | latch: not leader | only if running, both IDs cleared, **revoked** |
 //! | confirm | [`Handler<Confirm>`]: only if running, latch held and `id == issued`: `confirmed = id`, publish |
@@ -44,7 +44,9 @@ struct Contender {
     issued: Option<Uuid>,
     /// Session ID the contender confirmed (equal to `issued` once confirmed).
     confirmed: Option<Uuid>,
-    cache: Addr<LeaderNodeCache>,
+    /// Watches the leader node from our first publish until leadership ends: followers watch
+    /// nothing, so a leader change wakes one process, not every contender.
+    cache: Option<Addr<LeaderNodeCache>>,
     /// The leader node as the cache last saw it.
     view: NodeView,
     /// A publish is in flight; another request waits in `publish_again`.
@@ -115,6 +117,10 @@ impl ElectionSupervisor {
             LatchEvent::NotLeader => {
                 self.latch_node = None;
                 for (component, contender) in &mut self.contenders {
+                    if let Some(cache) = contender.cache.take() {
+                        cache.do_send(CloseCache);
+                    }
+                    contender.view = NodeView::Unknown;
                     if contender.issued.take().is_some() {
                         contender.confirmed = None;
                         self.metrics.revokes += 1;
@@ -234,7 +240,14 @@ impl ElectionSupervisor {
                     Ok(()) => {
                         act.metrics.publishes += 1;
                         info!(latch = %act.config.latch_path(), component, leader_path, leader_session_id = %session_id, "leader information published");
-                        if let Some(contender) = act.contenders.get(&component) {
+                        let me = ctx.address().recipient();
+                        let session = act.session.clone();
+                        if let Some(contender) = act.contenders.get_mut(&component) {
+                            if contender.cache.is_none() {
+                                contender.view = NodeView::Unknown;
+                                let path = contender.leader_path.clone();
+                                contender.cache = Some(LeaderNodeCache::new(session, path, me).start());
+                            }
                             let event = LeadershipEvent::Published { component: component.clone(), session_id };
                             Self::send_event(contender, event);
                         }
@@ -403,8 +416,6 @@ impl Handler<Subscribe> for ElectionSupervisor {
 
     fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
         self.validate(&msg)?;
-        let cache =
-            LeaderNodeCache::new(self.session.clone(), msg.leader_path.clone(), ctx.address().recipient()).start();
         info!(latch = %self.config.latch_path(), component = %msg.component, address = %msg.address, leader_path = %msg.leader_path, "contender subscribed");
         self.contenders.insert(
             msg.component.clone(),
@@ -414,7 +425,7 @@ impl Handler<Subscribe> for ElectionSupervisor {
                 leader_path: msg.leader_path,
                 issued: None,
                 confirmed: None,
-                cache,
+                cache: None,
                 view: NodeView::Unknown,
                 publishing: false,
                 publish_again: false,
@@ -555,7 +566,9 @@ impl Handler<Stop> for ElectionSupervisor {
         for contender in self.contenders.values_mut() {
             contender.issued = None;
             contender.confirmed = None;
-            contender.cache.do_send(CloseCache);
+            if let Some(cache) = contender.cache.take() {
+                cache.do_send(CloseCache);
+            }
             leader_paths.push(contender.leader_path.clone());
         }
         let session = self.session.clone();
