@@ -19,36 +19,19 @@ const SECOND: Duration = Duration::from_secs(1);
 const LATCH: &str = "/election/latch";
 const LEADER: &str = "/election/leader";
 
-/// One process in an election: its own session, supervisor and contender.
-struct Participant {
-    address: String,
-    session: Addr<ZkSession>,
-    supervisor: Addr<ElectionSupervisor>,
-    events: Events,
+/// Joins the election at `LATCH` as "jobmanager" publishing at `LEADER`.
+async fn join(connect: &str, address: &str, auto_confirm: bool) -> Participant {
+    join_with(connect, address, auto_confirm, ElectionConfig::builder(LATCH).build().unwrap(), 4 * SECOND).await
 }
 
-impl Participant {
-    async fn join(connect: &str, address: &str, auto_confirm: bool) -> Participant {
-        Self::join_with(connect, address, auto_confirm, ElectionConfig::builder(LATCH).build().unwrap(), 4 * SECOND)
-            .await
-    }
-
-    async fn join_with(
-        connect: &str,
-        address: &str,
-        auto_confirm: bool,
-        config: ElectionConfig,
-        timeout: Duration,
-    ) -> Participant {
-        let (session, _states) = connected_session(connect, timeout).await;
-        let supervisor = ElectionSupervisor::start(session.clone(), config);
-        let events = subscribe(&supervisor, "jobmanager", address, LEADER, auto_confirm).await;
-        Participant { address: address.to_owned(), session, supervisor, events }
-    }
-
-    async fn is_leader(&self) -> bool {
-        self.supervisor.send(GetMetrics).await.unwrap().is_leader
-    }
+async fn join_with(
+    connect: &str,
+    address: &str,
+    auto_confirm: bool,
+    config: ElectionConfig,
+    timeout: Duration,
+) -> Participant {
+    Participant::start(connect, config, "jobmanager", address, LEADER, auto_confirm, timeout).await
 }
 
 /// The decoded content of the leader node, if any.
@@ -73,7 +56,7 @@ async fn five_contenders_four_failovers() {
     let (observer, _s) = connected_session(&cs, 4 * SECOND).await;
     let mut participants = Vec::new();
     for i in 0..5 {
-        participants.push(Participant::join(&cs, &format!("10.0.0.{i}:6123"), true).await);
+        participants.push(join(&cs, &format!("10.0.0.{i}:6123"), true).await);
     }
     for round in 0..5 {
         // Exactly one of the remaining participants is granted and publishes.
@@ -117,7 +100,7 @@ async fn leader_node_is_ephemeral() {
     init_tracing();
     let server = ZkServer::start().expect("zookeeper");
     let (observer, _s) = connected_session(&server.connect_string(), 4 * SECOND).await;
-    let mut leader = Participant::join(&server.connect_string(), "a:1", true).await;
+    let mut leader = join(&server.connect_string(), "a:1", true).await;
     let granted = expect_grant(&mut leader.events, 5 * SECOND).await;
     await_leader_node(&observer, "a:1", granted, 5 * SECOND).await;
     let (_, stat) = leader_node(&observer).await.unwrap();
@@ -136,7 +119,7 @@ async fn confirm_rules() {
     let server = ZkServer::start().expect("zookeeper");
     let cs = server.connect_string();
     let (observer, _s) = connected_session(&cs, 4 * SECOND).await;
-    let mut first = Participant::join(&cs, "first:1", false).await;
+    let mut first = join(&cs, "first:1", false).await;
     let granted = expect_grant(&mut first.events, 5 * SECOND).await;
     let confirm = |id| Confirm { component: "jobmanager".into(), session_id: id };
 
@@ -165,7 +148,7 @@ async fn confirm_rules() {
         .unwrap());
 
     // A follower confirming anything is ignored.
-    let mut second = Participant::join(&cs, "second:2", false).await;
+    let mut second = join(&cs, "second:2", false).await;
     assert_eq!(second.supervisor.send(confirm(granted)).await.unwrap(), Err(ElectionError::NotLeader));
     // Second must be queued before first resigns, or first would simply lead again.
     eventually(5 * SECOND, "second in the latch", || async {
@@ -256,7 +239,7 @@ async fn leader_node_heals_itself() {
     let server = ZkServer::start().expect("zookeeper");
     let cs = server.connect_string();
     let (vandal, _s) = connected_session(&cs, 4 * SECOND).await;
-    let mut leader = Participant::join(&cs, "leader:1", true).await;
+    let mut leader = join(&cs, "leader:1", true).await;
     let granted = expect_grant(&mut leader.events, 5 * SECOND).await;
     await_leader_node(&vandal, "leader:1", granted, 5 * SECOND).await;
 
@@ -328,7 +311,7 @@ async fn latch_protocol_and_single_wakeup() {
     let (observer, _s) = connected_session(&cs, 4 * SECOND).await;
     let mut participants = Vec::new();
     for i in 0..10 {
-        participants.push(Participant::join(&cs, &format!("node-{i}:6123"), true).await);
+        participants.push(join(&cs, &format!("node-{i}:6123"), true).await);
     }
     let children = eventually(5 * SECOND, "10 latch nodes", || async {
         let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
@@ -387,12 +370,12 @@ async fn partitioned_leader_is_revoked_before_successor_is_granted() {
     let proxy = FaultProxy::for_connect_string(&server.connect_string()).expect("proxy");
     let timeout = 2 * SECOND;
     let config = ElectionConfig::builder(LATCH).build().unwrap();
-    let mut old = Participant::join_with(&proxy.connect_string(), "old:1", true, config.clone(), timeout).await;
+    let mut old = join_with(&proxy.connect_string(), "old:1", true, config.clone(), timeout).await;
     let (observer, _s) = connected_session(&server.connect_string(), 4 * SECOND).await;
     let old_granted = expect_grant(&mut old.events, 5 * SECOND).await;
     await_leader_node(&observer, "old:1", old_granted, 5 * SECOND).await;
     let old_session = old.session.send(zk_election::session::GetStatus).await.unwrap().session_id.unwrap();
-    let mut new = Participant::join_with(&server.connect_string(), "new:2", true, config, timeout).await;
+    let mut new = join_with(&server.connect_string(), "new:2", true, config, timeout).await;
 
     proxy.blackhole();
     let (revoked_at, _) = old.events.until(3 * timeout, |e| matches!(e, LeadershipEvent::Revoked { .. })).await;

@@ -12,8 +12,7 @@ use zk_election::latch::participants_in_order;
 use zk_election::session::GetChildren;
 use zk_election::testkit::{FaultProxy, ZkServer};
 use zk_election::{
-    Confirm, ElectionConfig, ElectionError, ElectionSupervisor, HasLeadership, LeadershipEvent, Resign, Stop,
-    StopSession, ZkSession,
+    Confirm, ElectionConfig, ElectionError, HasLeadership, LeadershipEvent, Resign, Stop, StopSession, ZkSession,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -21,22 +20,19 @@ const LATCH: &str = "/resign/latch";
 const LEADER: &str = "/resign/leader";
 const COMPONENT: &str = "jobmanager";
 
-/// One contender process: its own session, supervisor and contender.
-struct Participant {
-    address: String,
-    session: Addr<ZkSession>,
-    supervisor: Addr<ElectionSupervisor>,
-    events: Events,
+/// Resign helpers over the shared test participant.
+trait ResignParticipant {
+    async fn has_leadership(&self, session_id: Uuid) -> bool;
+    async fn resign(&self, rejoin: bool) -> Result<(), ElectionError>;
+    async fn grants_within(&mut self, window: Duration) -> usize;
 }
 
-impl Participant {
-    async fn join(connect: &str, address: &str, auto_confirm: bool, timeout: Duration) -> Participant {
-        let (session, _states) = connected_session(connect, timeout).await;
-        let supervisor = ElectionSupervisor::start(session.clone(), ElectionConfig::builder(LATCH).build().unwrap());
-        let events = subscribe(&supervisor, COMPONENT, address, LEADER, auto_confirm).await;
-        Participant { address: address.to_owned(), session, supervisor, events }
-    }
+async fn join(connect: &str, address: &str, auto_confirm: bool, timeout: Duration) -> Participant {
+    let config = ElectionConfig::builder(LATCH).build().unwrap();
+    Participant::start(connect, config, COMPONENT, address, LEADER, auto_confirm, timeout).await
+}
 
+impl ResignParticipant for Participant {
     async fn has_leadership(&self, session_id: Uuid) -> bool {
         self.supervisor.send(HasLeadership { component: COMPONENT.into(), session_id }).await.unwrap()
     }
@@ -90,7 +86,7 @@ async fn resign_hands_over_and_rejoins_at_the_back() {
     let (observer, _s) = connected_session(&cs, 4 * SECOND).await;
     let mut line = Vec::new();
     for (i, address) in ["a:1", "b:2", "c:3"].into_iter().enumerate() {
-        line.push(Participant::join(&cs, address, true, 4 * SECOND).await);
+        line.push(join(&cs, address, true, 4 * SECOND).await);
         await_line(&observer, &["a:1", "b:2", "c:3"][..=i]).await;
     }
     let [a, b, c] = &mut line[..] else { unreachable!() };
@@ -131,9 +127,9 @@ async fn resign_without_rejoin_leaves_the_election() {
     let server = ZkServer::start().expect("zookeeper");
     let cs = server.connect_string();
     let (observer, _s) = connected_session(&cs, 4 * SECOND).await;
-    let mut leaving = Participant::join(&cs, "leaving:1", true, 4 * SECOND).await;
+    let mut leaving = join(&cs, "leaving:1", true, 4 * SECOND).await;
     await_line(&observer, &["leaving:1"]).await;
-    let mut next = Participant::join(&cs, "next:2", true, 4 * SECOND).await;
+    let mut next = join(&cs, "next:2", true, 4 * SECOND).await;
     await_line(&observer, &["leaving:1", "next:2"]).await;
     let id = expect_grant(&mut leaving.events, 5 * SECOND).await;
     expect_published(&mut leaving.events, 5 * SECOND).await;
@@ -156,7 +152,7 @@ async fn resign_without_rejoin_leaves_the_election() {
 async fn has_leadership_is_true_only_for_the_current_confirmed_id() {
     init_tracing();
     let server = ZkServer::start().expect("zookeeper");
-    let mut solo = Participant::join(&server.connect_string(), "solo:1", false, 4 * SECOND).await;
+    let mut solo = join(&server.connect_string(), "solo:1", false, 4 * SECOND).await;
     let first = expect_grant(&mut solo.events, 5 * SECOND).await;
     assert!(!solo.has_leadership(first).await, "granted but not confirmed yet");
     solo.supervisor.send(Confirm { component: COMPONENT.into(), session_id: first }).await.unwrap().unwrap();
@@ -183,7 +179,7 @@ async fn has_leadership_fails_as_soon_as_the_connection_is_suspended() {
     init_tracing();
     let server = ZkServer::start().expect("zookeeper");
     let proxy = FaultProxy::for_connect_string(&server.connect_string()).expect("proxy");
-    let mut leader = Participant::join(&proxy.connect_string(), "fenced:1", true, 4 * SECOND).await;
+    let mut leader = join(&proxy.connect_string(), "fenced:1", true, 4 * SECOND).await;
     let id = expect_grant(&mut leader.events, 5 * SECOND).await;
     expect_published(&mut leader.events, 5 * SECOND).await;
     assert!(leader.has_leadership(id).await);

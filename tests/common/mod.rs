@@ -223,3 +223,35 @@ pub fn cpu_time() -> Duration {
     let seconds = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
     seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
+
+/// One contender process in an election: its own session, supervisor and recording contender.
+pub struct Participant {
+    pub address: String,
+    pub session: Addr<ZkSession>,
+    pub supervisor: Addr<ElectionSupervisor>,
+    pub events: Events,
+}
+
+impl Participant {
+    /// Connects a session with `timeout`, starts a supervisor for `config` and subscribes a
+    /// recording contender as `component` publishing `address` at `leader_path`.
+    pub async fn start(
+        connect: &str,
+        config: zk_election::ElectionConfig,
+        component: &str,
+        address: &str,
+        leader_path: &str,
+        auto_confirm: bool,
+        timeout: Duration,
+    ) -> Participant {
+        let (session, _states) = connected_session(connect, timeout).await;
+        let supervisor = ElectionSupervisor::start(session.clone(), config);
+        let events = subscribe(&supervisor, component, address, leader_path, auto_confirm).await;
+        Participant { address: address.to_owned(), session, supervisor, events }
+    }
+
+    /// Whether this participant's supervisor holds the latch.
+    pub async fn is_leader(&self) -> bool {
+        self.supervisor.send(zk_election::GetMetrics).await.expect("supervisor alive").is_leader
+    }
+}
