@@ -3,8 +3,9 @@
 //! Each participant creates `{latch_path}/_c_{uuid}-latch-{seq}` (EPHEMERAL_SEQUENTIAL, data =
 //! participant ID). The child with the lowest sequence leads; every other participant watches
 //! only its immediate predecessor, so a leader change wakes exactly one process. Unlike Curator,
-//! the leader also watches its own node, so a node deleted underneath it (by an operator, or
-//! with the whole latch path) demotes it at once and it rejoins.
+//! every participant also watches its own node, armed once when the node is created: a node
+//! deleted underneath it (by an operator, or with the whole latch path) demotes a leader at once
+//! and sends a waiting participant back into line, and a failover costs no extra request.
 
 use std::time::Duration;
 
@@ -42,15 +43,24 @@ pub enum LatchEvent {
     Failed(ZkError),
 }
 
-/// Leave the latch: delete our node and stop. Answers the outcome of the delete.
+/// Leave the latch: stop reacting to anything and stop. Answers our node, which the caller
+/// must now delete: the supervisor deletes it in one multi-op together with its leader nodes,
+/// so leaving costs one request. (Nodes left behind by resets are deleted by the latch itself.)
 #[derive(Message)]
-#[rtype(result = "Result<(), ZkError>")]
+#[rtype(result = "Option<String>")]
 pub struct CloseLatch;
 
 /// Give up leadership (or a place in line): delete our node and create a new one at the back.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Requeue;
+
+/// Which of the latch's two watches a request arms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WatchSlot {
+    Predecessor,
+    OwnNode,
+}
 
 /// Counters that make the latch's behaviour observable (watch herds, resets).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -98,8 +108,10 @@ pub struct LeaderLatch {
     is_leader: bool,
     /// Bumped on every reset; results of requests made in an older epoch are dropped.
     epoch: u64,
-    /// The node we watch (our predecessor, or our own node while leading).
+    /// The predecessor whose watch is armed, while we wait in line.
     watching: Option<String>,
+    /// Our node, once its watch is armed (right after it is created, whether we lead or not).
+    own_watch: Option<String>,
     closed: bool,
     /// Whether a session exists that we can work in.
     connected: bool,
@@ -134,6 +146,7 @@ impl LeaderLatch {
             is_leader: false,
             epoch: 0,
             watching: None,
+            own_watch: None,
             closed: false,
             connected: false,
             suspended: false,
@@ -159,6 +172,7 @@ impl LeaderLatch {
         self.epoch += 1;
         self.set_leader(false);
         self.watching = None;
+        self.own_watch = None;
         if let Some(old) = self.node.take() {
             // The previous node may belong to an older session; delete it so it cannot lead.
             self.stale_nodes.push(old);
@@ -253,6 +267,9 @@ impl LeaderLatch {
                         act.delete_stale(ctx);
                     }
                 }
+                if act.closed && act.epoch == epoch + 1 {
+                    ctx.stop(); // close waited for this answer (the join under way when it came)
+                }
                 return;
             }
             act.joining = false;
@@ -281,7 +298,18 @@ impl LeaderLatch {
         self.joining = true;
         let send = self.session.send(GetChildren { path: self.latch_path.clone(), watch: None });
         ctx.spawn(send.into_actor(self).map(move |result, act, ctx| {
-            if act.epoch != epoch || act.closed {
+            if act.closed {
+                if let Ok(Ok(children)) = result {
+                    for child in children.into_iter().filter(|child| child.starts_with(&name_prefix)) {
+                        act.session.do_send(Delete { path: format!("{}/{child}", act.latch_path), version: None });
+                    }
+                }
+                if act.epoch == epoch + 1 {
+                    ctx.stop(); // close waited for this answer (the join under way when it came)
+                }
+                return;
+            }
+            if act.epoch != epoch {
                 return;
             }
             act.joining = false;
@@ -358,6 +386,8 @@ impl LeaderLatch {
             self.reset(ctx);
             return;
         };
+        // Once per node (re-armed only after it fired or failed): its deletion tells us at once.
+        self.arm_watch(WatchSlot::OwnNode, node, ctx);
         if position == 0 {
             if self.suspended && !self.is_leader {
                 // Learnt over a connection that has dropped since: confirm after reconnect.
@@ -365,21 +395,27 @@ impl LeaderLatch {
                 return;
             }
             self.set_leader(true);
-            // Watch our own node so that its deletion demotes us immediately.
-            self.watch(node, ctx);
         } else {
             self.set_leader(false);
             let predecessor = format!("{}/{}", self.latch_path, ordered[position - 1]);
-            self.watch(predecessor, ctx);
+            self.arm_watch(WatchSlot::Predecessor, predecessor, ctx);
         }
     }
 
-    /// Sets a data watch on `path`; if it is already gone, re-checks at once.
-    fn watch(&mut self, path: String, ctx: &mut Context<Self>) {
-        if self.watching.as_deref() == Some(path.as_str()) {
+    fn watch_slot(&mut self, slot: WatchSlot) -> &mut Option<String> {
+        match slot {
+            WatchSlot::Predecessor => &mut self.watching,
+            WatchSlot::OwnNode => &mut self.own_watch,
+        }
+    }
+
+    /// Sets a data watch on `path` unless one is armed there already; if the node is already
+    /// gone, re-checks at once.
+    fn arm_watch(&mut self, slot: WatchSlot, path: String, ctx: &mut Context<Self>) {
+        if self.watch_slot(slot).as_deref() == Some(path.as_str()) {
             return; // the watch set earlier is still armed
         }
-        self.watching = Some(path.clone());
+        *self.watch_slot(slot) = Some(path.clone());
         let epoch = self.epoch;
         self.stats.requests += 1;
         let send = self.session.send(GetData { path, watch: Some(ctx.address().recipient()) });
@@ -387,20 +423,12 @@ impl LeaderLatch {
             if act.epoch != epoch || act.closed {
                 return;
             }
-            match result.map_err(ZkError::from).and_then(|r| r) {
-                Ok(_) => {}
-                Err(ZkError::NoNode) => {
-                    act.watching = None;
-                    act.check_leadership(ctx);
-                }
-                Err(err) if err.is_transient() => {
-                    act.watching = None;
-                    act.wait_for_connection(err, ctx);
-                }
-                Err(err) => {
-                    act.watching = None;
-                    act.on_error(err, ctx);
-                }
+            let Err(err) = result.map_err(ZkError::from).and_then(|r| r) else { return };
+            *act.watch_slot(slot) = None;
+            match err {
+                ZkError::NoNode => act.check_leadership(ctx),
+                err if err.is_transient() => act.wait_for_connection(err, ctx),
+                err => act.on_error(err, ctx),
             }
         }));
     }
@@ -452,6 +480,7 @@ impl LeaderLatch {
                 self.suspended = false;
                 self.joining = false;
                 self.watching = None;
+                self.own_watch = None;
                 self.forget_stale();
                 self.set_leader(false);
             }
@@ -511,10 +540,14 @@ impl Handler<WatchFired> for LeaderLatch {
             return;
         }
         self.stats.watches_fired += 1;
-        if self.watching.as_deref() == Some(msg.path.as_str()) {
-            self.watching = None;
-            if self.node.is_some() {
-                self.check_leadership(ctx);
+        let path = Some(msg.path.as_str());
+        for slot in [WatchSlot::Predecessor, WatchSlot::OwnNode] {
+            if self.watch_slot(slot).as_deref() == path {
+                *self.watch_slot(slot) = None;
+                if self.node.is_some() {
+                    self.check_leadership(ctx);
+                }
+                return;
             }
         }
     }
@@ -531,32 +564,23 @@ impl Handler<Requeue> for LeaderLatch {
 }
 
 impl Handler<CloseLatch> for LeaderLatch {
-    type Result = ResponseActFuture<Self, Result<(), ZkError>>;
+    type Result = Option<String>;
 
-    fn handle(&mut self, _msg: CloseLatch, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _msg: CloseLatch, ctx: &mut Context<Self>) -> Option<String> {
+        // Closed before the caller deletes our node: its watch firing must not start a rejoin.
         self.closed = true;
         self.epoch += 1;
         // The owner stopped first and ignores us from now on; no NotLeader is owed.
         self.is_leader = false;
-        let node = self.node.take();
-        // Best effort: nodes of ours still waiting to be deleted go too.
+        // Best effort: nodes of ours still waiting to be deleted go too. (A create still in
+        // flight deletes its node when its answer finds us closed.)
         for path in std::mem::take(&mut self.stale_nodes) {
             self.session.do_send(Delete { path, version: None });
         }
-        let session = self.session.clone();
-        let delete = async move {
-            match node {
-                Some(path) => match session.send(Delete { path, version: None }).await? {
-                    Ok(()) | Err(ZkError::NoNode) => Ok(()),
-                    Err(err) => Err(err),
-                },
-                None => Ok(()),
-            }
-        };
-        Box::pin(delete.into_actor(self).map(|result, _act, ctx| {
+        if !self.joining {
             ctx.stop();
-            result
-        }))
+        } // else the create (or search) under way deletes what it finds, then stops us
+        self.node.take()
     }
 }
 

@@ -47,7 +47,8 @@ pub struct NodeChanged {
 #[rtype(result = "NodeView")]
 pub struct GetView;
 
-/// Read the node again now (e.g. after our own write failed oddly).
+/// Forget what was seen and read the node again now: the owner hears the fresh view even if
+/// it did not change (e.g. after the owner's own write, which made its view stale).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Refresh;
@@ -167,6 +168,7 @@ impl Handler<Refresh> for LeaderNodeCache {
     type Result = ();
 
     fn handle(&mut self, _msg: Refresh, ctx: &mut Context<Self>) {
+        self.view = NodeView::Unknown;
         self.refresh(ctx);
     }
 }

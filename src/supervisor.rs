@@ -8,7 +8,7 @@
 //! | latch: not leader | only if running, both IDs cleared, **revoked** |
 //! | confirm | [`Handler<Confirm>`]: only if running, latch held and `id == issued`: `confirmed = id`, publish |
 //! | leader node changed | [`Handler<NodeChanged>`]: only if running, latch held, confirmed: rewrite when absent, foreign, undecodable or different |
-//! | publish | [`ElectionSupervisor::publish`]: read, then one guarded multi-op (latch node must exist) |
+//! | publish | [`ElectionSupervisor::publish`]: one guarded multi-op (latch node must exist), from the cached view first, re-read on conflict |
 //! | stop | [`Handler<Stop>`]: `running = false` and IDs cleared first; published nodes, latch and caches closed; errors collected |
 
 use std::collections::BTreeMap;
@@ -23,10 +23,10 @@ use crate::contender::{Confirm, ElectionError, HasLeadership, LeadershipEvent, R
 use crate::error::{ConfigError, ZkError};
 use crate::latch::{CloseLatch, LatchEvent, LeaderLatch, Requeue};
 use crate::metrics::{ElectionMetrics, GetMetrics};
-use crate::node_cache::{CloseCache, LeaderNodeCache, NodeChanged, NodeView};
+use crate::node_cache::{CloseCache, LeaderNodeCache, NodeChanged, NodeView, Refresh};
 use crate::path;
 use crate::session::{
-    ConnectionStateChanged, Create, Delete, Exists, GuardedMulti, NodeAcl, NodeMode, Parents, SessionFailed,
+    ConnectionStateChanged, Create, Delete, Exists, GuardedMulti, NodeAcl, NodeMode, Parents, SessionFailed, Stat,
     SubscribeConnection, SubscribeFailures, WriteOp, ZkSession,
 };
 
@@ -191,8 +191,11 @@ impl ElectionSupervisor {
             && self.contenders.get(component).is_some_and(|c| c.confirmed == Some(session_id))
     }
 
-    /// One read-then-write round: reads the node's stat, then writes in one multi-op guarded by
-    /// our latch node, so a deposed leader can never overwrite its successor.
+    /// One round of a publish: decides the write from what we know of the leader node, then
+    /// writes in one multi-op guarded by our latch node, so a deposed leader can never
+    /// overwrite its successor. The first attempt trusts the cache's view (nothing known means
+    /// "create": after a clean handover the node is gone, and a failover costs no read); every
+    /// op is versioned, so a stale view fails safely and the next attempt reads first.
     fn publish_attempt(
         &mut self,
         component: String,
@@ -202,7 +205,16 @@ impl ElectionSupervisor {
         attempt: u32,
         ctx: &mut Context<Self>,
     ) {
-        let Some(leader_path) = self.contenders.get(&component).map(|c| c.leader_path.clone()) else { return };
+        let Some(contender) = self.contenders.get(&component) else { return };
+        let leader_path = contender.leader_path.clone();
+        if attempt == 1 {
+            let known = match &contender.view {
+                NodeView::Present { stat, .. } => Some(*stat),
+                NodeView::Absent | NodeView::Unknown => None,
+            };
+            let ops = self.leader_write(&leader_path, &data, known.as_ref());
+            return self.write_leader_node(component, session_id, guard, data, attempt, ops, ctx);
+        }
         self.metrics.zk_requests += 1;
         let read = self.session.send(Exists { path: leader_path.clone(), watch: None });
         ctx.spawn(read.into_actor(self).map(move |stat, act, ctx| {
@@ -210,72 +222,105 @@ impl ElectionSupervisor {
             if !act.still_entitled(&component, session_id, &guard) {
                 return act.publish_done(&component, ctx);
             }
-            let create = WriteOp::Create {
-                path: leader_path.clone(),
-                data: data.clone(),
-                mode: NodeMode::Ephemeral,
-                acl: act.acl.clone(),
-            };
-            let ops = match stat.map_err(ZkError::from).and_then(|r| r) {
-                Ok(None) => vec![create],
-                Ok(Some(stat)) if Some(stat.ephemeral_owner) == act.zk_session_id => {
-                    vec![WriteOp::SetData { path: leader_path.clone(), data: data.clone(), version: Some(stat.version) }]
+            match stat.map_err(ZkError::from).and_then(|r| r) {
+                Ok(stat) => {
+                    let ops = act.leader_write(&leader_path, &data, stat.as_ref());
+                    act.write_leader_node(component, session_id, guard, data, attempt, ops, ctx);
                 }
-                // Someone else's node (a stale leader's, or a foreign write): replace it.
-                Ok(Some(stat)) => vec![WriteOp::Delete { path: leader_path.clone(), version: Some(stat.version) }, create],
                 Err(err) => {
                     act.publish_done(&component, ctx);
                     act.retry_if_transient(&component, session_id, &guard, &err, ctx);
-                    return act.report(&component, err.into());
+                    act.report(&component, err.into());
                 }
-            };
-            act.metrics.zk_requests += 1;
-            let write = act.session.send(GuardedMulti { guard: guard.clone(), guard_version: None, ops });
-            ctx.spawn(write.into_actor(act).map(move |result, act, ctx| {
-                let result = result.map_err(ZkError::from).and_then(|r| r);
-                if !act.running {
-                    return act.publish_done(&component, ctx);
-                }
-                match result {
-                    Ok(()) => {
-                        act.metrics.publishes += 1;
-                        info!(latch = %act.config.latch_path(), component, leader_path, leader_session_id = %session_id, "leader information published");
-                        let me = ctx.address().recipient();
-                        let session = act.session.clone();
-                        if let Some(contender) = act.contenders.get_mut(&component) {
-                            if contender.cache.is_none() {
-                                contender.view = NodeView::Unknown;
-                                let path = contender.leader_path.clone();
-                                contender.cache = Some(LeaderNodeCache::new(session, path, me).start());
-                            }
-                            let event = LeadershipEvent::Published { component: component.clone(), session_id };
-                            Self::send_event(contender, event);
-                        }
-                        act.publish_done(&component, ctx);
-                    }
-                    Err(ZkError::GuardFailed { .. }) => {
-                        // Our latch node is gone: we are no longer leader. No retry, no write;
-                        // the latch tells us the rest.
-                        info!(latch = %act.config.latch_path(), component, "publish refused: latch node gone");
-                        act.publish_done(&component, ctx);
-                    }
-                    Err(ZkError::NoNode) if attempt == 1 && path::parent(&leader_path) != "/" => {
-                        act.create_parents_then_retry(component, session_id, guard, data, leader_path, ctx);
-                    }
-                    Err(ZkError::NodeExists | ZkError::BadVersion | ZkError::NoNode) if attempt < PUBLISH_ATTEMPTS => {
-                        debug!(component, attempt, "leader node changed during publish; retrying");
-                        act.publish_attempt(component, session_id, guard, data, attempt + 1, ctx);
-                    }
-                    Err(err) => {
-                        act.publish_done(&component, ctx);
-                        if act.still_entitled(&component, session_id, &guard) {
-                            act.retry_if_transient(&component, session_id, &guard, &err, ctx);
-                            act.report(&component, err.into());
-                        }
-                    }
-                }
-            }));
+            }
         }));
+    }
+
+    /// The writes that put `data` at `leader_path`, given the node's stat if it exists.
+    fn leader_write(&self, leader_path: &str, data: &[u8], stat: Option<&Stat>) -> Vec<WriteOp> {
+        let path = leader_path.to_owned();
+        let create = WriteOp::Create {
+            path: path.clone(),
+            data: data.to_vec(),
+            mode: NodeMode::Ephemeral,
+            acl: self.acl.clone(),
+        };
+        match stat {
+            None => vec![create],
+            Some(stat) if Some(stat.ephemeral_owner) == self.zk_session_id => {
+                vec![WriteOp::SetData { path, data: data.to_vec(), version: Some(stat.version) }]
+            }
+            // Someone else's node (a stale leader's, or a foreign write): replace it.
+            Some(stat) => vec![WriteOp::Delete { path, version: Some(stat.version) }, create],
+        }
+    }
+
+    /// Sends the guarded write of one publish attempt and handles its outcome.
+    #[allow(clippy::too_many_arguments)]
+    fn write_leader_node(
+        &mut self,
+        component: String,
+        session_id: Uuid,
+        guard: String,
+        data: Vec<u8>,
+        attempt: u32,
+        ops: Vec<WriteOp>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(leader_path) = self.contenders.get(&component).map(|c| c.leader_path.clone()) else { return };
+        self.metrics.zk_requests += 1;
+        let write = self.session.send(GuardedMulti { guard: guard.clone(), guard_version: None, ops });
+        ctx.spawn(write.into_actor(self).map(move |result, act, ctx| {
+            let result = result.map_err(ZkError::from).and_then(|r| r);
+            if !act.running {
+                return act.publish_done(&component, ctx);
+            }
+            match result {
+                Ok(()) => act.published(&component, session_id, &leader_path, ctx),
+                Err(ZkError::GuardFailed { .. }) => {
+                    // Our latch node is gone: we are no longer leader. No retry, no write;
+                    // the latch tells us the rest.
+                    info!(latch = %act.config.latch_path(), component, "publish refused: latch node gone");
+                    act.publish_done(&component, ctx);
+                }
+                Err(ZkError::NoNode) if attempt == 1 && path::parent(&leader_path) != "/" => {
+                    act.create_parents_then_retry(component, session_id, guard, data, leader_path, ctx);
+                }
+                Err(ZkError::NodeExists | ZkError::BadVersion | ZkError::NoNode) if attempt < PUBLISH_ATTEMPTS => {
+                    debug!(component, attempt, "leader node not as expected; reading it and retrying");
+                    act.publish_attempt(component, session_id, guard, data, attempt + 1, ctx);
+                }
+                Err(err) => {
+                    act.publish_done(&component, ctx);
+                    if act.still_entitled(&component, session_id, &guard) {
+                        act.retry_if_transient(&component, session_id, &guard, &err, ctx);
+                        act.report(&component, err.into());
+                    }
+                }
+            }
+        }));
+    }
+
+    /// Our write landed. Every view from before it is stale: forget it and let the cache say
+    /// what is there now (a new cache reads at start; a running one is asked to read again).
+    fn published(&mut self, component: &str, session_id: Uuid, leader_path: &str, ctx: &mut Context<Self>) {
+        self.metrics.publishes += 1;
+        info!(latch = %self.config.latch_path(), component, leader_path, leader_session_id = %session_id, "leader information published");
+        let me = ctx.address().recipient();
+        let session = self.session.clone();
+        if let Some(contender) = self.contenders.get_mut(component) {
+            contender.view = NodeView::Unknown;
+            match &contender.cache {
+                Some(cache) => cache.do_send(Refresh),
+                None => {
+                    let path = contender.leader_path.clone();
+                    contender.cache = Some(LeaderNodeCache::new(session, path, me).start());
+                }
+            }
+            let event = LeadershipEvent::Published { component: component.to_owned(), session_id };
+            Self::send_event(contender, event);
+        }
+        self.publish_done(component, ctx);
     }
 
     /// A publish that failed because of the connection is tried again after a pause, for as
@@ -561,36 +606,35 @@ impl Handler<Stop> for ElectionSupervisor {
         // Original order: running = false and both IDs cleared first, so nothing reaches a
         // contender and no publish starts from here on.
         self.running = false;
-        let guard = self.latch_node.take();
-        let mut leader_paths = Vec::new();
+        self.latch_node = None;
+        let our_session = self.zk_session_id;
+        let mut leader_nodes = Vec::new();
         for contender in self.contenders.values_mut() {
             contender.issued = None;
             contender.confirmed = None;
             if let Some(cache) = contender.cache.take() {
                 cache.do_send(CloseCache);
             }
-            leader_paths.push(contender.leader_path.clone());
+            // The version is worth knowing only for a node of ours with no write of ours in flight.
+            let version = match &contender.view {
+                NodeView::Present { stat, .. }
+                    if !contender.publishing && Some(stat.ephemeral_owner) == our_session =>
+                {
+                    Some(stat.version)
+                }
+                _ => None,
+            };
+            leader_nodes.push((contender.leader_path.clone(), version));
         }
         let session = self.session.clone();
         let latch = self.latch.take();
-        let our_session = self.zk_session_id;
         let teardown = async move {
-            let mut errors = Vec::new();
-            // Leader nodes first, while our latch node still guards them: a fresh read is
-            // queued behind any write already sent, and the delete only goes through if our
-            // latch node still exists, so a successor's node is never touched.
-            for path in leader_paths {
-                if let Err(err) = delete_own_leader_node(&session, path, guard.clone(), our_session).await {
-                    errors.push(err);
-                }
-            }
-            if let Some(latch) = latch {
-                match latch.send(CloseLatch).await {
-                    Ok(Ok(())) | Err(_) => {}
-                    Ok(Err(err)) => errors.push(err),
-                }
-            }
-            errors
+            // The latch first stops reacting, so deleting its node does not make it rejoin.
+            let latch_node = match latch {
+                Some(latch) => latch.send(CloseLatch).await.ok().flatten(),
+                None => None,
+            };
+            leave(&session, latch_node, leader_nodes, our_session).await
         };
         Box::pin(teardown.into_actor(self).map(|errors, act, _ctx| {
             info!(latch = %act.config.latch_path(), errors = errors.len(), "election stopped");
@@ -601,6 +645,51 @@ impl Handler<Stop> for ElectionSupervisor {
             }
         }))
     }
+}
+
+/// Deletes our leader nodes and our latch node, every leader-node delete guarded by the latch
+/// node so that a successor's node is never touched. When every leader node's version is
+/// known from the cache, one multi-op does it all (a clean handover costs one request);
+/// otherwise, or when that multi-op finds something changed, each leader node is read, then
+/// deleted if ours, and the latch node last. Answers the errors that kept something alive.
+async fn leave(
+    session: &Addr<ZkSession>,
+    latch_node: Option<String>,
+    leader_nodes: Vec<(String, Option<i32>)>,
+    our_session: Option<i64>,
+) -> Vec<ZkError> {
+    if let Some(node) = &latch_node {
+        let known: Option<Vec<WriteOp>> = leader_nodes
+            .iter()
+            .map(|(path, version)| {
+                version.map(|version| WriteOp::Delete { path: path.clone(), version: Some(version) })
+            })
+            .collect();
+        if let Some(mut ops) = known {
+            ops.push(WriteOp::Delete { path: node.clone(), version: None });
+            match session.send(GuardedMulti { guard: node.clone(), guard_version: None, ops }).await {
+                Ok(Ok(())) => return Vec::new(),
+                // Disconnected: the careful path would fail the same way, only later.
+                Ok(Err(err)) if err.is_transient() => return vec![err],
+                Err(mailbox) => return vec![mailbox.into()],
+                // A node changed under us (or our latch node is gone): read and decide per node.
+                Ok(Err(_)) => {}
+            }
+        }
+    }
+    let mut errors = Vec::new();
+    for (path, _) in leader_nodes {
+        if let Err(err) = delete_own_leader_node(session, path, latch_node.clone(), our_session).await {
+            errors.push(err);
+        }
+    }
+    if let Some(node) = latch_node {
+        match session.send(Delete { path: node, version: None }).await.map_err(ZkError::from).and_then(|r| r) {
+            Ok(()) | Err(ZkError::NoNode) => {}
+            Err(err) => errors.push(err),
+        }
+    }
+    errors
 }
 
 /// Deletes the leader node at `path` if our session owns it; guarded by our latch node when

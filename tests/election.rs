@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use common::*;
 use zk_election::latch::participants_in_order;
-use zk_election::session::{Acl, Create, Delete, GetChildren, NodeAcl, NodeMode, SetData, Stat};
+use zk_election::session::{Acl, Create, Delete, GetChildren, GetSessionMetrics, NodeAcl, NodeMode, SetData, Stat};
 use zk_election::testkit::{FaultProxy, ZkServer};
 use zk_election::{
     Confirm, ElectionConfig, ElectionError, ElectionSupervisor, GetMetrics, HasLeadership, LeaderInfo, LeaderInfoCodec,
@@ -46,6 +46,29 @@ async fn await_leader_node(observer: &Addr<ZkSession>, address: &str, session_id
         leader_node(observer).await.filter(|(info, _)| info.address == address && info.session_id == session_id)
     })
     .await;
+}
+
+/// The latch nodes in leadership order, and the index in `participants` of each node's owner
+/// (read from the node's data, the participant's address).
+async fn line_order(observer: &Addr<ZkSession>, participants: &[Participant]) -> (Vec<String>, Vec<usize>) {
+    let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().unwrap();
+    let ordered: Vec<String> = participants_in_order(&children).into_iter().map(str::to_owned).collect();
+    let mut owners = Vec::new();
+    for name in &ordered {
+        let (data, _) = read(observer, &format!("{LATCH}/{name}")).await.expect("latch node");
+        let address = String::from_utf8(data).expect("utf-8 participant id");
+        owners.push(participants.iter().position(|p| p.address == address).expect("known address"));
+    }
+    (ordered, owners)
+}
+
+/// Requests each participant's session has issued so far.
+async fn requests_by_participant(participants: &[Participant]) -> Vec<u64> {
+    let mut counts = Vec::new();
+    for p in participants {
+        counts.push(p.session.send(GetSessionMetrics).await.expect("session alive").total_requests());
+    }
+    counts
 }
 
 #[actix_rt::test]
@@ -229,6 +252,13 @@ async fn stop_racing_a_grant_leaves_no_leader_node() {
         tokio::time::sleep(Duration::from_micros(500 * round)).await;
         supervisor.send(Stop).await.unwrap().unwrap();
         assert!(read(&observer, LEADER).await.is_none(), "round {round}: leader node left behind");
+        // Also when the stop overtook the latch's create: the node it made is deleted, though
+        // the session lives on.
+        eventually(2 * SECOND, &format!("round {round}: no latch node left"), || async {
+            let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap();
+            children.unwrap_or_default().is_empty().then_some(())
+        })
+        .await;
         session.send(StopSession).await.unwrap();
     }
 }
@@ -325,15 +355,8 @@ async fn latch_protocol_and_single_wakeup() {
     for child in &children {
         assert!(pattern.is_match(child), "latch node {child:?} is not Curator-shaped");
     }
-    let ordered: Vec<String> = participants_in_order(&children).into_iter().map(str::to_owned).collect();
-    let mut data_in_order = Vec::new();
-    for name in &ordered {
-        let (data, _) = read(&observer, &format!("{LATCH}/{name}")).await.expect("latch node");
-        data_in_order.push(String::from_utf8(data).expect("utf-8 participant id"));
-    }
+    let (ordered, line) = line_order(&observer, &participants).await;
     // Every participant is in the latch with its address as data; the lowest sequence leads.
-    let index_of = |address: &String| participants.iter().position(|p| &p.address == address).expect("known address");
-    let line: Vec<usize> = data_in_order.iter().map(index_of).collect();
     let mut sorted = line.clone();
     sorted.sort();
     assert_eq!(sorted, (0..10).collect::<Vec<_>>(), "each participant exactly once");
@@ -442,4 +465,75 @@ async fn subscribe_misuse_is_a_typed_error() {
     ));
     supervisor.send(Stop).await.unwrap().unwrap();
     assert_eq!(attempt("late", "c:3", "/leader/late").await.unwrap(), Err(ElectionError::Stopped));
+}
+
+#[actix_rt::test]
+async fn clean_handover_costs_four_requests() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (observer, _s) = connected_session(&cs, 4 * SECOND).await;
+    let mut participants = Vec::new();
+    for i in 0..3 {
+        participants.push(join(&cs, &format!("handover-{i}:6123"), true).await);
+    }
+    eventually(5 * SECOND, "3 latch nodes", || async {
+        let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
+        (children.len() == 3).then_some(())
+    })
+    .await;
+    let (_, line) = line_order(&observer, &participants).await;
+    let (leader, successor, last) = (line[0], line[1], line[2]);
+    let granted = expect_grant(&mut participants[leader].events, 5 * SECOND).await;
+    await_leader_node(&observer, &participants[leader].address, granted, 5 * SECOND).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // the leader's cache reads its node
+
+    let before = requests_by_participant(&participants).await;
+    participants[leader].supervisor.send(Stop).await.unwrap().expect("stop");
+    let next = expect_grant(&mut participants[successor].events, 5 * SECOND).await;
+    await_leader_node(&observer, &participants[successor].address, next, 5 * SECOND).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // and the successor's cache reads its node
+    let after = requests_by_participant(&participants).await;
+    let spent: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    // Outgoing: one multi-op deletes leader node and latch node. Successor: list the latch,
+    // create its leader node (guarded), arm its cache's watch. The rest: nothing.
+    assert_eq!(
+        (spent[leader], spent[successor], spent[last]),
+        (1, 3, 0),
+        "requests of (outgoing, successor, last in line)"
+    );
+}
+
+#[actix_rt::test]
+async fn waiting_participant_whose_node_is_deleted_rejoins_at_once() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (observer, _s) = connected_session(&cs, 4 * SECOND).await;
+    let mut participants = Vec::new();
+    for i in 0..3 {
+        participants.push(join(&cs, &format!("waiting-{i}:6123"), true).await);
+    }
+    eventually(5 * SECOND, "3 latch nodes", || async {
+        let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
+        (children.len() == 3).then_some(())
+    })
+    .await;
+    let (ordered, line) = line_order(&observer, &participants).await;
+    let granted = expect_grant(&mut participants[line[0]].events, 5 * SECOND).await;
+    await_leader_node(&observer, &participants[line[0]].address, granted, 5 * SECOND).await;
+
+    // An operator deletes the middle participant's node. Its predecessor (the leader) stays,
+    // so only the watch on its own node can tell it: it must go to the back of the line now.
+    observer.send(Delete { path: format!("{LATCH}/{}", ordered[1]), version: None }).await.unwrap().unwrap();
+    let rejoined = eventually(2 * SECOND, "middle participant back in line", || async {
+        let (_, now) = line_order(&observer, &participants).await;
+        (now.len() == 3).then_some(now)
+    })
+    .await;
+    assert_eq!(rejoined, vec![line[0], line[2], line[1]], "rejoined at the back, leader unchanged");
+    for &i in &line[1..] {
+        let grants = participants[i].events.drain_for(Duration::from_millis(200)).await;
+        assert!(!grants.iter().any(|e| matches!(e, LeadershipEvent::Granted { .. })), "participant {i} granted");
+    }
 }
