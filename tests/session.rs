@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use zk_election::session::{
-    Create, Delete, Exists, GetChildren, GetData, GetStatus, GuardedMulti, NodeMode, SetData, WatchEvent, WatchFired,
-    WriteOp,
+    Create, Delete, Exists, GetChildren, GetData, GetStatus, GuardedMulti, NodeMode, Parents, SetData, WatchEvent,
+    WatchFired, WriteOp,
 };
 use zk_election::testkit::{FaultProxy, ZkEnsemble, ZkServer};
 use zk_election::{ConfigError, ConnectionState, SessionConfig, StopSession, ZkError, ZkSession};
@@ -58,6 +58,21 @@ async fn create_read_set_delete_and_watches() {
         session.send(Create::new("/missing/child", vec![], NodeMode::Persistent)).await.unwrap().map(|_| ()),
         Err(ZkError::NoNode)
     );
+
+    // Missing parents are created on request, whether none exists or only some do.
+    for path in ["/deep/a/b/c/leaf", "/app/x/y/leaf", "/app/x/z/leaf"] {
+        let create = Create::new(path, b"l".to_vec(), NodeMode::Persistent).parents(Parents::Persistent);
+        session.send(create).await.unwrap().unwrap_or_else(|err| panic!("{path}: {err}"));
+    }
+    for path in ["/deep", "/deep/a", "/deep/a/b", "/deep/a/b/c", "/app/x", "/app/x/y", "/app/x/z"] {
+        let stat = session.send(Exists { path: path.into(), watch: None }).await.unwrap().unwrap();
+        assert_eq!(stat.map(|stat| stat.ephemeral_owner), Some(0), "{path} is not a persistent parent");
+    }
+    assert_eq!(read(&session, "/deep/a/b/c/leaf").await.unwrap().0, b"l");
+    session.send(Delete { path: "/app/x/y/leaf".into(), version: None }).await.unwrap().unwrap();
+    for path in ["/app/x/y", "/app/x/z/leaf", "/app/x/z", "/app/x"] {
+        session.send(Delete { path: path.into(), version: None }).await.unwrap().unwrap();
+    }
 
     // One-shot watches: data change, creation, deletion — each delivered once, typed.
     let (watcher, mut fired) = probe::<WatchFired>();

@@ -383,6 +383,10 @@ async fn create_node(client: &Client, msg: &Create) -> Result<Created, ZkError> 
 }
 
 /// Creates every missing ancestor of `path` (not `path` itself) in `parents` mode.
+///
+/// Deepest first: usually only the immediate parent is missing, which costs one write; we walk
+/// up only while a create fails for want of its own parent, then come back down. (Root-first
+/// would write once per level, every write a logged transaction even when it fails.)
 async fn create_ancestors(client: &Client, path: &str, parents: Parents, acl: &NodeAcl) -> Result<(), ZkError> {
     let mode = match parents {
         Parents::MustExist => return Err(ZkError::NoNode),
@@ -390,10 +394,20 @@ async fn create_ancestors(client: &Client, path: &str, parents: Parents, acl: &N
         Parents::Container => NodeMode::Container,
     };
     let options = acl.options(mode);
-    let mut end = 0;
-    while let Some(next) = path[end + 1..].find('/') {
-        end += 1 + next;
-        match client.create(&path[..end], &[], &options).await {
+    // Proper ancestors below the root, deepest first: "/a/b/c" → ["/a/b", "/a"].
+    let mut ancestors: Vec<&str> = path.match_indices('/').skip(1).map(|(end, _)| &path[..end]).collect();
+    ancestors.reverse();
+    let mut missing = 0;
+    while let Some(ancestor) = ancestors.get(missing) {
+        match client.create(ancestor, &[], &options).await {
+            Ok(_) | Err(zookeeper_client::Error::NodeExists) => break,
+            Err(zookeeper_client::Error::NoNode) => missing += 1,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    // The ones that failed for want of a parent, now that it exists, shallowest first.
+    for ancestor in ancestors[..missing].iter().rev() {
+        match client.create(ancestor, &[], &options).await {
             Ok(_) | Err(zookeeper_client::Error::NodeExists) => {}
             Err(err) => return Err(err.into()),
         }
