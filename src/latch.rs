@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use actix::prelude::*;
-use tracing::{debug, info, warn};
+use tracing::{debug, field, info, info_span, warn, Span};
 use uuid::Uuid;
 
 use crate::error::ZkError;
@@ -19,6 +19,7 @@ use crate::session::{
     ConnectionState, ConnectionStateChanged, Create, Delete, GetChildren, GetData, NodeAcl, NodeMode, Parents,
     SubscribeConnection, WatchEvent, WatchFired, ZkSession,
 };
+use crate::trace::InSpanExt;
 
 /// The marker Curator puts before the sequence number of latch nodes.
 const LATCH_MARKER: &str = "latch-";
@@ -119,6 +120,8 @@ pub struct LeaderLatch {
     /// stale, so we never *gain* leadership then (a tolerant policy only *keeps* it).
     suspended: bool,
     stats: LatchStats,
+    /// `latch{node}`, inside the span of whoever started the latch (the election's).
+    span: Span,
 }
 
 impl LeaderLatch {
@@ -151,6 +154,7 @@ impl LeaderLatch {
             connected: false,
             suspended: false,
             stats: LatchStats::default(),
+            span: info_span!("latch", node = field::Empty),
         }
     }
 
@@ -163,7 +167,7 @@ impl LeaderLatch {
             (Some(node), true) => LatchEvent::IsLeader { node: node.clone() },
             _ => LatchEvent::NotLeader,
         };
-        info!(latch = %self.latch_path, node = ?self.node, leader, "latch leadership changed");
+        info!(leader, "latch leadership changed");
         self.owner.do_send(event);
     }
 
@@ -197,22 +201,24 @@ impl LeaderLatch {
         for path in std::mem::take(&mut self.stale_nodes) {
             self.stats.requests += 1;
             let send = self.session.send(Delete { path: path.clone(), version: None });
-            ctx.spawn(send.into_actor(self).map(move |result, act, _ctx| {
-                match result.map_err(ZkError::from).and_then(|r| r) {
-                    Ok(()) | Err(ZkError::NoNode) => {
-                        debug!(latch = %act.latch_path, node = %path, "stale latch node deleted")
-                    }
-                    Err(err) if err.is_transient() => {
-                        debug!(latch = %act.latch_path, node = %path, error = %err, "stale latch node not deleted yet");
-                        if act.connected && !act.stale_nodes.contains(&path) {
-                            act.stale_nodes.push(path);
+            ctx.spawn(
+                send.into_actor(self)
+                    .map(move |result, act, _ctx| match result.map_err(ZkError::from).and_then(|r| r) {
+                        Ok(()) | Err(ZkError::NoNode) => {
+                            debug!(node = %path, "stale latch node deleted")
                         }
-                    }
-                    Err(err) => {
-                        warn!(latch = %act.latch_path, node = %path, error = %err, "cannot delete stale latch node")
-                    }
-                }
-            }));
+                        Err(err) if err.is_transient() => {
+                            debug!(node = %path, error = %err, "stale latch node not deleted yet");
+                            if act.connected && !act.stale_nodes.contains(&path) {
+                                act.stale_nodes.push(path);
+                            }
+                        }
+                        Err(err) => {
+                            warn!(node = %path, error = %err, "cannot delete stale latch node")
+                        }
+                    })
+                    .in_span(&self.span),
+            );
         }
         if self.stale_prefixes.is_empty() {
             return;
@@ -220,21 +226,23 @@ impl LeaderLatch {
         let prefixes = std::mem::take(&mut self.stale_prefixes);
         self.stats.requests += 1;
         let send = self.session.send(GetChildren { path: self.latch_path.clone(), watch: None });
-        ctx.spawn(send.into_actor(self).map(
-            move |result, act, ctx| match result.map_err(ZkError::from).and_then(|r| r) {
-                Ok(children) => {
-                    let names = prefixes.iter().filter_map(|prefix| prefix.rsplit('/').next());
-                    let names: Vec<&str> = names.collect();
-                    for child in children.iter().filter(|child| names.iter().any(|name| child.starts_with(name))) {
-                        act.stale_nodes.push(format!("{}/{child}", act.latch_path));
+        ctx.spawn(
+            send.into_actor(self)
+                .map(move |result, act, ctx| match result.map_err(ZkError::from).and_then(|r| r) {
+                    Ok(children) => {
+                        let names = prefixes.iter().filter_map(|prefix| prefix.rsplit('/').next());
+                        let names: Vec<&str> = names.collect();
+                        for child in children.iter().filter(|child| names.iter().any(|name| child.starts_with(name))) {
+                            act.stale_nodes.push(format!("{}/{child}", act.latch_path));
+                        }
+                        act.delete_stale(ctx);
                     }
-                    act.delete_stale(ctx);
-                }
-                Err(ZkError::NoNode) => {}
-                Err(_) if act.connected => act.stale_prefixes.extend(prefixes),
-                Err(_) => {}
-            },
-        ));
+                    Err(ZkError::NoNode) => {}
+                    Err(_) if act.connected => act.stale_prefixes.extend(prefixes),
+                    Err(_) => {}
+                })
+                .in_span(&self.span),
+        );
     }
 
     /// The session that owned our stale nodes is gone, and its ephemeral nodes with it.
@@ -255,37 +263,42 @@ impl LeaderLatch {
         self.stats.requests += 1;
         self.joining = true;
         let send = self.session.send(request);
-        ctx.spawn(send.into_actor(self).map(move |result, act, ctx| {
-            if act.epoch != epoch || act.closed {
-                // A reset or close overtook this create; the node must not linger. (A create
-                // that may have landed without an answer was listed by the reset already.)
-                if let Ok(Ok(created)) = result {
-                    if act.closed {
-                        act.session.do_send(Delete { path: created.path, version: None });
-                    } else {
-                        act.stale_nodes.push(created.path);
-                        act.delete_stale(ctx);
+        ctx.spawn(
+            send.into_actor(self)
+                .map(move |result, act, ctx| {
+                    if act.epoch != epoch || act.closed {
+                        // A reset or close overtook this create; the node must not linger. (A create
+                        // that may have landed without an answer was listed by the reset already.)
+                        if let Ok(Ok(created)) = result {
+                            if act.closed {
+                                act.session.do_send(Delete { path: created.path, version: None });
+                            } else {
+                                act.stale_nodes.push(created.path);
+                                act.delete_stale(ctx);
+                            }
+                        }
+                        if act.closed && act.epoch == epoch + 1 {
+                            ctx.stop(); // close waited for this answer (the join under way when it came)
+                        }
+                        return;
                     }
-                }
-                if act.closed && act.epoch == epoch + 1 {
-                    ctx.stop(); // close waited for this answer (the join under way when it came)
-                }
-                return;
-            }
-            act.joining = false;
-            match result.map_err(ZkError::from).and_then(|r| r) {
-                Ok(created) => {
-                    debug!(latch = %act.latch_path, node = %created.path, "latch node created");
-                    act.stats.nodes_created += 1;
-                    act.node = Some(created.path);
-                    act.pending_prefix = None;
-                    act.check_leadership(ctx);
-                }
-                Err(ZkError::ConnectionLoss | ZkError::Timeout(_)) => act.find_lost_node(ctx),
-                Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
-                Err(err) => act.on_error(err, ctx),
-            }
-        }));
+                    act.joining = false;
+                    match result.map_err(ZkError::from).and_then(|r| r) {
+                        Ok(created) => {
+                            act.span.record("node", created.path.as_str());
+                            debug!("latch node created");
+                            act.stats.nodes_created += 1;
+                            act.node = Some(created.path);
+                            act.pending_prefix = None;
+                            act.check_leadership(ctx);
+                        }
+                        Err(ZkError::ConnectionLoss | ZkError::Timeout(_)) => act.find_lost_node(ctx),
+                        Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
+                        Err(err) => act.on_error(err, ctx),
+                    }
+                })
+                .in_span(&self.span),
+        );
     }
 
     /// After a connection loss during create, the node may exist: look for our prefix before
@@ -297,44 +310,52 @@ impl LeaderLatch {
         self.stats.requests += 1;
         self.joining = true;
         let send = self.session.send(GetChildren { path: self.latch_path.clone(), watch: None });
-        ctx.spawn(send.into_actor(self).map(move |result, act, ctx| {
-            if act.closed {
-                if let Ok(Ok(children)) = result {
-                    for child in children.into_iter().filter(|child| child.starts_with(&name_prefix)) {
-                        act.session.do_send(Delete { path: format!("{}/{child}", act.latch_path), version: None });
+        ctx.spawn(
+            send.into_actor(self)
+                .map(move |result, act, ctx| {
+                    if act.closed {
+                        if let Ok(Ok(children)) = result {
+                            for child in children.into_iter().filter(|child| child.starts_with(&name_prefix)) {
+                                act.session
+                                    .do_send(Delete { path: format!("{}/{child}", act.latch_path), version: None });
+                            }
+                        }
+                        if act.epoch == epoch + 1 {
+                            ctx.stop(); // close waited for this answer (the join under way when it came)
+                        }
+                        return;
                     }
-                }
-                if act.epoch == epoch + 1 {
-                    ctx.stop(); // close waited for this answer (the join under way when it came)
-                }
-                return;
-            }
-            if act.epoch != epoch {
-                return;
-            }
-            act.joining = false;
-            match result.map_err(ZkError::from).and_then(|r| r) {
-                Ok(children) => match children.into_iter().find(|child| child.starts_with(&name_prefix)) {
-                    Some(found) => {
-                        act.node = Some(format!("{}/{found}", act.latch_path));
-                        act.pending_prefix = None;
-                        act.check_leadership(ctx);
+                    if act.epoch != epoch {
+                        return;
                     }
-                    None => act.create_node(ctx),
-                },
-                Err(ZkError::NoNode) => act.create_node(ctx),
-                Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
-                Err(err) => act.on_error(err, ctx),
-            }
-        }));
+                    act.joining = false;
+                    match result.map_err(ZkError::from).and_then(|r| r) {
+                        Ok(children) => match children.into_iter().find(|child| child.starts_with(&name_prefix)) {
+                            Some(found) => {
+                                let node = format!("{}/{found}", act.latch_path);
+                                act.span.record("node", node.as_str());
+                                act.node = Some(node);
+                                act.pending_prefix = None;
+                                act.check_leadership(ctx);
+                            }
+                            None => act.create_node(ctx),
+                        },
+                        Err(ZkError::NoNode) => act.create_node(ctx),
+                        Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
+                        Err(err) => act.on_error(err, ctx),
+                    }
+                })
+                .in_span(&self.span),
+        );
     }
 
     /// A request failed because of the connection. The next `Reconnected` resumes; should the
     /// connection in fact be up (a disconnect too short to be reported), resume after a pause.
     fn wait_for_connection(&mut self, err: ZkError, ctx: &mut Context<Self>) {
-        debug!(latch = %self.latch_path, error = %err, "latch waits for the connection");
+        debug!(error = %err, "latch waits for the connection");
         let epoch = self.epoch;
         ctx.run_later(RETRY_AFTER_ERROR, move |act, ctx| {
+            let _span = act.span.clone().entered();
             if act.epoch == epoch && !act.closed && act.connected && !act.suspended {
                 act.resume(ctx);
             }
@@ -363,18 +384,22 @@ impl LeaderLatch {
         let epoch = self.epoch;
         self.stats.requests += 1;
         let send = self.session.send(GetChildren { path: self.latch_path.clone(), watch: None });
-        ctx.spawn(send.into_actor(self).map(move |result, act, ctx| {
-            if act.epoch != epoch || act.closed {
-                return;
-            }
-            match result.map_err(ZkError::from).and_then(|r| r) {
-                Ok(children) => act.on_children(children, ctx),
-                // The latch path vanished (container cleanup, operator): our node went with it.
-                Err(ZkError::NoNode) => act.reset(ctx),
-                Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
-                Err(err) => act.on_error(err, ctx),
-            }
-        }));
+        ctx.spawn(
+            send.into_actor(self)
+                .map(move |result, act, ctx| {
+                    if act.epoch != epoch || act.closed {
+                        return;
+                    }
+                    match result.map_err(ZkError::from).and_then(|r| r) {
+                        Ok(children) => act.on_children(children, ctx),
+                        // The latch path vanished (container cleanup, operator): our node went with it.
+                        Err(ZkError::NoNode) => act.reset(ctx),
+                        Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
+                        Err(err) => act.on_error(err, ctx),
+                    }
+                })
+                .in_span(&self.span),
+        );
     }
 
     fn on_children(&mut self, children: Vec<String>, ctx: &mut Context<Self>) {
@@ -382,7 +407,7 @@ impl LeaderLatch {
         let our_name = node.rsplit('/').next().unwrap_or_default();
         let ordered = participants_in_order(&children);
         let Some(position) = ordered.iter().position(|name| *name == our_name) else {
-            info!(latch = %self.latch_path, node = %node, "our latch node is gone; rejoining");
+            info!(node = %node, "our latch node is gone; rejoining");
             self.reset(ctx);
             return;
         };
@@ -391,7 +416,7 @@ impl LeaderLatch {
         if position == 0 {
             if self.suspended && !self.is_leader {
                 // Learnt over a connection that has dropped since: confirm after reconnect.
-                debug!(latch = %self.latch_path, "first in line while suspended; waiting for the reconnect");
+                debug!("first in line while suspended; waiting for the reconnect");
                 return;
             }
             self.set_leader(true);
@@ -419,25 +444,30 @@ impl LeaderLatch {
         let epoch = self.epoch;
         self.stats.requests += 1;
         let send = self.session.send(GetData { path, watch: Some(ctx.address().recipient()) });
-        ctx.spawn(send.into_actor(self).map(move |result, act, ctx| {
-            if act.epoch != epoch || act.closed {
-                return;
-            }
-            let Err(err) = result.map_err(ZkError::from).and_then(|r| r) else { return };
-            *act.watch_slot(slot) = None;
-            match err {
-                ZkError::NoNode => act.check_leadership(ctx),
-                err if err.is_transient() => act.wait_for_connection(err, ctx),
-                err => act.on_error(err, ctx),
-            }
-        }));
+        ctx.spawn(
+            send.into_actor(self)
+                .map(move |result, act, ctx| {
+                    if act.epoch != epoch || act.closed {
+                        return;
+                    }
+                    let Err(err) = result.map_err(ZkError::from).and_then(|r| r) else { return };
+                    *act.watch_slot(slot) = None;
+                    match err {
+                        ZkError::NoNode => act.check_leadership(ctx),
+                        err if err.is_transient() => act.wait_for_connection(err, ctx),
+                        err => act.on_error(err, ctx),
+                    }
+                })
+                .in_span(&self.span),
+        );
     }
 
     fn on_error(&mut self, err: ZkError, ctx: &mut Context<Self>) {
-        warn!(latch = %self.latch_path, error = %err, "latch operation failed; retrying");
+        warn!(error = %err, "latch operation failed; retrying");
         self.owner.do_send(LatchEvent::Failed(err));
         let epoch = self.epoch;
         ctx.run_later(RETRY_AFTER_ERROR, move |act, ctx| {
+            let _span = act.span.clone().entered();
             if act.epoch == epoch && !act.closed {
                 match act.node {
                     Some(_) => act.check_leadership(ctx),
@@ -511,14 +541,19 @@ impl Actor for LeaderLatch {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let subscribe = self.session.send(SubscribeConnection(ctx.address().recipient()));
-        ctx.wait(subscribe.into_actor(self).map(|status, act, ctx| match status {
-            Ok(status) if status.is_connected() => act.on_connection(ConnectionState::Connected, ctx),
-            Ok(_) => debug!(latch = %act.latch_path, "latch waits for the session"),
-            Err(_) => {
-                act.owner.do_send(LatchEvent::Failed(ZkError::SessionStopped));
-                ctx.stop();
-            }
-        }));
+        ctx.wait(
+            subscribe
+                .into_actor(self)
+                .map(|status, act, ctx| match status {
+                    Ok(status) if status.is_connected() => act.on_connection(ConnectionState::Connected, ctx),
+                    Ok(_) => debug!("latch waits for the session"),
+                    Err(_) => {
+                        act.owner.do_send(LatchEvent::Failed(ZkError::SessionStopped));
+                        ctx.stop();
+                    }
+                })
+                .in_span(&self.span),
+        );
     }
 }
 
@@ -526,6 +561,7 @@ impl Handler<ConnectionStateChanged> for LeaderLatch {
     type Result = ();
 
     fn handle(&mut self, msg: ConnectionStateChanged, ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         if !self.closed {
             self.on_connection(msg.state, ctx);
         }
@@ -536,6 +572,7 @@ impl Handler<WatchFired> for LeaderLatch {
     type Result = ();
 
     fn handle(&mut self, msg: WatchFired, ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         if self.closed || msg.event == WatchEvent::SessionEnded {
             return;
         }
@@ -557,6 +594,7 @@ impl Handler<Requeue> for LeaderLatch {
     type Result = ();
 
     fn handle(&mut self, _msg: Requeue, ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         if !self.closed {
             self.reset(ctx);
         }
@@ -567,6 +605,7 @@ impl Handler<CloseLatch> for LeaderLatch {
     type Result = Option<String>;
 
     fn handle(&mut self, _msg: CloseLatch, ctx: &mut Context<Self>) -> Option<String> {
+        let _span = self.span.clone().entered();
         // Closed before the caller deletes our node: its watch firing must not start a rejoin.
         self.closed = true;
         self.epoch += 1;

@@ -28,6 +28,7 @@ pub mod session;
 pub mod supervisor;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod trace;
 
 pub use codec::{LeaderInfo, LeaderInfoCodec};
 pub use config::{Backoff, ElectionConfig, SessionConfig};

@@ -5,13 +5,14 @@
 //! it saw before.
 
 use actix::prelude::*;
-use tracing::debug;
+use tracing::{debug, info_span, Span};
 
 use crate::error::ZkError;
 use crate::session::{
     ConnectionState, ConnectionStateChanged, Exists, GetData, Stat, SubscribeConnection, WatchEvent, WatchFired,
     ZkSession,
 };
+use crate::trace::InSpanExt;
 
 /// Pause before reading again after a read the connection broke.
 const RETRY_READ: std::time::Duration = std::time::Duration::from_millis(500);
@@ -69,12 +70,15 @@ pub struct LeaderNodeCache {
     reads: u64,
     /// ZooKeeper requests issued, for metrics.
     requests: u64,
+    /// `leader_node_cache{path}`, inside the span of whoever created the cache.
+    span: Span,
 }
 
 impl LeaderNodeCache {
     /// A cache of `path` reporting to `owner`.
     pub fn new(session: Addr<ZkSession>, path: String, owner: Recipient<NodeChanged>) -> Self {
-        LeaderNodeCache { session, path, owner, view: NodeView::Unknown, reads: 0, requests: 0 }
+        let span = info_span!("leader_node_cache", path = %path);
+        LeaderNodeCache { session, path, owner, view: NodeView::Unknown, reads: 0, requests: 0, span }
     }
 
     /// Reads the node with a watch: data if it exists, else an exists-watch for its creation.
@@ -105,28 +109,34 @@ impl LeaderNodeCache {
             };
             (view, requests)
         };
-        ctx.spawn(fetch.into_actor(self).map(move |(result, requests), act, ctx| {
-            act.requests += requests;
-            match result {
-                Ok(view) if read == act.reads && view != act.view => {
-                    act.view = view.clone();
-                    act.owner.do_send(NodeChanged { path: act.path.clone(), view });
-                }
-                Ok(_) => {}
-                // Transient trouble: the next reconnect triggers a fresh read. Should none come
-                // (the connection was back before anyone noticed it gone), read again after a
-                // pause unless a newer read started meanwhile: without a read, no watch is armed.
-                Err(err) if err.is_transient() && read == act.reads => {
-                    debug!(path = %act.path, error = %err, "leader node read failed; retrying");
-                    ctx.run_later(RETRY_READ, move |act, ctx| {
-                        if read == act.reads {
-                            act.refresh(ctx);
+        ctx.spawn(
+            fetch
+                .into_actor(self)
+                .map(move |(result, requests), act, ctx| {
+                    act.requests += requests;
+                    match result {
+                        Ok(view) if read == act.reads && view != act.view => {
+                            act.view = view.clone();
+                            act.owner.do_send(NodeChanged { path: act.path.clone(), view });
                         }
-                    });
-                }
-                Err(err) => debug!(path = %act.path, error = %err, "leader node read failed"),
-            }
-        }));
+                        Ok(_) => {}
+                        // Transient trouble: the next reconnect triggers a fresh read. Should none come
+                        // (the connection was back before anyone noticed it gone), read again after a
+                        // pause unless a newer read started meanwhile: without a read, no watch is armed.
+                        Err(err) if err.is_transient() && read == act.reads => {
+                            debug!(error = %err, "leader node read failed; retrying");
+                            ctx.run_later(RETRY_READ, move |act, ctx| {
+                                let _span = act.span.clone().entered();
+                                if read == act.reads {
+                                    act.refresh(ctx);
+                                }
+                            });
+                        }
+                        Err(err) => debug!(error = %err, "leader node read failed"),
+                    }
+                })
+                .in_span(&self.span),
+        );
     }
 }
 
@@ -135,11 +145,16 @@ impl Actor for LeaderNodeCache {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let subscribe = self.session.send(SubscribeConnection(ctx.address().recipient()));
-        ctx.wait(subscribe.into_actor(self).map(|status, act, ctx| match status {
-            Ok(status) if status.is_connected() => act.refresh(ctx),
-            Ok(_) => {}
-            Err(_) => ctx.stop(),
-        }));
+        ctx.wait(
+            subscribe
+                .into_actor(self)
+                .map(|status, act, ctx| match status {
+                    Ok(status) if status.is_connected() => act.refresh(ctx),
+                    Ok(_) => {}
+                    Err(_) => ctx.stop(),
+                })
+                .in_span(&self.span),
+        );
     }
 }
 
@@ -147,6 +162,7 @@ impl Handler<ConnectionStateChanged> for LeaderNodeCache {
     type Result = ();
 
     fn handle(&mut self, msg: ConnectionStateChanged, ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         match msg.state {
             ConnectionState::Connected | ConnectionState::Reconnected { .. } => self.refresh(ctx),
             ConnectionState::Suspended | ConnectionState::Lost => {}
@@ -158,6 +174,7 @@ impl Handler<WatchFired> for LeaderNodeCache {
     type Result = ();
 
     fn handle(&mut self, msg: WatchFired, ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         if msg.event != WatchEvent::SessionEnded && msg.path == self.path {
             self.refresh(ctx);
         }
@@ -168,6 +185,7 @@ impl Handler<Refresh> for LeaderNodeCache {
     type Result = ();
 
     fn handle(&mut self, _msg: Refresh, ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         self.view = NodeView::Unknown;
         self.refresh(ctx);
     }
@@ -185,6 +203,7 @@ impl Handler<CloseCache> for LeaderNodeCache {
     type Result = ();
 
     fn handle(&mut self, _msg: CloseCache, ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         ctx.stop();
     }
 }

@@ -57,7 +57,7 @@
 //! ```
 
 use actix::prelude::*;
-use tracing::debug;
+use tracing::{debug, info_span, Span};
 use uuid::Uuid;
 
 use crate::codec::LeaderInfoCodec;
@@ -66,6 +66,7 @@ use crate::error::ConfigError;
 use crate::node_cache::{CloseCache, LeaderNodeCache, NodeChanged, NodeView};
 use crate::path;
 use crate::session::{ConnectionState, ConnectionStateChanged, SubscribeConnection, ZkSession};
+use crate::trace::InSpanExt;
 
 /// Who leads, as a [`LeaderRetriever`] tells its subscribers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Message)]
@@ -114,6 +115,8 @@ pub struct LeaderRetriever {
     /// Incarnation of `cache`. Changes reported by an older cache are dropped, so nothing read
     /// in a lost session can overwrite the `NoLeader` told at the loss.
     epoch: u64,
+    /// `leader_retriever{leader_path}`, inside the span that created the retriever.
+    span: Span,
 }
 
 impl LeaderRetriever {
@@ -131,12 +134,13 @@ impl LeaderRetriever {
         path::validate("leader path", &leader_path)?;
         Ok(LeaderRetriever {
             session,
-            leader_path,
             codec,
             subscribers: Vec::new(),
             current: None,
             cache: None,
             epoch: 0,
+            span: info_span!("leader_retriever", leader_path = %leader_path),
+            leader_path,
         })
     }
 
@@ -179,7 +183,7 @@ impl LeaderRetriever {
             NodeView::Present { data, .. } => match self.codec.decode(&data) {
                 Ok(info) => Some(LeaderChanged::Leader { address: info.address, session_id: info.session_id }),
                 Err(err) => {
-                    debug!(leader_path = %self.leader_path, codec = %self.codec, error = %err, "leader node is undecodable");
+                    debug!(codec = %self.codec, error = %err, "leader node is undecodable");
                     Some(LeaderChanged::Undecodable { bytes: data.len() })
                 }
             },
@@ -191,7 +195,7 @@ impl LeaderRetriever {
         if self.current.as_ref() == Some(&value) {
             return;
         }
-        debug!(leader_path = %self.leader_path, ?value, "leader changed");
+        debug!(?value, "leader changed");
         self.current = Some(value.clone());
         self.subscribers.retain(|subscriber| subscriber.connected());
         for subscriber in &self.subscribers {
@@ -205,11 +209,16 @@ impl Actor for LeaderRetriever {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let subscribe = self.session.send(SubscribeConnection(ctx.address().recipient()));
-        ctx.wait(subscribe.into_actor(self).map(|status, act, ctx| match status {
-            Ok(_) => act.start_cache(ctx),
-            // No session to read through: nothing to retrieve, ever.
-            Err(_) => ctx.stop(),
-        }));
+        ctx.wait(
+            subscribe
+                .into_actor(self)
+                .map(|status, act, ctx| match status {
+                    Ok(_) => act.start_cache(ctx),
+                    // No session to read through: nothing to retrieve, ever.
+                    Err(_) => ctx.stop(),
+                })
+                .in_span(&self.span),
+        );
     }
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
@@ -223,6 +232,7 @@ impl Handler<SubscribeLeader> for LeaderRetriever {
     type Result = ();
 
     fn handle(&mut self, msg: SubscribeLeader, _ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         if let Some(current) = &self.current {
             msg.0.do_send(current.clone());
         }
@@ -242,6 +252,7 @@ impl Handler<ConnectionStateChanged> for LeaderRetriever {
     type Result = ();
 
     fn handle(&mut self, msg: ConnectionStateChanged, ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         if msg.state == ConnectionState::Lost {
             // The cache would stay silent if the node reads the same in the new session; a
             // fresh cache reports its first read whatever it is.
@@ -257,6 +268,7 @@ impl Handler<Stop> for LeaderRetriever {
     type Result = Result<(), ElectionError>;
 
     fn handle(&mut self, _msg: Stop, ctx: &mut Context<Self>) -> Self::Result {
+        let _span = self.span.clone().entered();
         self.subscribers.clear();
         ctx.stop();
         Ok(())
@@ -275,6 +287,7 @@ impl Handler<TaggedNodeChange> for LeaderRetriever {
     type Result = ();
 
     fn handle(&mut self, msg: TaggedNodeChange, _ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         if msg.epoch != self.epoch {
             return; // from a cache of a lost session
         }

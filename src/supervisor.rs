@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use actix::prelude::*;
-use tracing::{debug, info, info_span, warn};
+use tracing::{debug, field, info, info_span, warn, Span};
 use uuid::Uuid;
 
 use crate::codec::LeaderInfo;
@@ -29,6 +29,7 @@ use crate::session::{
     ConnectionStateChanged, Create, Delete, Exists, GuardedMulti, NodeAcl, NodeMode, Parents, SessionFailed, Stat,
     SubscribeConnection, SubscribeFailures, WriteOp, ZkSession,
 };
+use crate::trace::InSpanExt;
 
 /// Attempts of one publish when the node changes under us between read and write.
 const PUBLISH_ATTEMPTS: u32 = 8;
@@ -69,6 +70,8 @@ pub struct ElectionSupervisor {
     acl: NodeAcl,
     contenders: BTreeMap<String, Contender>,
     metrics: ElectionMetrics,
+    /// `election{latch, zk_session}`: every event of this election, its latch and caches.
+    span: Span,
 }
 
 impl ElectionSupervisor {
@@ -76,16 +79,25 @@ impl ElectionSupervisor {
     pub fn start(session: Addr<ZkSession>, config: ElectionConfig) -> Addr<ElectionSupervisor> {
         ElectionSupervisor {
             session,
-            config,
             running: true,
             latch: None,
             latch_node: None,
             zk_session_id: None,
             acl: NodeAcl::Open,
+            span: info_span!("election", latch = %config.latch_path(), zk_session = field::Empty),
             contenders: BTreeMap::new(),
             metrics: ElectionMetrics::default(),
+            config,
         }
         .start()
+    }
+
+    /// Remembers our ZooKeeper session ID (to recognise nodes we own) and names it in our span.
+    fn set_zk_session(&mut self, session_id: Option<i64>) {
+        if let Some(id) = session_id {
+            self.span.record("zk_session", field::display(format_args!("{id:#x}")));
+        }
+        self.zk_session_id = session_id;
     }
 
     fn send_event(contender: &Contender, event: LeadershipEvent) {
@@ -98,7 +110,7 @@ impl ElectionSupervisor {
         contender.issued = Some(session_id);
         contender.confirmed = None;
         self.metrics.grants += 1;
-        info!(latch = %self.config.latch_path(), component, leader_session_id = %session_id, "leadership granted");
+        info!(component, leader_session_id = %session_id, "leadership granted");
         Self::send_event(contender, LeadershipEvent::Granted { component: component.to_owned(), session_id });
     }
 
@@ -124,7 +136,7 @@ impl ElectionSupervisor {
                     if contender.issued.take().is_some() {
                         contender.confirmed = None;
                         self.metrics.revokes += 1;
-                        info!(latch = %self.config.latch_path(), component, "leadership revoked");
+                        info!(component, "leadership revoked");
                         Self::send_event(contender, LeadershipEvent::Revoked { component: component.clone() });
                     }
                 }
@@ -141,7 +153,7 @@ impl ElectionSupervisor {
 
     fn report(&self, component: &str, error: ElectionError) {
         if let Some(contender) = self.contenders.get(component) {
-            warn!(latch = %self.config.latch_path(), component, %error, "election error");
+            warn!(component, %error, "election error");
             Self::send_event(contender, LeadershipEvent::Error { component: component.to_owned(), error });
         }
     }
@@ -217,23 +229,27 @@ impl ElectionSupervisor {
         }
         self.metrics.zk_requests += 1;
         let read = self.session.send(Exists { path: leader_path.clone(), watch: None });
-        ctx.spawn(read.into_actor(self).map(move |stat, act, ctx| {
-            // Re-checked after every await: a stop or revoke in between must not write.
-            if !act.still_entitled(&component, session_id, &guard) {
-                return act.publish_done(&component, ctx);
-            }
-            match stat.map_err(ZkError::from).and_then(|r| r) {
-                Ok(stat) => {
-                    let ops = act.leader_write(&leader_path, &data, stat.as_ref());
-                    act.write_leader_node(component, session_id, guard, data, attempt, ops, ctx);
-                }
-                Err(err) => {
-                    act.publish_done(&component, ctx);
-                    act.retry_if_transient(&component, session_id, &guard, &err, ctx);
-                    act.report(&component, err.into());
-                }
-            }
-        }));
+        ctx.spawn(
+            read.into_actor(self)
+                .map(move |stat, act, ctx| {
+                    // Re-checked after every await: a stop or revoke in between must not write.
+                    if !act.still_entitled(&component, session_id, &guard) {
+                        return act.publish_done(&component, ctx);
+                    }
+                    match stat.map_err(ZkError::from).and_then(|r| r) {
+                        Ok(stat) => {
+                            let ops = act.leader_write(&leader_path, &data, stat.as_ref());
+                            act.write_leader_node(component, session_id, guard, data, attempt, ops, ctx);
+                        }
+                        Err(err) => {
+                            act.publish_done(&component, ctx);
+                            act.retry_if_transient(&component, session_id, &guard, &err, ctx);
+                            act.report(&component, err.into());
+                        }
+                    }
+                })
+                .in_span(&self.span),
+        );
     }
 
     /// The writes that put `data` at `leader_path`, given the node's stat if it exists.
@@ -270,42 +286,49 @@ impl ElectionSupervisor {
         let Some(leader_path) = self.contenders.get(&component).map(|c| c.leader_path.clone()) else { return };
         self.metrics.zk_requests += 1;
         let write = self.session.send(GuardedMulti { guard: guard.clone(), guard_version: None, ops });
-        ctx.spawn(write.into_actor(self).map(move |result, act, ctx| {
-            let result = result.map_err(ZkError::from).and_then(|r| r);
-            if !act.running {
-                return act.publish_done(&component, ctx);
-            }
-            match result {
-                Ok(()) => act.published(&component, session_id, &leader_path, ctx),
-                Err(ZkError::GuardFailed { .. }) => {
-                    // Our latch node is gone: we are no longer leader. No retry, no write;
-                    // the latch tells us the rest.
-                    info!(latch = %act.config.latch_path(), component, "publish refused: latch node gone");
-                    act.publish_done(&component, ctx);
-                }
-                Err(ZkError::NoNode) if attempt == 1 && path::parent(&leader_path) != "/" => {
-                    act.create_parents_then_retry(component, session_id, guard, data, leader_path, ctx);
-                }
-                Err(ZkError::NodeExists | ZkError::BadVersion | ZkError::NoNode) if attempt < PUBLISH_ATTEMPTS => {
-                    debug!(component, attempt, "leader node not as expected; reading it and retrying");
-                    act.publish_attempt(component, session_id, guard, data, attempt + 1, ctx);
-                }
-                Err(err) => {
-                    act.publish_done(&component, ctx);
-                    if act.still_entitled(&component, session_id, &guard) {
-                        act.retry_if_transient(&component, session_id, &guard, &err, ctx);
-                        act.report(&component, err.into());
+        ctx.spawn(
+            write
+                .into_actor(self)
+                .map(move |result, act, ctx| {
+                    let result = result.map_err(ZkError::from).and_then(|r| r);
+                    if !act.running {
+                        return act.publish_done(&component, ctx);
                     }
-                }
-            }
-        }));
+                    match result {
+                        Ok(()) => act.published(&component, session_id, &leader_path, ctx),
+                        Err(ZkError::GuardFailed { .. }) => {
+                            // Our latch node is gone: we are no longer leader. No retry, no write;
+                            // the latch tells us the rest.
+                            info!(component, "publish refused: latch node gone");
+                            act.publish_done(&component, ctx);
+                        }
+                        Err(ZkError::NoNode) if attempt == 1 && path::parent(&leader_path) != "/" => {
+                            act.create_parents_then_retry(component, session_id, guard, data, leader_path, ctx);
+                        }
+                        Err(ZkError::NodeExists | ZkError::BadVersion | ZkError::NoNode)
+                            if attempt < PUBLISH_ATTEMPTS =>
+                        {
+                            debug!(component, attempt, "leader node not as expected; reading it and retrying");
+                            act.publish_attempt(component, session_id, guard, data, attempt + 1, ctx);
+                        }
+                        Err(err) => {
+                            act.publish_done(&component, ctx);
+                            if act.still_entitled(&component, session_id, &guard) {
+                                act.retry_if_transient(&component, session_id, &guard, &err, ctx);
+                                act.report(&component, err.into());
+                            }
+                        }
+                    }
+                })
+                .in_span(&self.span),
+        );
     }
 
     /// Our write landed. Every view from before it is stale: forget it and let the cache say
     /// what is there now (a new cache reads at start; a running one is asked to read again).
     fn published(&mut self, component: &str, session_id: Uuid, leader_path: &str, ctx: &mut Context<Self>) {
         self.metrics.publishes += 1;
-        info!(latch = %self.config.latch_path(), component, leader_path, leader_session_id = %session_id, "leader information published");
+        info!(component, leader_path, leader_session_id = %session_id, "leader information published");
         let me = ctx.address().recipient();
         let session = self.session.clone();
         if let Some(contender) = self.contenders.get_mut(component) {
@@ -340,8 +363,9 @@ impl ElectionSupervisor {
         }
         let (component, guard) = (component.to_owned(), guard.to_owned());
         ctx.run_later(PUBLISH_RETRY, move |act, ctx| {
+            let _span = act.span.clone().entered();
             if act.still_entitled(&component, session_id, &guard) {
-                debug!(latch = %act.config.latch_path(), component, "retrying a publish the connection broke");
+                debug!(component, "retrying a publish the connection broke");
                 act.publish(&component, ctx);
             }
         });
@@ -361,18 +385,22 @@ impl ElectionSupervisor {
         self.metrics.zk_requests += 1;
         let create =
             Create::new(parent, Vec::new(), NodeMode::Persistent).acl(self.acl.clone()).parents(Parents::Persistent);
-        ctx.spawn(self.session.send(create).into_actor(self).map(move |result, act, ctx| {
-            match result.map_err(ZkError::from).and_then(|r| r) {
-                Ok(_) | Err(ZkError::NodeExists) if act.still_entitled(&component, session_id, &guard) => {
-                    act.publish_attempt(component, session_id, guard, data, 2, ctx);
-                }
-                Ok(_) | Err(ZkError::NodeExists) => act.publish_done(&component, ctx),
-                Err(err) => {
-                    act.publish_done(&component, ctx);
-                    act.report(&component, err.into());
-                }
-            }
-        }));
+        ctx.spawn(
+            self.session
+                .send(create)
+                .into_actor(self)
+                .map(move |result, act, ctx| match result.map_err(ZkError::from).and_then(|r| r) {
+                    Ok(_) | Err(ZkError::NodeExists) if act.still_entitled(&component, session_id, &guard) => {
+                        act.publish_attempt(component, session_id, guard, data, 2, ctx);
+                    }
+                    Ok(_) | Err(ZkError::NodeExists) => act.publish_done(&component, ctx),
+                    Err(err) => {
+                        act.publish_done(&component, ctx);
+                        act.report(&component, err.into());
+                    }
+                })
+                .in_span(&self.span),
+        );
     }
 
     /// Ends a publish; runs the one that was requested meanwhile, if still needed.
@@ -393,7 +421,7 @@ impl ElectionSupervisor {
         let Some(confirmed) = contender.confirmed else { return };
         if !self.node_is_ours(contender, confirmed) {
             self.metrics.rewrites += 1;
-            debug!(latch = %self.config.latch_path(), component, view = ?contender.view, "leader node is not ours; rewriting");
+            debug!(component, view = ?contender.view, "leader node is not ours; rewriting");
             self.publish(component, ctx);
         }
     }
@@ -440,19 +468,24 @@ impl Actor for ElectionSupervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let _span = info_span!("election", latch = %self.config.latch_path()).entered();
+        let _span = self.span.clone().entered();
         self.session.do_send(SubscribeFailures(ctx.address().recipient()));
         let subscribe = self.session.send(SubscribeConnection(ctx.address().recipient()));
-        ctx.wait(subscribe.into_actor(self).map(|status, act, _ctx| {
-            if let Ok(status) = status {
-                act.zk_session_id = status.session_id;
-                act.acl = match act.config.acl() {
-                    Some(acl) => acl.clone(),
-                    None if status.authenticated => NodeAcl::CreatorAll,
-                    None => NodeAcl::Open,
-                };
-            }
-        }));
+        ctx.wait(
+            subscribe
+                .into_actor(self)
+                .map(|status, act, _ctx| {
+                    if let Ok(status) = status {
+                        act.set_zk_session(status.session_id);
+                        act.acl = match act.config.acl() {
+                            Some(acl) => acl.clone(),
+                            None if status.authenticated => NodeAcl::CreatorAll,
+                            None => NodeAcl::Open,
+                        };
+                    }
+                })
+                .in_span(&self.span),
+        );
     }
 }
 
@@ -460,8 +493,9 @@ impl Handler<Subscribe> for ElectionSupervisor {
     type Result = Result<(), ElectionError>;
 
     fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
+        let _span = self.span.clone().entered();
         self.validate(&msg)?;
-        info!(latch = %self.config.latch_path(), component = %msg.component, address = %msg.address, leader_path = %msg.leader_path, "contender subscribed");
+        info!(component = %msg.component, address = %msg.address, leader_path = %msg.leader_path, "contender subscribed");
         self.contenders.insert(
             msg.component.clone(),
             Contender {
@@ -493,6 +527,7 @@ impl Handler<LatchEvent> for ElectionSupervisor {
     type Result = ();
 
     fn handle(&mut self, msg: LatchEvent, _ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         self.on_latch(msg);
     }
 }
@@ -501,20 +536,20 @@ impl Handler<Confirm> for ElectionSupervisor {
     type Result = Result<(), ElectionError>;
 
     fn handle(&mut self, msg: Confirm, ctx: &mut Context<Self>) -> Self::Result {
-        let latch = self.config.latch_path().to_owned();
+        let _span = self.span.clone().entered();
         let Some(contender) = self.contenders.get_mut(&msg.component) else {
             return Err(ElectionError::UnknownContender(msg.component));
         };
         if !self.running {
-            debug!(%latch, component = %msg.component, "confirm after stop ignored");
+            debug!(component = %msg.component, "confirm after stop ignored");
             return Err(ElectionError::Stopped);
         }
         if self.latch_node.is_none() {
-            debug!(%latch, component = %msg.component, "confirm while not leader ignored");
+            debug!(component = %msg.component, "confirm while not leader ignored");
             return Err(ElectionError::NotLeader);
         }
         if contender.issued != Some(msg.session_id) {
-            debug!(%latch, component = %msg.component, confirmed = %msg.session_id, "stale confirm ignored");
+            debug!(component = %msg.component, confirmed = %msg.session_id, "stale confirm ignored");
             return Err(ElectionError::StaleSessionId { confirmed: msg.session_id, granted: contender.issued });
         }
         if contender.confirmed == Some(msg.session_id) {
@@ -522,7 +557,7 @@ impl Handler<Confirm> for ElectionSupervisor {
         }
         contender.confirmed = Some(msg.session_id);
         self.metrics.confirms += 1;
-        info!(%latch, component = %msg.component, leader_session_id = %msg.session_id, "leadership confirmed");
+        info!(component = %msg.component, leader_session_id = %msg.session_id, "leadership confirmed");
         self.publish(&msg.component, ctx);
         Ok(())
     }
@@ -542,6 +577,7 @@ impl Handler<NodeChanged> for ElectionSupervisor {
     type Result = ();
 
     fn handle(&mut self, msg: NodeChanged, ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         let Some((component, contender)) = self.contenders.iter_mut().find(|(_, c)| c.leader_path == msg.path) else {
             return;
         };
@@ -560,7 +596,8 @@ impl Handler<ConnectionStateChanged> for ElectionSupervisor {
     type Result = ();
 
     fn handle(&mut self, msg: ConnectionStateChanged, _ctx: &mut Context<Self>) {
-        self.zk_session_id = msg.session_id;
+        let _span = self.span.clone().entered();
+        self.set_zk_session(msg.session_id);
     }
 }
 
@@ -570,6 +607,7 @@ impl Handler<SessionFailed> for ElectionSupervisor {
     /// The session cannot be established (credentials refused): the contenders hear it as an
     /// error; the session keeps retrying.
     fn handle(&mut self, msg: SessionFailed, _ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         if self.running {
             self.report_all(ElectionError::ZooKeeper(msg.error));
         }
@@ -580,6 +618,7 @@ impl Handler<Resign> for ElectionSupervisor {
     type Result = ResponseActFuture<Self, Result<(), ElectionError>>;
 
     fn handle(&mut self, msg: Resign, ctx: &mut Context<Self>) -> Self::Result {
+        let _span = self.span.clone().entered();
         if !self.running {
             return Box::pin(actix::fut::ready(Err(ElectionError::Stopped)));
         }
@@ -599,10 +638,11 @@ impl Handler<Stop> for ElectionSupervisor {
     type Result = ResponseActFuture<Self, Result<(), ElectionError>>;
 
     fn handle(&mut self, _msg: Stop, _ctx: &mut Context<Self>) -> Self::Result {
+        let _span = self.span.clone().entered();
         if !self.running {
             return Box::pin(actix::fut::ready(Ok(())));
         }
-        info!(latch = %self.config.latch_path(), "stopping election");
+        info!("stopping election");
         // Original order: running = false and both IDs cleared first, so nothing reaches a
         // contender and no publish starts from here on.
         self.running = false;
@@ -636,14 +676,19 @@ impl Handler<Stop> for ElectionSupervisor {
             };
             leave(&session, latch_node, leader_nodes, our_session).await
         };
-        Box::pin(teardown.into_actor(self).map(|errors, act, _ctx| {
-            info!(latch = %act.config.latch_path(), errors = errors.len(), "election stopped");
-            if errors.is_empty() {
-                Ok(())
-            } else {
-                Err(ElectionError::StopFailed(errors))
-            }
-        }))
+        Box::pin(
+            teardown
+                .into_actor(self)
+                .map(|errors, _act, _ctx| {
+                    info!(errors = errors.len(), "election stopped");
+                    if errors.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(ElectionError::StopFailed(errors))
+                    }
+                })
+                .in_span(&self.span),
+        )
     }
 }
 
@@ -730,14 +775,19 @@ impl Handler<GetMetrics> for ElectionSupervisor {
                 None => None,
             }
         };
-        Box::pin(fetch.into_actor(self).map(|stats, act, _ctx| {
-            let mut metrics = act.metrics.clone();
-            if let Some(stats) = stats {
-                metrics.latch_watches_fired = stats.watches_fired;
-                metrics.zk_requests += stats.requests;
-            }
-            metrics.is_leader = act.latch_node.is_some();
-            metrics
-        }))
+        Box::pin(
+            fetch
+                .into_actor(self)
+                .map(|stats, act, _ctx| {
+                    let mut metrics = act.metrics.clone();
+                    if let Some(stats) = stats {
+                        metrics.latch_watches_fired = stats.watches_fired;
+                        metrics.zk_requests += stats.requests;
+                    }
+                    metrics.is_leader = act.latch_node.is_some();
+                    metrics
+                })
+                .in_span(&self.span),
+        )
     }
 }

@@ -11,11 +11,12 @@ pub mod requests;
 use std::time::Duration;
 
 use actix::prelude::*;
-use tracing::{debug, info, info_span, warn};
+use tracing::{debug, field, info, info_span, warn, Span};
 use zookeeper_client::{Client, SessionState};
 
 use crate::config::SessionConfig;
 use crate::error::{ConfigError, ZkError};
+use crate::trace::InSpanExt;
 pub use requests::*;
 
 /// Connection state as the recipes see it (Apache Curator's vocabulary).
@@ -148,6 +149,8 @@ pub struct ZkSession {
     /// Failed client builds in a row, for the backoff.
     failed_attempts: u32,
     metrics: SessionMetrics,
+    /// `zk_session{connect, session_id}`, inside the span that started the session.
+    span: Span,
 }
 
 impl ZkSession {
@@ -155,7 +158,9 @@ impl ZkSession {
     /// tells subscribers when the session is up. Must be called inside a running actix `System`.
     pub fn start(config: SessionConfig) -> Addr<ZkSession> {
         let arbiter = Arbiter::new();
-        ZkSession::start_in_arbiter(&arbiter.handle(), move |_| ZkSession::new(config))
+        // Made here, not on the session's own thread, so that it nests in the caller's span.
+        let span = info_span!("zk_session", connect = %config.connect_string(), session_id = field::Empty);
+        ZkSession::start_in_arbiter(&arbiter.handle(), move |_| ZkSession::new(config, span))
     }
 
     /// Validates `connect_string` with default settings and starts a session (a shortcut for
@@ -164,7 +169,7 @@ impl ZkSession {
         Ok(ZkSession::start(SessionConfig::builder(connect_string).build()?))
     }
 
-    fn new(config: SessionConfig) -> Self {
+    fn new(config: SessionConfig, span: Span) -> Self {
         ZkSession {
             config,
             generation: 0,
@@ -177,6 +182,7 @@ impl ZkSession {
             lost_timer: None,
             failed_attempts: 0,
             metrics: SessionMetrics::default(),
+            span,
         }
     }
 
@@ -247,7 +253,12 @@ impl ZkSession {
                 Err(_) => Err(ZkError::Timeout(deadline)),
             }
         };
-        ctx.spawn(attempt.into_actor(self).map(move |result, act, ctx| act.on_client_built(generation, result, ctx)));
+        ctx.spawn(
+            attempt
+                .into_actor(self)
+                .map(move |result, act, ctx| act.on_client_built(generation, result, ctx))
+                .in_span(&self.span),
+        );
     }
 
     fn on_client_built(&mut self, generation: u64, result: Result<Client, ZkError>, ctx: &mut Context<Self>) {
@@ -264,6 +275,7 @@ impl ZkSession {
                     self.report_failure(err);
                 }
                 ctx.run_later(delay, |act, ctx| {
+                    let _span = act.span.clone().entered();
                     if act.phase == Phase::Connecting {
                         act.build_client(ctx);
                     }
@@ -273,7 +285,12 @@ impl ZkSession {
         };
         self.failed_attempts = 0;
         let session_id = client.session_id();
-        info!(generation, session_id = %session_id, negotiated_timeout_ms = client.session_timeout().as_millis() as u64, "ZooKeeper session established");
+        self.span.record("session_id", field::display(session_id));
+        info!(
+            generation,
+            negotiated_timeout_ms = client.session_timeout().as_millis() as u64,
+            "ZooKeeper session established"
+        );
         self.watch_client_state(&client, generation, ctx);
         self.client = Some(client);
         self.phase = Phase::Connected;
@@ -299,7 +316,7 @@ impl ZkSession {
                 }
             }
         };
-        ctx.spawn(forward.into_actor(self));
+        ctx.spawn(forward.into_actor(self).in_span(&self.span));
     }
 
     fn on_client_state(&mut self, state: SessionState, ctx: &mut Context<Self>) {
@@ -312,6 +329,7 @@ impl ZkSession {
                 let generation = self.generation;
                 let after = Self::lost_after(asked, negotiated);
                 self.lost_timer = Some(ctx.run_later(after, move |act, ctx| {
+                    let _span = act.span.clone().entered();
                     if act.generation == generation && act.phase == Phase::Suspended {
                         info!(
                             generation,
@@ -380,7 +398,7 @@ impl ZkSession {
             session_id: self.client.as_ref().map(|c| c.session_id().0),
             generation: self.generation,
         };
-        info!(?state, generation = self.generation, session_id = ?event.session_id.map(|id| format!("{id:#x}")), "connection state");
+        info!(?state, generation = self.generation, "connection state");
         self.subscribers.retain(|subscriber| subscriber.connected());
         for subscriber in &self.subscribers {
             subscriber.do_send(event.clone());
@@ -392,7 +410,7 @@ impl Actor for ZkSession {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let _span = info_span!("zk_session", connect = %self.config.connect_string()).entered();
+        let _span = self.span.clone().entered();
         self.build_client(ctx);
     }
 
@@ -407,6 +425,7 @@ impl Handler<ClientStateReport> for ZkSession {
     type Result = ();
 
     fn handle(&mut self, report: ClientStateReport, ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         if report.generation == self.generation {
             self.on_client_state(report.state, ctx);
         }
@@ -417,6 +436,7 @@ impl Handler<SubscribeConnection> for ZkSession {
     type Result = MessageResult<SubscribeConnection>;
 
     fn handle(&mut self, msg: SubscribeConnection, _ctx: &mut Context<Self>) -> Self::Result {
+        let _span = self.span.clone().entered();
         self.subscribers.push(msg.0);
         MessageResult(self.status())
     }
@@ -426,6 +446,7 @@ impl Handler<SubscribeFailures> for ZkSession {
     type Result = ();
 
     fn handle(&mut self, msg: SubscribeFailures, _ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         self.failure_subscribers.push(msg.0);
     }
 }
@@ -442,6 +463,7 @@ impl Handler<StopSession> for ZkSession {
     type Result = ();
 
     fn handle(&mut self, _msg: StopSession, ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
         if self.phase == Phase::Stopped {
             return;
         }
@@ -463,7 +485,7 @@ impl Handler<StopSession> for ZkSession {
                 .await;
             }
         };
-        ctx.wait(close.into_actor(self).map(|_, _, ctx| ctx.stop()));
+        ctx.wait(close.into_actor(self).map(|_, _, ctx| ctx.stop()).in_span(&self.span));
     }
 }
 
