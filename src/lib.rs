@@ -11,6 +11,9 @@
 //! - [`node_cache::LeaderNodeCache`] watches one leader node;
 //! - [`supervisor::ElectionSupervisor`] runs the election state machine for its contenders.
 //!
+//! Beside the election, [`retrieval::LeaderRetriever`] tells any process who leads (Flink's
+//! leader retrieval service), over its own leader-node cache.
+//!
 //! The README follows; its example compiles as a doctest.
 #![doc = include_str!("../README.md")]
 

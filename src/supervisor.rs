@@ -4,11 +4,11 @@
 //! | event | here |
 //! |---|---|
 //! | subscribe | [`Handler<Subscribe>`]: validates, joins the latch with the first contender (the leader-node cache starts with the first publish) |
-//! | latch: is leader | [`ElectionSupervisor::on_latch`]: only if running, fresh `issued` per contender, `confirmed = None`, **granted** |
+//! | latch: is leader | `on_latch`: only if running, fresh `issued` per contender, `confirmed = None`, **granted** |
 //! | latch: not leader | only if running, both IDs cleared, **revoked** |
 //! | confirm | [`Handler<Confirm>`]: only if running, latch held and `id == issued`: `confirmed = id`, publish |
 //! | leader node changed | [`Handler<NodeChanged>`]: only if running, latch held, confirmed: rewrite when absent, foreign, undecodable or different |
-//! | publish | [`ElectionSupervisor::publish`]: one guarded multi-op (latch node must exist), from the cached view first, re-read on conflict |
+//! | publish | `publish`: one guarded multi-op (latch node must exist), from the cached view first, re-read on conflict |
 //! | stop | [`Handler<Stop>`]: `running = false` and IDs cleared first; published nodes, latch and caches closed; errors collected |
 
 use std::collections::BTreeMap;
