@@ -485,6 +485,7 @@ impl Demo {
             What::Leadership(LeadershipEvent::Error { error, .. }) => format!("error        {error}"),
             What::LeaderNode(NodeView::Unknown) => return None,
             What::LeaderNode(NodeView::Absent) => "leader node absent".into(),
+            What::LeaderNode(NodeView::Unreadable(err)) => format!("leader node unreadable ({err})"),
             What::LeaderNode(NodeView::Present { data, .. }) => match LeaderInfoCodec::Bincode.decode(data) {
                 Ok(info) => format!("leader node = {} / {}", info.address, info.session_id),
                 Err(err) => format!("leader node undecodable ({} bytes: {err})", data.len()),

@@ -14,6 +14,8 @@ use crate::session::{
 };
 use crate::trace::InSpanExt;
 
+/// Pause between reads of a node we may not read (no watch can be set on it).
+const UNREADABLE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 /// Pause before reading again after a read the connection broke.
 const RETRY_READ: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -31,6 +33,10 @@ pub enum NodeView {
         /// The node's stat (version, ephemeral owner, …).
         stat: Stat,
     },
+    /// The node exists but we may not read it (its ACL denies us: [`ZkError::NoAuth`]).
+    /// ZooKeeper notifies nobody about such a node, so the cache reads it again every second
+    /// until it is gone or readable.
+    Unreadable(ZkError),
 }
 
 /// Sent to the cache's owner whenever the view of the node changes.
@@ -82,6 +88,7 @@ impl LeaderNodeCache {
     }
 
     /// Reads the node with a watch: data if it exists, else an exists-watch for its creation.
+    /// A node we may not read is read again every [`UNREADABLE_POLL`].
     fn refresh(&mut self, ctx: &mut Context<Self>) {
         self.reads += 1;
         let read = self.reads;
@@ -95,7 +102,9 @@ impl LeaderNodeCache {
                 match session.send(GetData { path: path.clone(), watch: Some(me.clone()) }).await {
                     Ok(Ok((data, stat))) => break Ok(NodeView::Present { data, stat }),
                     Ok(Err(ZkError::NoNode)) => {}
-                    Ok(Err(err)) => break Err(err),
+                    Ok(Err(err)) if err.is_transient() => break Err(err),
+                    // The node exists (else NoNode) but we may not read it.
+                    Ok(Err(err)) => break Ok(NodeView::Unreadable(err)),
                     Err(mailbox) => break Err(mailbox.into()),
                 }
                 // Absent: watch for its creation. If it appeared in between, read it again.
@@ -114,6 +123,15 @@ impl LeaderNodeCache {
                 .into_actor(self)
                 .map(move |(result, requests), act, ctx| {
                     act.requests += requests;
+                    if matches!(result, Ok(NodeView::Unreadable(_))) && read == act.reads {
+                        // ZooKeeper tells nobody about changes to a node they may not read: poll.
+                        ctx.run_later(UNREADABLE_POLL, move |act, ctx| {
+                            let _span = act.span.clone().entered();
+                            if read == act.reads {
+                                act.refresh(ctx);
+                            }
+                        });
+                    }
                     match result {
                         Ok(view) if read == act.reads && view != act.view => {
                             act.view = view.clone();

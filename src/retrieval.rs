@@ -62,14 +62,14 @@ use uuid::Uuid;
 
 use crate::codec::LeaderInfoCodec;
 use crate::contender::{ElectionError, Stop};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ZkError};
 use crate::node_cache::{CloseCache, LeaderNodeCache, NodeChanged, NodeView};
 use crate::path;
 use crate::session::{ConnectionState, ConnectionStateChanged, SubscribeConnection, ZkSession};
 use crate::trace::InSpanExt;
 
 /// Who leads, as a [`LeaderRetriever`] tells its subscribers.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Message)]
+#[derive(Clone, Debug, PartialEq, Eq, Message)]
 #[rtype(result = "()")]
 pub enum LeaderChanged {
     /// The leader node holds this leader.
@@ -86,6 +86,13 @@ pub enum LeaderChanged {
     Undecodable {
         /// How many bytes the node holds.
         bytes: usize,
+    },
+    /// The leader node exists but cannot be read, e.g. its ACL denies our session
+    /// ([`ZkError::NoAuth`]). No watch can be set on it, so the retriever reads it again every
+    /// second until it is gone or readable.
+    Unreadable {
+        /// Why the read failed.
+        error: ZkError,
     },
 }
 
@@ -178,6 +185,7 @@ impl LeaderRetriever {
         match view {
             NodeView::Unknown => None,
             NodeView::Absent => Some(LeaderChanged::NoLeader),
+            NodeView::Unreadable(error) => Some(LeaderChanged::Unreadable { error }),
             // Flink's retrieval service also reads empty data as "no leader".
             NodeView::Present { data, .. } if data.is_empty() => Some(LeaderChanged::NoLeader),
             NodeView::Present { data, .. } => match self.codec.decode(&data) {

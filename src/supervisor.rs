@@ -170,7 +170,7 @@ impl ElectionSupervisor {
                         .decode(data)
                         .is_ok_and(|info| info.address == contender.address && info.session_id == confirmed)
             }
-            NodeView::Absent => false,
+            NodeView::Absent | NodeView::Unreadable(_) => false,
             // Not read yet: the read that is under way will tell.
             NodeView::Unknown => true,
         }
@@ -222,7 +222,7 @@ impl ElectionSupervisor {
         if attempt == 1 {
             let known = match &contender.view {
                 NodeView::Present { stat, .. } => Some(*stat),
-                NodeView::Absent | NodeView::Unknown => None,
+                NodeView::Absent | NodeView::Unknown | NodeView::Unreadable(_) => None,
             };
             let ops = self.leader_write(&leader_path, &data, known.as_ref());
             return self.write_leader_node(component, session_id, guard, data, attempt, ops, ctx);
@@ -581,8 +581,17 @@ impl Handler<NodeChanged> for ElectionSupervisor {
         let Some((component, contender)) = self.contenders.iter_mut().find(|(_, c)| c.leader_path == msg.path) else {
             return;
         };
+        let unreadable = match &msg.view {
+            NodeView::Unreadable(error) => Some(error.clone()),
+            _ => None,
+        };
         contender.view = msg.view;
         let component = component.clone();
+        if let Some(error) = unreadable {
+            // Worth knowing (someone locked our node away); the rewrite below replaces it.
+            self.report(&component, ElectionError::ZooKeeper(error));
+        }
+        let Some(contender) = self.contenders.get_mut(&component) else { return };
         if contender.publishing {
             // Judge the node once our own write has landed.
             contender.publish_again = true;

@@ -304,6 +304,24 @@ async fn leader_node_heals_itself() {
     })
     .await;
     assert!(leader.is_leader().await);
+
+    // Replaced by a node nobody may read: the leader hears why its cache is blind, and still
+    // replaces the node (existence and deletion need no read permission).
+    let write_only = vec![Acl::new(zk_election::session::Permission::WRITE, zk_election::session::AuthId::anyone())];
+    let locked_away = Create::new(LEADER, foreign("intruder:9", granted), NodeMode::Persistent);
+    vandal.send(Delete { path: LEADER.into(), version: None }).await.unwrap().unwrap();
+    let _ = vandal.send(locked_away.acl(NodeAcl::Custom(write_only))).await.unwrap();
+    let (_, error) = leader.events.until(2 * SECOND, |e| matches!(e, LeadershipEvent::Error { .. })).await;
+    assert!(
+        matches!(&error, LeadershipEvent::Error { error: ElectionError::ZooKeeper(zk_election::ZkError::NoAuth), .. }),
+        "{error:?}"
+    );
+    eventually(2 * SECOND, "leader node readable and ours again", || async {
+        let read = vandal.send(zk_election::session::GetData { path: LEADER.into(), watch: None }).await.unwrap();
+        let info = LeaderInfoCodec::Bincode.decode(&read.ok()?.0).ok()?;
+        (info.address == "leader:1" && info.session_id == granted).then_some(())
+    })
+    .await;
 }
 
 #[actix_rt::test]

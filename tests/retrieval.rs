@@ -9,11 +9,11 @@ use std::time::Duration;
 use actix::prelude::*;
 use common::*;
 use uuid::Uuid;
-use zk_election::session::{Delete, GetChildren, SetData};
+use zk_election::session::{Acl, AuthId, Create, Delete, GetChildren, NodeAcl, NodeMode, Permission, SetData};
 use zk_election::testkit::{FaultProxy, ZkServer};
 use zk_election::{
     ConfigError, ConnectionLossPolicy, ElectionConfig, ElectionSupervisor, GetLeader, LeaderChanged, LeaderInfo,
-    LeaderInfoCodec, LeaderRetriever, Stop, StopSession, SubscribeLeader, ZkSession,
+    LeaderInfoCodec, LeaderRetriever, Stop, StopSession, SubscribeLeader, ZkError, ZkSession,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -254,6 +254,24 @@ async fn both_codecs_and_undecodable_data() {
     // Bincode went Undecodable → Undecodable (another length) → NoLeader, in order.
     assert_eq!(bincode.next(5 * SECOND).await.1, LeaderChanged::Undecodable { bytes: 84 + info.address.len() });
     assert_eq!(bincode.next(5 * SECOND).await.1, LeaderChanged::NoLeader);
+}
+
+#[actix_rt::test]
+async fn unreadable_leader_node_is_reported_and_still_followed() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let (vandal, _s) = connected_session(&server.connect_string(), 4 * SECOND).await;
+    // A leader node nobody may read, not even its creator. (ZooKeeper does not notify watchers
+    // of changes they may not read, so the retriever starts when the node is already there.)
+    create_persistent(&vandal, "/retrieval", b"").await;
+    let write_only = vec![Acl::new(Permission::WRITE, AuthId::anyone())];
+    let locked = Create::new(LEADER, b"secret".to_vec(), NodeMode::Persistent);
+    vandal.send(locked.acl(NodeAcl::Custom(write_only))).await.unwrap().unwrap();
+    let (_retriever, mut changes) = retriever(&vandal, LeaderInfoCodec::Bincode).await;
+    assert_eq!(changes.next(5 * SECOND).await.1, LeaderChanged::Unreadable { error: ZkError::NoAuth });
+    // It is read again while unreadable: the retriever notices it go.
+    vandal.send(Delete { path: LEADER.into(), version: None }).await.unwrap().unwrap();
+    assert_eq!(changes.next(5 * SECOND).await.1, LeaderChanged::NoLeader);
 }
 
 #[actix_rt::test]

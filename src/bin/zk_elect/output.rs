@@ -47,6 +47,9 @@ impl Event<'_> {
             }
             Event::Leader(LeaderChanged::NoLeader) => ("leader", vec![("address", Value::Null)]),
             Event::Leader(LeaderChanged::Undecodable { bytes }) => ("undecodable", vec![("bytes", json!(bytes))]),
+            Event::Leader(LeaderChanged::Unreadable { error }) => {
+                ("unreadable", vec![("message", json!(error.to_string()))])
+            }
             Event::ChildStarted { pid } => ("child_started", vec![("pid", json!(pid))]),
             Event::ChildExited { code, signal: None } => ("child_exited", vec![("code", json!(code))]),
             Event::ChildExited { code, signal: Some(signal) } => {
@@ -89,6 +92,7 @@ impl Event<'_> {
             Event::Leader(LeaderChanged::Undecodable { bytes }) => {
                 format!("leader node holds {bytes} bytes that are not leader information in this codec")
             }
+            Event::Leader(LeaderChanged::Unreadable { error }) => format!("leader node cannot be read: {error}"),
             Event::ChildStarted { pid } => format!("command started, pid {pid}"),
             Event::ChildExited { code, signal: None } => format!("command exited with code {code}"),
             Event::ChildExited { code, signal: Some(signal) } => {
