@@ -42,6 +42,7 @@
 //!             LeaderChanged::Leader { address, session_id } => println!("send to {address}, tagged {session_id}"),
 //!             LeaderChanged::NoLeader => println!("hold requests: nobody leads"),
 //!             LeaderChanged::Undecodable { bytes } => println!("leader node holds {bytes} foreign bytes"),
+//!             LeaderChanged::Unreadable { error } => println!("leader node unreadable: {error}"),
 //!         }
 //!     }
 //! }
