@@ -191,6 +191,12 @@ pub struct Resign {
 
 /// Stop the election: no event reaches any contender afterwards, the latch node and the leader
 /// nodes this supervisor published are deleted. Idempotent.
+///
+/// Without a connection the deletes fail after the request timeout and the answer is
+/// [`ElectionError::StopFailed`]; the nodes live on with the session. The stopped supervisor
+/// deletes them after the next reconnect in the same session (else its latch node would stand
+/// first in line with nobody behind it); a lost session takes them with it. To be rid of them at
+/// once, stop the session too.
 #[derive(Clone, Debug, Message)]
 #[rtype(result = "Result<(), ElectionError>")]
 pub struct Stop;

@@ -9,7 +9,7 @@
 //! | confirm | [`Handler<Confirm>`]: only if running, latch held and `id == issued`: `confirmed = id`, publish |
 //! | leader node changed | [`Handler<NodeChanged>`]: only if running, latch held, confirmed: rewrite when absent, foreign, undecodable or different |
 //! | publish | `publish`: one guarded multi-op (latch node must exist), from the cached view first, re-read on conflict |
-//! | stop | [`Handler<Stop>`]: `running = false` and IDs cleared first; published nodes, latch and caches closed; errors collected |
+//! | stop | [`Handler<Stop>`]: `running = false` and IDs cleared first; leader nodes and latch node deleted in one guarded multi-op (retried after the next reconnect if the connection broke it); caches closed; errors collected |
 
 use std::collections::BTreeMap;
 
@@ -26,8 +26,8 @@ use crate::metrics::{ElectionMetrics, GetMetrics};
 use crate::node_cache::{CloseCache, LeaderNodeCache, NodeChanged, NodeView, Refresh};
 use crate::path;
 use crate::session::{
-    ConnectionStateChanged, Create, Delete, Exists, GuardedMulti, NodeAcl, NodeMode, Parents, SessionFailed, Stat,
-    SubscribeConnection, SubscribeFailures, WriteOp, ZkSession,
+    ConnectionState, ConnectionStateChanged, Create, Delete, Exists, GuardedMulti, NodeAcl, NodeMode, Parents,
+    SessionFailed, Stat, SubscribeConnection, SubscribeFailures, WriteOp, ZkSession,
 };
 use crate::trace::InSpanExt;
 
@@ -70,6 +70,8 @@ pub struct ElectionSupervisor {
     acl: NodeAcl,
     contenders: BTreeMap<String, Contender>,
     metrics: ElectionMetrics,
+    /// Nodes a stop could not delete for want of a connection, to delete after the reconnect.
+    pending_leave: Option<Leaving>,
     /// `election{latch, zk_session}`: every event of this election, its latch and caches.
     span: Span,
 }
@@ -87,6 +89,7 @@ impl ElectionSupervisor {
             span: info_span!("election", latch = %config.latch_path(), zk_session = field::Empty),
             contenders: BTreeMap::new(),
             metrics: ElectionMetrics::default(),
+            pending_leave: None,
             config,
         }
         .start()
@@ -94,7 +97,8 @@ impl ElectionSupervisor {
 
     /// Remembers our ZooKeeper session ID (to recognise nodes we own) and names it in our span.
     fn set_zk_session(&mut self, session_id: Option<i64>) {
-        if let Some(id) = session_id {
+        // Recorded on change only: a formatter shows every recorded value, the last one current.
+        if let Some(id) = session_id.filter(|id| Some(*id) != self.zk_session_id) {
             self.span.record("zk_session", field::display(format_args!("{id:#x}")));
         }
         self.zk_session_id = session_id;
@@ -604,9 +608,12 @@ impl Handler<NodeChanged> for ElectionSupervisor {
 impl Handler<ConnectionStateChanged> for ElectionSupervisor {
     type Result = ();
 
-    fn handle(&mut self, msg: ConnectionStateChanged, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: ConnectionStateChanged, ctx: &mut Context<Self>) {
         let _span = self.span.clone().entered();
         self.set_zk_session(msg.session_id);
+        if !self.running {
+            self.on_connection_after_stop(msg.state, ctx);
+        }
     }
 }
 
@@ -683,21 +690,71 @@ impl Handler<Stop> for ElectionSupervisor {
                 Some(latch) => latch.send(CloseLatch).await.ok().flatten(),
                 None => None,
             };
-            leave(&session, latch_node, leader_nodes, our_session).await
+            let leaving = Leaving { latch_node, leader_nodes, zk_session: our_session };
+            let errors = leave(&session, &leaving).await;
+            (leaving, errors)
         };
         Box::pin(
             teardown
                 .into_actor(self)
-                .map(|errors, _act, _ctx| {
+                .map(|(leaving, errors), act, _ctx| {
                     info!(errors = errors.len(), "election stopped");
                     if errors.is_empty() {
-                        Ok(())
-                    } else {
-                        Err(ElectionError::StopFailed(errors))
+                        return Ok(());
                     }
+                    act.retry_leave_after_reconnect(leaving, &errors);
+                    Err(ElectionError::StopFailed(errors))
                 })
                 .in_span(&self.span),
         )
+    }
+}
+
+/// What a stopped supervisor must delete: its latch node, and its leader nodes (with the version
+/// its cache saw, if any), all ephemeral nodes of the session `zk_session`.
+#[derive(Clone, Debug)]
+struct Leaving {
+    latch_node: Option<String>,
+    leader_nodes: Vec<(String, Option<i32>)>,
+    zk_session: Option<i64>,
+}
+
+impl ElectionSupervisor {
+    /// A stop the connection interrupted: our nodes live on with our session, and the latch
+    /// node would stand in line until the session ends, reaching the head with nobody behind
+    /// it. Delete them after the next reconnect in the same session (Curator's "guaranteed
+    /// delete"); a lost session takes them with it.
+    fn retry_leave_after_reconnect(&mut self, leaving: Leaving, errors: &[ZkError]) {
+        if errors.iter().all(ZkError::is_transient) && leaving.zk_session.is_some() {
+            info!("our nodes are deleted after the next reconnect in this session");
+            self.pending_leave = Some(leaving);
+        }
+    }
+
+    fn on_connection_after_stop(&mut self, state: ConnectionState, ctx: &mut Context<Self>) {
+        let Some(leaving) = self.pending_leave.take() else { return };
+        match state {
+            ConnectionState::Reconnected { same_session: true } => {
+                let session = self.session.clone();
+                let retry = async move {
+                    let errors = leave(&session, &leaving).await;
+                    (leaving, errors)
+                };
+                ctx.spawn(
+                    retry
+                        .into_actor(self)
+                        .map(|(leaving, errors), act, _ctx| {
+                            info!(errors = errors.len(), "left after the reconnect");
+                            act.retry_leave_after_reconnect(leaving, &errors);
+                        })
+                        .in_span(&self.span),
+                );
+            }
+            // Still disconnected: keep waiting.
+            ConnectionState::Suspended => self.pending_leave = Some(leaving),
+            // The session is gone, and our ephemeral nodes with it.
+            ConnectionState::Lost | ConnectionState::Connected | ConnectionState::Reconnected { .. } => {}
+        }
     }
 }
 
@@ -706,12 +763,8 @@ impl Handler<Stop> for ElectionSupervisor {
 /// known from the cache, one multi-op does it all (a clean handover costs one request);
 /// otherwise, or when that multi-op finds something changed, each leader node is read, then
 /// deleted if ours, and the latch node last. Answers the errors that kept something alive.
-async fn leave(
-    session: &Addr<ZkSession>,
-    latch_node: Option<String>,
-    leader_nodes: Vec<(String, Option<i32>)>,
-    our_session: Option<i64>,
-) -> Vec<ZkError> {
+async fn leave(session: &Addr<ZkSession>, leaving: &Leaving) -> Vec<ZkError> {
+    let Leaving { latch_node, leader_nodes, zk_session: our_session } = leaving.clone();
     if let Some(node) = &latch_node {
         let known: Option<Vec<WriteOp>> = leader_nodes
             .iter()

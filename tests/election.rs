@@ -11,8 +11,8 @@ use zk_election::latch::participants_in_order;
 use zk_election::session::{Acl, Create, Delete, GetChildren, GetSessionMetrics, NodeAcl, NodeMode, SetData, Stat};
 use zk_election::testkit::{FaultProxy, ZkServer};
 use zk_election::{
-    Confirm, ElectionConfig, ElectionError, ElectionSupervisor, GetMetrics, HasLeadership, LeaderInfo, LeaderInfoCodec,
-    LeadershipEvent, Stop, StopSession, ZkSession,
+    Confirm, ConnectionState, ElectionConfig, ElectionError, ElectionSupervisor, GetMetrics, HasLeadership, LeaderInfo,
+    LeaderInfoCodec, LeadershipEvent, Stop, StopSession, ZkSession,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -554,4 +554,49 @@ async fn waiting_participant_whose_node_is_deleted_rejoins_at_once() {
         let grants = participants[i].events.drain_for(Duration::from_millis(200)).await;
         assert!(!grants.iter().any(|e| matches!(e, LeadershipEvent::Granted { .. })), "participant {i} granted");
     }
+}
+
+#[actix_rt::test]
+async fn stop_cut_off_from_zookeeper_leaves_after_the_reconnect() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let proxy = std::sync::Arc::new(FaultProxy::for_connect_string(&server.connect_string()).expect("proxy"));
+    let config = ElectionConfig::builder(LATCH).build().unwrap();
+    // A session that outlives the stop's requests: they give up after 1 s, the session after 10.
+    let patient = zk_election::SessionConfig::builder(proxy.connect_string())
+        .session_timeout(10 * SECOND)
+        .request_timeout(SECOND)
+        .build()
+        .unwrap();
+    let (old_session, mut old_states) = session_with(patient).await;
+    let old_supervisor = ElectionSupervisor::start(old_session.clone(), config.clone());
+    let mut old_events = subscribe(&old_supervisor, "jobmanager", "old:1", LEADER, true).await;
+    let (observer, _s) = connected_session(&server.connect_string(), 4 * SECOND).await;
+    let granted = expect_grant(&mut old_events, 5 * SECOND).await;
+    await_leader_node(&observer, "old:1", granted, 5 * SECOND).await;
+    let mut next = join_with(&server.connect_string(), "next:2", true, config, 4 * SECOND).await;
+    eventually(5 * SECOND, "2 latch nodes", || async {
+        let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
+        (children.len() == 2).then_some(())
+    })
+    .await;
+
+    old_events.try_drain(); // granted, published: all before the stop
+                            // The stop's request goes into a partition and gives up after 1 s; then the connection
+                            // breaks and the request is lost with it (as when a real partition outlasts TCP).
+    proxy.blackhole();
+    let stopped = old_supervisor.send(Stop).await.unwrap();
+    assert!(matches!(stopped, Err(ElectionError::StopFailed(_))), "{stopped:?}");
+    let cutter = proxy.clone();
+    tokio::task::spawn_blocking(move || cutter.cut()).await.expect("cut");
+    expect_state(&mut old_states, ConnectionState::Suspended, 5 * SECOND).await;
+    assert!(read(&observer, LEADER).await.is_some(), "the old leader's node cannot be gone yet");
+    proxy.pass();
+    // The same session comes back and the stopped supervisor finishes leaving. Before, its
+    // latch node stood first in line for as long as the session lived: nobody else could lead.
+    let next_granted = expect_grant(&mut next.events, 5 * SECOND).await;
+    await_leader_node(&observer, "next:2", next_granted, 5 * SECOND).await;
+    let metrics = old_session.send(GetSessionMetrics).await.unwrap();
+    assert_eq!((metrics.reconnects, metrics.sessions_lost), (1, 0), "the old session must have survived");
+    assert!(old_events.try_drain().is_empty(), "a stopped election spoke");
 }

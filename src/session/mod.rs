@@ -149,8 +149,10 @@ pub struct ZkSession {
     /// Failed client builds in a row, for the backoff.
     failed_attempts: u32,
     metrics: SessionMetrics,
-    /// `zk_session{connect, session_id}`, inside the span that started the session.
+    /// `zk_session{connect, session_id}`, remade for every new ZooKeeper session.
     span: Span,
+    /// The span that was current where the session was started: the parent of `span`.
+    parent_span: Span,
 }
 
 impl ZkSession {
@@ -158,9 +160,9 @@ impl ZkSession {
     /// tells subscribers when the session is up. Must be called inside a running actix `System`.
     pub fn start(config: SessionConfig) -> Addr<ZkSession> {
         let arbiter = Arbiter::new();
-        // Made here, not on the session's own thread, so that it nests in the caller's span.
-        let span = info_span!("zk_session", connect = %config.connect_string(), session_id = field::Empty);
-        ZkSession::start_in_arbiter(&arbiter.handle(), move |_| ZkSession::new(config, span))
+        // Taken here, not on the session's own thread, so that our spans nest in the caller's.
+        let parent_span = Span::current();
+        ZkSession::start_in_arbiter(&arbiter.handle(), move |_| ZkSession::new(config, parent_span))
     }
 
     /// Validates `connect_string` with default settings and starts a session (a shortcut for
@@ -169,7 +171,8 @@ impl ZkSession {
         Ok(ZkSession::start(SessionConfig::builder(connect_string).build()?))
     }
 
-    fn new(config: SessionConfig, span: Span) -> Self {
+    fn new(config: SessionConfig, parent_span: Span) -> Self {
+        let span = info_span!(parent: &parent_span, "zk_session", connect = %config.connect_string(), session_id = field::Empty);
         ZkSession {
             config,
             generation: 0,
@@ -183,6 +186,7 @@ impl ZkSession {
             failed_attempts: 0,
             metrics: SessionMetrics::default(),
             span,
+            parent_span,
         }
     }
 
@@ -285,7 +289,13 @@ impl ZkSession {
         };
         self.failed_attempts = 0;
         let session_id = client.session_id();
-        self.span.record("session_id", field::display(session_id));
+        self.span = info_span!(
+            parent: &self.parent_span,
+            "zk_session",
+            connect = %self.config.connect_string(),
+            session_id = %session_id
+        );
+        let _span = self.span.clone().entered();
         info!(
             generation,
             negotiated_timeout_ms = client.session_timeout().as_millis() as u64,

@@ -105,6 +105,11 @@ pub async fn connected_session(connect: &str, timeout: Duration) -> (Addr<ZkSess
         .request_timeout(Duration::from_secs(5))
         .build()
         .expect("valid test config");
+    session_with(config).await
+}
+
+/// A session with `config`, its connection-state probe, once connected.
+pub async fn session_with(config: SessionConfig) -> (Addr<ZkSession>, States) {
     let session = ZkSession::start(config);
     let (recipient, mut states) = probe::<ConnectionStateChanged>();
     let status = session.send(zk_election::session::SubscribeConnection(recipient)).await.expect("session alive");
