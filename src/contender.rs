@@ -181,7 +181,9 @@ pub struct HasLeadership {
 
 /// Give up leadership: the latch node is deleted and a new one created at the back of the line
 /// (`rejoin: true`), or the supervisor leaves the latch for good (`rejoin: false`, same as
-/// [`Stop`]). Every contender of the supervisor is revoked.
+/// [`Stop`]). Every contender of the supervisor is revoked first. With `rejoin: true` our leader
+/// nodes are deleted in the same multi-op as the latch node when the cache has read them since
+/// our last write (almost always); otherwise the successor replaces them.
 #[derive(Clone, Debug, Message)]
 #[rtype(result = "Result<(), ElectionError>")]
 pub struct Resign {

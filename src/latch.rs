@@ -16,8 +16,8 @@ use uuid::Uuid;
 use crate::error::ZkError;
 use crate::policy::ConnectionLossPolicy;
 use crate::session::{
-    ConnectionState, ConnectionStateChanged, Create, Delete, GetChildren, GetData, NodeAcl, NodeMode, Parents,
-    SubscribeConnection, WatchEvent, WatchFired, ZkSession,
+    ConnectionState, ConnectionStateChanged, Create, Delete, GetChildren, GetData, GuardedMulti, NodeAcl, NodeMode,
+    Parents, SubscribeConnection, WatchEvent, WatchFired, WriteOp, ZkSession,
 };
 use crate::trace::InSpanExt;
 
@@ -52,9 +52,14 @@ pub enum LatchEvent {
 pub struct CloseLatch;
 
 /// Give up leadership (or a place in line): delete our node and create a new one at the back.
-#[derive(Message)]
+/// The writes in `with` (e.g. deleting the leader's own leader nodes) go in the same multi-op,
+/// guarded by our node; if that fails, our node is deleted alone.
+#[derive(Message, Default)]
 #[rtype(result = "()")]
-pub struct Requeue;
+pub struct Requeue {
+    /// Writes to apply atomically with deleting our node.
+    pub with: Vec<WriteOp>,
+}
 
 /// Which of the latch's two watches a request arms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -593,11 +598,31 @@ impl Handler<WatchFired> for LeaderLatch {
 impl Handler<Requeue> for LeaderLatch {
     type Result = ();
 
-    fn handle(&mut self, _msg: Requeue, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: Requeue, ctx: &mut Context<Self>) {
         let _span = self.span.clone().entered();
-        if !self.closed {
-            self.reset(ctx);
+        if self.closed {
+            return;
         }
+        if let (Some(node), false) = (self.node.clone(), msg.with.is_empty()) {
+            // Taken out of the reset's hands: this delete carries the owner's writes.
+            self.node = None;
+            self.set_leader(false);
+            let mut ops = msg.with;
+            ops.push(WriteOp::Delete { path: node.clone(), version: None });
+            self.stats.requests += 1;
+            let send = self.session.send(GuardedMulti { guard: node.clone(), guard_version: None, ops });
+            ctx.spawn(
+                send.into_actor(self)
+                    .map(move |result, act, ctx| {
+                        if !matches!(result, Ok(Ok(()))) && !act.closed {
+                            act.stale_nodes.push(node);
+                            act.delete_stale(ctx);
+                        }
+                    })
+                    .in_span(&self.span),
+            );
+        }
+        self.reset(ctx);
     }
 }
 

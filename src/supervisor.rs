@@ -95,6 +95,20 @@ impl ElectionSupervisor {
         .start()
     }
 
+    /// Every contender's leader path, with the version of its node when the cache saw it as
+    /// ours and no write of ours is in flight (only then is the version worth trusting).
+    fn own_leader_nodes(&self) -> Vec<(String, Option<i32>)> {
+        let ours = |stat: &Stat| Some(stat.ephemeral_owner) == self.zk_session_id;
+        let nodes = self.contenders.values().map(|contender| {
+            let version = match &contender.view {
+                NodeView::Present { stat, .. } if !contender.publishing && ours(stat) => Some(stat.version),
+                _ => None,
+            };
+            (contender.leader_path.clone(), version)
+        });
+        nodes.collect()
+    }
+
     /// Remembers our ZooKeeper session ID (to recognise nodes we own) and names it in our span.
     fn set_zk_session(&mut self, session_id: Option<i64>) {
         // Recorded on change only: a formatter shows every recorded value, the last one current.
@@ -641,10 +655,16 @@ impl Handler<Resign> for ElectionSupervisor {
         if !msg.rejoin {
             return Box::pin(Handler::<Stop>::handle(self, Stop, ctx));
         }
+        // Our leader nodes go with our latch node, so the successor finds the place free.
+        let with = self
+            .own_leader_nodes()
+            .into_iter()
+            .filter_map(|(path, version)| version.map(|version| WriteOp::Delete { path, version: Some(version) }))
+            .collect();
         // Revoke first, so nobody acts as leader while the latch node is replaced.
         self.on_latch(LatchEvent::NotLeader);
         if let Some(latch) = &self.latch {
-            latch.do_send(Requeue);
+            latch.do_send(Requeue { with });
         }
         Box::pin(actix::fut::ready(Ok(())))
     }
@@ -664,23 +684,13 @@ impl Handler<Stop> for ElectionSupervisor {
         self.running = false;
         self.latch_node = None;
         let our_session = self.zk_session_id;
-        let mut leader_nodes = Vec::new();
+        let leader_nodes = self.own_leader_nodes();
         for contender in self.contenders.values_mut() {
             contender.issued = None;
             contender.confirmed = None;
             if let Some(cache) = contender.cache.take() {
                 cache.do_send(CloseCache);
             }
-            // The version is worth knowing only for a node of ours with no write of ours in flight.
-            let version = match &contender.view {
-                NodeView::Present { stat, .. }
-                    if !contender.publishing && Some(stat.ephemeral_owner) == our_session =>
-                {
-                    Some(stat.version)
-                }
-                _ => None,
-            };
-            leader_nodes.push((contender.leader_path.clone(), version));
         }
         let session = self.session.clone();
         let latch = self.latch.take();

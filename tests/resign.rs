@@ -9,7 +9,7 @@ use actix::prelude::*;
 use common::*;
 use uuid::Uuid;
 use zk_election::latch::participants_in_order;
-use zk_election::session::GetChildren;
+use zk_election::session::{GetChildren, GetSessionMetrics};
 use zk_election::testkit::{FaultProxy, ZkServer};
 use zk_election::{
     Confirm, ElectionConfig, ElectionError, HasLeadership, LeadershipEvent, Resign, Stop, StopSession, ZkSession,
@@ -94,6 +94,8 @@ async fn resign_hands_over_and_rejoins_at_the_back() {
     assert_eq!(expect_published(&mut a.events, 5 * SECOND).await, a_id);
 
     // a resigns: b leads, a queues behind c and stays a follower.
+    tokio::time::sleep(Duration::from_millis(300)).await; // a's cache reads a's node
+    let b_before = b.session.send(GetSessionMetrics).await.unwrap().total_requests();
     a.resign(true).await.expect("resign");
     a.events.until(5 * SECOND, |e| matches!(e, LeadershipEvent::Revoked { .. })).await;
     assert!(!a.has_leadership(a_id).await, "the resigned ID still passes the fencing check");
@@ -102,6 +104,9 @@ async fn resign_hands_over_and_rejoins_at_the_back() {
     await_leader_address(&observer, &b.address).await;
     await_line(&observer, &["b:2", "c:3", "a:1"]).await;
     assert_eq!(a.grants_within(Duration::from_millis(300)).await, 0, "the resigner was granted again");
+    // a's leader node went with its latch node: b found the place free (list, create, watch).
+    let b_spent = b.session.send(GetSessionMetrics).await.unwrap().total_requests() - b_before;
+    assert_eq!(b_spent, 3, "requests of the successor");
     assert!(c.events.try_drain().is_empty(), "c was woken although b was next");
 
     // b resigns: c (not a, who is behind c) takes over.
