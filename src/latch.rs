@@ -125,8 +125,10 @@ pub struct LeaderLatch {
     /// stale, so we never *gain* leadership then (a tolerant policy only *keeps* it).
     suspended: bool,
     stats: LatchStats,
-    /// `latch{node}`, inside the span of whoever started the latch (the election's).
+    /// `latch{node}`, remade for every node we create.
     span: Span,
+    /// The span current where the latch was made (the election's): the parent of `span`.
+    parent_span: Span,
 }
 
 impl LeaderLatch {
@@ -160,7 +162,13 @@ impl LeaderLatch {
             suspended: false,
             stats: LatchStats::default(),
             span: info_span!("latch", node = field::Empty),
+            parent_span: Span::current(),
         }
+    }
+
+    /// A fresh span for our new node (a formatter would show a re-recorded field twice).
+    fn name_span(&mut self, node: &str) {
+        self.span = info_span!(parent: &self.parent_span, "latch", node = %node);
     }
 
     fn set_leader(&mut self, leader: bool) {
@@ -290,7 +298,8 @@ impl LeaderLatch {
                     act.joining = false;
                     match result.map_err(ZkError::from).and_then(|r| r) {
                         Ok(created) => {
-                            act.span.record("node", created.path.as_str());
+                            act.name_span(&created.path);
+                            let _span = act.span.clone().entered();
                             debug!("latch node created");
                             act.stats.nodes_created += 1;
                             act.node = Some(created.path);
@@ -338,7 +347,7 @@ impl LeaderLatch {
                         Ok(children) => match children.into_iter().find(|child| child.starts_with(&name_prefix)) {
                             Some(found) => {
                                 let node = format!("{}/{found}", act.latch_path);
-                                act.span.record("node", node.as_str());
+                                act.name_span(&node);
                                 act.node = Some(node);
                                 act.pending_prefix = None;
                                 act.check_leadership(ctx);
