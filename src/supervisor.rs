@@ -36,6 +36,25 @@ const PUBLISH_ATTEMPTS: u32 = 8;
 /// Pause before retrying a publish that failed because of the connection.
 const PUBLISH_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// One publish under way: whose leader information goes where, under which grant and latch
+/// node, at which attempt.
+#[derive(Clone, Debug)]
+struct PublishRound {
+    component: String,
+    session_id: Uuid,
+    /// Our latch node when the publish started; every write is guarded by it.
+    guard: String,
+    leader_path: String,
+    data: Vec<u8>,
+    attempt: u32,
+}
+
+impl PublishRound {
+    fn next(self) -> Self {
+        PublishRound { attempt: self.attempt + 1, ..self }
+    }
+}
+
 /// One subscribed contender and its leadership bookkeeping.
 struct Contender {
     recipient: Recipient<LeadershipEvent>,
@@ -204,8 +223,13 @@ impl ElectionSupervisor {
         let (Some(session_id), Some(guard)) = (contender.confirmed, self.latch_node.clone()) else { return };
         contender.publishing = true;
         let info = LeaderInfo::new(contender.address.clone(), session_id);
+        let leader_path = contender.leader_path.clone();
         match self.config.codec().encode(&info) {
-            Ok(data) => self.publish_attempt(component.to_owned(), session_id, guard, data, 1, ctx),
+            Ok(data) => {
+                let round =
+                    PublishRound { component: component.to_owned(), session_id, guard, leader_path, data, attempt: 1 };
+                self.publish_attempt(round, ctx);
+            }
             // Checked at subscribe; kept as an error event rather than a panic.
             Err(err) => {
                 self.publish_done(component, ctx);
@@ -214,55 +238,46 @@ impl ElectionSupervisor {
         }
     }
 
-    /// Whether a publish started for (`component`, `session_id`, `guard`) may still write.
-    fn still_entitled(&self, component: &str, session_id: Uuid, guard: &str) -> bool {
+    /// Whether the publish `round` may still write: we run, hold the same latch node, and the
+    /// contender still confirms the same session ID.
+    fn still_entitled(&self, round: &PublishRound) -> bool {
         self.running
-            && self.latch_node.as_deref() == Some(guard)
-            && self.contenders.get(component).is_some_and(|c| c.confirmed == Some(session_id))
+            && self.latch_node.as_deref() == Some(round.guard.as_str())
+            && self.contenders.get(&round.component).is_some_and(|c| c.confirmed == Some(round.session_id))
     }
 
-    /// One round of a publish: decides the write from what we know of the leader node, then
+    /// One attempt of a publish: decides the write from what we know of the leader node, then
     /// writes in one multi-op guarded by our latch node, so a deposed leader can never
     /// overwrite its successor. The first attempt trusts the cache's view (nothing known means
     /// "create": after a clean handover the node is gone, and a failover costs no read); every
     /// op is versioned, so a stale view fails safely and the next attempt reads first.
-    fn publish_attempt(
-        &mut self,
-        component: String,
-        session_id: Uuid,
-        guard: String,
-        data: Vec<u8>,
-        attempt: u32,
-        ctx: &mut Context<Self>,
-    ) {
-        let Some(contender) = self.contenders.get(&component) else { return };
-        let leader_path = contender.leader_path.clone();
-        if attempt == 1 {
-            let known = match &contender.view {
-                NodeView::Present { stat, .. } => Some(*stat),
-                NodeView::Absent | NodeView::Unknown | NodeView::Unreadable(_) => None,
+    fn publish_attempt(&mut self, round: PublishRound, ctx: &mut Context<Self>) {
+        if round.attempt == 1 {
+            let known = match self.contenders.get(&round.component).map(|c| &c.view) {
+                Some(NodeView::Present { stat, .. }) => Some(*stat),
+                _ => None,
             };
-            let ops = self.leader_write(&leader_path, &data, known.as_ref());
-            return self.write_leader_node(component, session_id, guard, data, attempt, ops, ctx);
+            let ops = self.leader_write(&round, known.as_ref());
+            return self.write_leader_node(round, ops, ctx);
         }
         self.metrics.zk_requests += 1;
-        let read = self.session.send(Exists { path: leader_path.clone(), watch: None });
+        let read = self.session.send(Exists { path: round.leader_path.clone(), watch: None });
         ctx.spawn(
             read.into_actor(self)
                 .map(move |stat, act, ctx| {
                     // Re-checked after every await: a stop or revoke in between must not write.
-                    if !act.still_entitled(&component, session_id, &guard) {
-                        return act.publish_done(&component, ctx);
+                    if !act.still_entitled(&round) {
+                        return act.publish_done(&round.component, ctx);
                     }
                     match stat.map_err(ZkError::from).and_then(|r| r) {
                         Ok(stat) => {
-                            let ops = act.leader_write(&leader_path, &data, stat.as_ref());
-                            act.write_leader_node(component, session_id, guard, data, attempt, ops, ctx);
+                            let ops = act.leader_write(&round, stat.as_ref());
+                            act.write_leader_node(round, ops, ctx);
                         }
                         Err(err) => {
-                            act.publish_done(&component, ctx);
-                            act.retry_if_transient(&component, session_id, &guard, &err, ctx);
-                            act.report(&component, err.into());
+                            act.publish_done(&round.component, ctx);
+                            act.retry_if_transient(&round, &err, ctx);
+                            act.report(&round.component, err.into());
                         }
                     }
                 })
@@ -270,19 +285,20 @@ impl ElectionSupervisor {
         );
     }
 
-    /// The writes that put `data` at `leader_path`, given the node's stat if it exists.
-    fn leader_write(&self, leader_path: &str, data: &[u8], stat: Option<&Stat>) -> Vec<WriteOp> {
-        let path = leader_path.to_owned();
+    /// The writes that put the round's data at its leader path, given the node's stat if it
+    /// exists.
+    fn leader_write(&self, round: &PublishRound, stat: Option<&Stat>) -> Vec<WriteOp> {
+        let (path, data) = (round.leader_path.clone(), round.data.clone());
         let create = WriteOp::Create {
             path: path.clone(),
-            data: data.to_vec(),
+            data: data.clone(),
             mode: NodeMode::Ephemeral,
             acl: self.acl.clone(),
         };
         match stat {
             None => vec![create],
             Some(stat) if Some(stat.ephemeral_owner) == self.zk_session_id => {
-                vec![WriteOp::SetData { path, data: data.to_vec(), version: Some(stat.version) }]
+                vec![WriteOp::SetData { path, data, version: Some(stat.version) }]
             }
             // Someone else's node (a stale leader's, or a foreign write): replace it.
             Some(stat) => vec![WriteOp::Delete { path, version: Some(stat.version) }, create],
@@ -290,49 +306,43 @@ impl ElectionSupervisor {
     }
 
     /// Sends the guarded write of one publish attempt and handles its outcome.
-    #[allow(clippy::too_many_arguments)]
-    fn write_leader_node(
-        &mut self,
-        component: String,
-        session_id: Uuid,
-        guard: String,
-        data: Vec<u8>,
-        attempt: u32,
-        ops: Vec<WriteOp>,
-        ctx: &mut Context<Self>,
-    ) {
-        let Some(leader_path) = self.contenders.get(&component).map(|c| c.leader_path.clone()) else { return };
+    fn write_leader_node(&mut self, round: PublishRound, ops: Vec<WriteOp>, ctx: &mut Context<Self>) {
         self.metrics.zk_requests += 1;
-        let write = self.session.send(GuardedMulti { guard: guard.clone(), guard_version: None, ops });
+        let write = self.session.send(GuardedMulti { guard: round.guard.clone(), guard_version: None, ops });
         ctx.spawn(
             write
                 .into_actor(self)
                 .map(move |result, act, ctx| {
                     let result = result.map_err(ZkError::from).and_then(|r| r);
+                    let component = round.component.clone();
                     if !act.running {
                         return act.publish_done(&component, ctx);
                     }
                     match result {
-                        Ok(()) => act.published(&component, session_id, &leader_path, ctx),
+                        Ok(()) => act.published(&round, ctx),
                         Err(ZkError::GuardFailed { .. }) => {
                             // Our latch node is gone: we are no longer leader. No retry, no write;
                             // the latch tells us the rest.
                             info!(component, "publish refused: latch node gone");
                             act.publish_done(&component, ctx);
                         }
-                        Err(ZkError::NoNode) if attempt == 1 && path::parent(&leader_path) != "/" => {
-                            act.create_parents_then_retry(component, session_id, guard, data, leader_path, ctx);
+                        Err(ZkError::NoNode) if round.attempt == 1 && path::parent(&round.leader_path) != "/" => {
+                            act.create_parents_then_retry(round, ctx);
                         }
                         Err(ZkError::NodeExists | ZkError::BadVersion | ZkError::NoNode)
-                            if attempt < PUBLISH_ATTEMPTS =>
+                            if round.attempt < PUBLISH_ATTEMPTS =>
                         {
-                            debug!(component, attempt, "leader node not as expected; reading it and retrying");
-                            act.publish_attempt(component, session_id, guard, data, attempt + 1, ctx);
+                            debug!(
+                                component,
+                                attempt = round.attempt,
+                                "leader node not as expected; reading it and retrying"
+                            );
+                            act.publish_attempt(round.next(), ctx);
                         }
                         Err(err) => {
                             act.publish_done(&component, ctx);
-                            if act.still_entitled(&component, session_id, &guard) {
-                                act.retry_if_transient(&component, session_id, &guard, &err, ctx);
+                            if act.still_entitled(&round) {
+                                act.retry_if_transient(&round, &err, ctx);
                                 act.report(&component, err.into());
                             }
                         }
@@ -344,9 +354,10 @@ impl ElectionSupervisor {
 
     /// Our write landed. Every view from before it is stale: forget it and let the cache say
     /// what is there now (a new cache reads at start; a running one is asked to read again).
-    fn published(&mut self, component: &str, session_id: Uuid, leader_path: &str, ctx: &mut Context<Self>) {
+    fn published(&mut self, round: &PublishRound, ctx: &mut Context<Self>) {
         self.metrics.publishes += 1;
-        info!(component, leader_path, leader_session_id = %session_id, "leader information published");
+        let (component, session_id) = (round.component.as_str(), round.session_id);
+        info!(component, leader_path = round.leader_path, leader_session_id = %session_id, "leader information published");
         let me = ctx.address().recipient();
         let session = self.session.clone();
         if let Some(contender) = self.contenders.get_mut(component) {
@@ -368,38 +379,23 @@ impl ElectionSupervisor {
     /// long as we stay entitled: nothing else would retry it when the leader node's view does
     /// not change meanwhile (a tolerant leader keeps its leadership across the reconnect, and
     /// the cache reports only changes).
-    fn retry_if_transient(
-        &mut self,
-        component: &str,
-        session_id: Uuid,
-        guard: &str,
-        err: &ZkError,
-        ctx: &mut Context<Self>,
-    ) {
+    fn retry_if_transient(&mut self, round: &PublishRound, err: &ZkError, ctx: &mut Context<Self>) {
         if !err.is_transient() {
             return;
         }
-        let (component, guard) = (component.to_owned(), guard.to_owned());
+        let round = round.clone();
         ctx.run_later(PUBLISH_RETRY, move |act, ctx| {
             let _span = act.span.clone().entered();
-            if act.still_entitled(&component, session_id, &guard) {
-                debug!(component, "retrying a publish the connection broke");
-                act.publish(&component, ctx);
+            if act.still_entitled(&round) {
+                debug!(component = round.component, "retrying a publish the connection broke");
+                act.publish(&round.component, ctx);
             }
         });
     }
 
     /// The leader path's parents are missing: create them (persistent, like Flink), then retry.
-    fn create_parents_then_retry(
-        &mut self,
-        component: String,
-        session_id: Uuid,
-        guard: String,
-        data: Vec<u8>,
-        leader_path: String,
-        ctx: &mut Context<Self>,
-    ) {
-        let parent = path::parent(&leader_path).to_owned();
+    fn create_parents_then_retry(&mut self, round: PublishRound, ctx: &mut Context<Self>) {
+        let parent = path::parent(&round.leader_path).to_owned();
         self.metrics.zk_requests += 1;
         let create =
             Create::new(parent, Vec::new(), NodeMode::Persistent).acl(self.acl.clone()).parents(Parents::Persistent);
@@ -408,13 +404,13 @@ impl ElectionSupervisor {
                 .send(create)
                 .into_actor(self)
                 .map(move |result, act, ctx| match result.map_err(ZkError::from).and_then(|r| r) {
-                    Ok(_) | Err(ZkError::NodeExists) if act.still_entitled(&component, session_id, &guard) => {
-                        act.publish_attempt(component, session_id, guard, data, 2, ctx);
+                    Ok(_) | Err(ZkError::NodeExists) if act.still_entitled(&round) => {
+                        act.publish_attempt(round.next(), ctx);
                     }
-                    Ok(_) | Err(ZkError::NodeExists) => act.publish_done(&component, ctx),
+                    Ok(_) | Err(ZkError::NodeExists) => act.publish_done(&round.component, ctx),
                     Err(err) => {
-                        act.publish_done(&component, ctx);
-                        act.report(&component, err.into());
+                        act.publish_done(&round.component, ctx);
+                        act.report(&round.component, err.into());
                     }
                 })
                 .in_span(&self.span),
