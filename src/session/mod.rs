@@ -470,12 +470,12 @@ impl Handler<GetStatus> for ZkSession {
 }
 
 impl Handler<StopSession> for ZkSession {
-    type Result = ();
+    type Result = ResponseActFuture<Self, ()>;
 
-    fn handle(&mut self, _msg: StopSession, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _msg: StopSession, ctx: &mut Context<Self>) -> Self::Result {
         let _span = self.span.clone().entered();
         if self.phase == Phase::Stopped {
-            return;
+            return Box::pin(actix::fut::ready(()));
         }
         info!(generation = self.generation, "closing ZooKeeper session");
         self.phase = Phase::Stopped;
@@ -484,7 +484,8 @@ impl Handler<StopSession> for ZkSession {
         self.failure_subscribers.clear();
         let client = self.client.take();
         // Dropping the last client sends CloseSession; wait for the server to confirm (briefly)
-        // so our ephemeral nodes are gone when the caller's `send(StopSession)` returns.
+        // so our ephemeral nodes are gone when the caller's `send(StopSession)` returns: the
+        // answer is this future's end, not the handler's return.
         let close = async move {
             if let Some(client) = client {
                 let mut watcher = client.state_watcher();
@@ -495,7 +496,7 @@ impl Handler<StopSession> for ZkSession {
                 .await;
             }
         };
-        ctx.wait(close.into_actor(self).map(|_, _, ctx| ctx.stop()).in_span(&self.span));
+        Box::pin(close.into_actor(self).map(|_, _, ctx| ctx.stop()).in_span(&self.span))
     }
 }
 
