@@ -195,11 +195,7 @@ async fn foreign_latch_children_are_ignored() {
     let (session, _s) = connected_session(&cs, 10 * SECOND).await;
     let supervisor = ElectionSupervisor::start(session.clone(), ElectionConfig::builder(LATCH).build().unwrap());
     let mut events = subscribe(&supervisor, "jm", "a:1", LEADER, true).await;
-    let children = eventually(5 * SECOND, "our node in the latch", || async {
-        let children = admin.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
-        (children.len() == 9).then_some(children)
-    })
-    .await;
+    let children = await_children(&admin, LATCH, 9, 5 * SECOND).await;
     let seen = events.drain_for(SECOND / 2).await;
     assert!(seen.is_empty(), "queued behind a real participant, yet: {seen:?}");
 
@@ -239,11 +235,7 @@ async fn latch_path_deleted_underneath_us_rejoins() {
     .await;
     let granted = expect_grant(&mut processes[first].3, 5 * SECOND).await;
     expect_published(&mut processes[first].3, 5 * SECOND).await;
-    eventually(5 * SECOND, "both in the latch", || async {
-        let children = admin.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
-        (children.len() == 2).then_some(())
-    })
-    .await;
+    await_children(&admin, LATCH, 2, 5 * SECOND).await;
 
     // Hold both processes' traffic (briefly: well under the connection timeout, no suspension)
     // so the whole latch goes at once, their nodes included; then let them see it.

@@ -174,11 +174,7 @@ async fn confirm_rules() {
     let mut second = join(&cs, "second:2", false).await;
     assert_eq!(second.supervisor.send(confirm(granted)).await.unwrap(), Err(ElectionError::NotLeader));
     // Second must be queued before first resigns, or first would simply lead again.
-    eventually(5 * SECOND, "second in the latch", || async {
-        let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
-        (children.len() == 2).then_some(())
-    })
-    .await;
+    await_children(&observer, LATCH, 2, 5 * SECOND).await;
 
     // Leadership moves: the old ID is void, confirming it writes nothing.
     first.supervisor.send(zk_election::Resign { rejoin: true }).await.unwrap().unwrap();
@@ -362,11 +358,7 @@ async fn latch_protocol_and_single_wakeup() {
     for i in 0..10 {
         participants.push(join(&cs, &format!("node-{i}:6123"), true).await);
     }
-    let children = eventually(5 * SECOND, "10 latch nodes", || async {
-        let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
-        (children.len() == 10).then_some(children)
-    })
-    .await;
+    let children = await_children(&observer, LATCH, 10, 5 * SECOND).await;
     let pattern = regex_lite::Regex::new(
         r"^_c_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}-latch-\d{10}$",
     )
@@ -431,11 +423,7 @@ async fn partitioned_leader_is_revoked_before_successor_is_granted() {
 
     proxy.pass();
     // The old leader rejoins as a follower: a fresh latch node, no grant.
-    eventually(4 * timeout, "old leader back in the latch", || async {
-        let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
-        (children.len() == 2).then_some(())
-    })
-    .await;
+    await_children(&observer, LATCH, 2, 4 * timeout).await;
     assert!(!old.is_leader().await);
     assert!(!old.events.try_drain().iter().any(|e| matches!(e, LeadershipEvent::Granted { .. })));
 }
@@ -496,11 +484,7 @@ async fn clean_handover_costs_four_requests() {
     for i in 0..3 {
         participants.push(join(&cs, &format!("handover-{i}:6123"), true).await);
     }
-    eventually(5 * SECOND, "3 latch nodes", || async {
-        let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
-        (children.len() == 3).then_some(())
-    })
-    .await;
+    await_children(&observer, LATCH, 3, 5 * SECOND).await;
     let (_, line) = line_order(&observer, &participants).await;
     let (leader, successor, last) = (line[0], line[1], line[2]);
     let granted = expect_grant(&mut participants[leader].events, 5 * SECOND).await;
@@ -533,11 +517,7 @@ async fn waiting_participant_whose_node_is_deleted_rejoins_at_once() {
     for i in 0..3 {
         participants.push(join(&cs, &format!("waiting-{i}:6123"), true).await);
     }
-    eventually(5 * SECOND, "3 latch nodes", || async {
-        let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
-        (children.len() == 3).then_some(())
-    })
-    .await;
+    await_children(&observer, LATCH, 3, 5 * SECOND).await;
     let (ordered, line) = line_order(&observer, &participants).await;
     let granted = expect_grant(&mut participants[line[0]].events, 5 * SECOND).await;
     await_leader_node(&observer, &participants[line[0]].address, granted, 5 * SECOND).await;
@@ -576,11 +556,7 @@ async fn stop_cut_off_from_zookeeper_leaves_after_the_reconnect() {
     let granted = expect_grant(&mut old_events, 5 * SECOND).await;
     await_leader_node(&observer, "old:1", granted, 5 * SECOND).await;
     let mut next = join_with(&server.connect_string(), "next:2", true, config, 4 * SECOND).await;
-    eventually(5 * SECOND, "2 latch nodes", || async {
-        let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
-        (children.len() == 2).then_some(())
-    })
-    .await;
+    await_children(&observer, LATCH, 2, 5 * SECOND).await;
 
     old_events.try_drain(); // granted, published: all before the stop
                             // The stop's request goes into a partition and gives up after 1 s; then the connection

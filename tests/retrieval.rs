@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use common::*;
 use uuid::Uuid;
-use zk_election::session::{Acl, AuthId, Create, Delete, GetChildren, NodeAcl, NodeMode, Permission, SetData};
+use zk_election::session::{Acl, AuthId, Create, Delete, NodeAcl, NodeMode, Permission, SetData};
 use zk_election::testkit::{FaultProxy, ZkServer};
 use zk_election::{
     ConfigError, ConnectionLossPolicy, ElectionConfig, ElectionSupervisor, GetLeader, LeaderChanged, LeaderInfo,
@@ -86,15 +86,6 @@ impl Contender {
     }
 }
 
-/// Waits until `count` participants are queued in the latch.
-async fn await_latch_size(observer: &Addr<ZkSession>, count: usize) {
-    eventually(5 * SECOND, &format!("{count} latch nodes"), || async {
-        let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
-        (children.len() == count).then_some(())
-    })
-    .await;
-}
-
 #[actix_rt::test]
 async fn retriever_follows_three_leader_changes_in_order() {
     init_tracing();
@@ -108,7 +99,7 @@ async fn retriever_follows_three_leader_changes_in_order() {
     let mut contenders = Vec::new();
     for i in 0..4 {
         contenders.push(Contender::join(&cs, &format!("10.0.0.{i}:6123"), 4 * SECOND, Default::default()).await);
-        await_latch_size(&observer, i + 1).await;
+        await_children(&observer, LATCH, i + 1, 5 * SECOND).await;
     }
     let mut expected = Vec::new();
     let mut seen = Vec::new();
@@ -139,7 +130,7 @@ async fn retriever_survives_a_zookeeper_restart() {
     let mut first = Contender::join(&cs, "first:1", timeout, ConnectionLossPolicy::SessionTolerant).await;
     let mut seen = await_change(&mut changes, &first.published().await, 10 * SECOND).await;
     let second = Contender::join(&cs, "second:2", timeout, ConnectionLossPolicy::SessionTolerant).await;
-    await_latch_size(&observer, 2).await;
+    await_children(&observer, LATCH, 2, 5 * SECOND).await;
 
     let restarting = server.clone();
     blocking(move || restarting.kill()).await.expect("kill");

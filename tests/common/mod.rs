@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
-use zk_election::session::{Create, Exists, GetData, NodeMode, Stat};
+use zk_election::session::{Create, Exists, GetChildren, GetData, NodeMode, Stat};
 use zk_election::{
     Confirm, ConnectionState, ConnectionStateChanged, ElectionSupervisor, LeadershipEvent, SessionConfig, ZkSession,
 };
@@ -117,6 +117,16 @@ pub async fn session_with(config: SessionConfig) -> (Addr<ZkSession>, States) {
         expect_state(&mut states, ConnectionState::Connected, Duration::from_secs(15)).await;
     }
     (session, states)
+}
+
+/// Waits until `path` has exactly `count` children (e.g. participants queued in a latch), and
+/// answers them.
+pub async fn await_children(observer: &Addr<ZkSession>, path: &str, count: usize, within: Duration) -> Vec<String> {
+    eventually(within, &format!("{count} children of {path}"), || async {
+        let children = observer.send(GetChildren { path: path.to_owned(), watch: None }).await.unwrap().ok()?;
+        (children.len() == count).then_some(children)
+    })
+    .await
 }
 
 /// Polls `check` every 20 ms until it returns `Some`, or panics after `within` with `what`.
