@@ -307,17 +307,28 @@ impl Cluster {
     /// and the leader node holds exactly its address and session ID in a node its session owns.
     /// Returns how long that took.
     pub async fn await_single_leader(&self, within: Duration) -> Duration {
+        let what = format!("no single confirmed leader within {within:?}");
+        self.await_check(within, Duration::from_millis(20), &what, || self.single_leader()).await
+    }
+
+    /// Polls `check` every `poll` until it passes, and answers how long that took; panics with
+    /// `what`, the last reason and the timeline after `within`.
+    async fn await_check<F, Fut>(&self, within: Duration, poll: Duration, what: &str, mut check: F) -> Duration
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(), String>>,
+    {
         let started = Instant::now();
         let deadline = started + within;
         loop {
-            let last = match self.single_leader().await {
+            let last = match check().await {
                 Ok(()) => return started.elapsed(),
                 Err(why) => why,
             };
             if Instant::now() >= deadline {
-                panic!("no single confirmed leader within {within:?}: {last}\n{}", self.timeline());
+                panic!("{what}: {last}\n{}", self.timeline());
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(poll).await;
         }
     }
 
@@ -359,18 +370,8 @@ impl Cluster {
     /// Waits until every live contender is connected and is either the leader or in the latch
     /// with exactly one node its current session owns, and no other node is in the latch.
     pub async fn await_nobody_stuck(&self, within: Duration) -> Duration {
-        let started = Instant::now();
-        let deadline = started + within;
-        loop {
-            let last = match self.nobody_stuck().await {
-                Ok(()) => return started.elapsed(),
-                Err(why) => why,
-            };
-            if Instant::now() >= deadline {
-                panic!("contender stuck after {within:?}: {last}\n{}", self.timeline());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let what = format!("contender stuck after {within:?}");
+        self.await_check(within, Duration::from_millis(50), &what, || self.nobody_stuck()).await
     }
 
     async fn nobody_stuck(&self) -> Result<(), String> {
