@@ -161,14 +161,14 @@ impl LeaderLatch {
             connected: false,
             suspended: false,
             stats: LatchStats::default(),
-            span: info_span!("latch", node = field::Empty),
+            span: latch_span(&Span::current(), None),
             parent_span: Span::current(),
         }
     }
 
     /// A fresh span for our new node (a formatter would show a re-recorded field twice).
     fn name_span(&mut self, node: &str) {
-        self.span = info_span!(parent: &self.parent_span, "latch", node = %node);
+        self.span = latch_span(&self.parent_span, Some(node));
     }
 
     fn set_leader(&mut self, leader: bool) {
@@ -530,6 +530,16 @@ impl LeaderLatch {
             }
         }
     }
+}
+
+/// `latch{node}` under `parent`; a fresh one per node, since a formatter prints every value
+/// ever recorded on a field.
+fn latch_span(parent: &Span, node: Option<&str>) -> Span {
+    let span = info_span!(parent: parent, "latch", node = field::Empty);
+    if let Some(node) = node {
+        span.record("node", field::display(node));
+    }
+    span
 }
 
 /// The latch participants among `children`, in leadership order: names containing `latch-`

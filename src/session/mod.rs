@@ -172,7 +172,7 @@ impl ZkSession {
     }
 
     fn new(config: SessionConfig, parent_span: Span) -> Self {
-        let span = info_span!(parent: &parent_span, "zk_session", connect = %config.connect_string(), session_id = field::Empty);
+        let span = session_span(&parent_span, &config, None);
         ZkSession {
             config,
             generation: 0,
@@ -289,12 +289,7 @@ impl ZkSession {
         };
         self.failed_attempts = 0;
         let session_id = client.session_id();
-        self.span = info_span!(
-            parent: &self.parent_span,
-            "zk_session",
-            connect = %self.config.connect_string(),
-            session_id = %session_id
-        );
+        self.span = session_span(&self.parent_span, &self.config, Some(session_id));
         let _span = self.span.clone().entered();
         info!(
             generation,
@@ -414,6 +409,16 @@ impl ZkSession {
             subscriber.do_send(event.clone());
         }
     }
+}
+
+/// `zk_session{connect, session_id}` under `parent`; a fresh one per ZooKeeper session, since a
+/// formatter prints every value ever recorded on a field.
+fn session_span(parent: &Span, config: &SessionConfig, session_id: Option<zookeeper_client::SessionId>) -> Span {
+    let span = info_span!(parent: parent, "zk_session", connect = %config.connect_string(), session_id = field::Empty);
+    if let Some(id) = session_id {
+        span.record("session_id", field::display(id));
+    }
+    span
 }
 
 impl Actor for ZkSession {
