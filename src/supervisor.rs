@@ -117,15 +117,19 @@ impl ElectionSupervisor {
     /// Every contender's leader path, with the version of its node when the cache saw it as
     /// ours and no write of ours is in flight (only then is the version worth trusting).
     fn own_leader_nodes(&self) -> Vec<(String, Option<i32>)> {
-        let ours = |stat: &Stat| Some(stat.ephemeral_owner) == self.zk_session_id;
         let nodes = self.contenders.values().map(|contender| {
             let version = match &contender.view {
-                NodeView::Present { stat, .. } if !contender.publishing && ours(stat) => Some(stat.version),
+                NodeView::Present { stat, .. } if !contender.publishing && self.owns(stat) => Some(stat.version),
                 _ => None,
             };
             (contender.leader_path.clone(), version)
         });
         nodes.collect()
+    }
+
+    /// Whether the node with `stat` is an ephemeral of our current ZooKeeper session.
+    fn owns(&self, stat: &Stat) -> bool {
+        Some(stat.ephemeral_owner) == self.zk_session_id
     }
 
     /// Remembers our ZooKeeper session ID (to recognise nodes we own) and names it in our span.
@@ -200,7 +204,7 @@ impl ElectionSupervisor {
     fn node_is_ours(&self, contender: &Contender, confirmed: Uuid) -> bool {
         match &contender.view {
             NodeView::Present { data, stat } => {
-                Some(stat.ephemeral_owner) == self.zk_session_id
+                self.owns(stat)
                     && self
                         .config
                         .codec()
@@ -297,7 +301,7 @@ impl ElectionSupervisor {
         };
         match stat {
             None => vec![create],
-            Some(stat) if Some(stat.ephemeral_owner) == self.zk_session_id => {
+            Some(stat) if self.owns(stat) => {
                 vec![WriteOp::SetData { path, data, version: Some(stat.version) }]
             }
             // Someone else's node (a stale leader's, or a foreign write): replace it.
@@ -688,28 +692,27 @@ impl Handler<Stop> for ElectionSupervisor {
                 cache.do_send(CloseCache);
             }
         }
-        let session = self.session.clone();
         let latch = self.latch.take();
-        let teardown = async move {
-            // The latch first stops reacting, so deleting its node does not make it rejoin.
-            let latch_node = match latch {
+        // The latch first stops reacting, so deleting its node does not make it rejoin.
+        let close_latch = async move {
+            match latch {
                 Some(latch) => latch.send(CloseLatch).await.ok().flatten(),
                 None => None,
-            };
-            let leaving = Leaving { latch_node, leader_nodes, zk_session: our_session };
-            let errors = leave(&session, &leaving).await;
-            (leaving, errors)
+            }
         };
         Box::pin(
-            teardown
+            close_latch
                 .into_actor(self)
-                .map(|(leaving, errors), act, _ctx| {
+                .then(move |latch_node, act, _ctx| {
+                    act.leave(Leaving { latch_node, leader_nodes, zk_session: our_session })
+                })
+                .map(|errors, _act, _ctx| {
                     info!(errors = errors.len(), "election stopped");
                     if errors.is_empty() {
-                        return Ok(());
+                        Ok(())
+                    } else {
+                        Err(ElectionError::StopFailed(errors))
                     }
-                    act.retry_leave_after_reconnect(leaving, &errors);
-                    Err(ElectionError::StopFailed(errors))
                 })
                 .in_span(&self.span),
         )
@@ -726,35 +729,36 @@ struct Leaving {
 }
 
 impl ElectionSupervisor {
-    /// A stop the connection interrupted: our nodes live on with our session, and the latch
-    /// node would stand in line until the session ends, reaching the head with nobody behind
-    /// it. Delete them after the next reconnect in the same session (Curator's "guaranteed
-    /// delete"); a lost session takes them with it.
-    fn retry_leave_after_reconnect(&mut self, leaving: Leaving, errors: &[ZkError]) {
-        if errors.iter().all(ZkError::is_transient) && leaving.zk_session.is_some() {
-            info!("our nodes are deleted after the next reconnect in this session");
-            self.pending_leave = Some(leaving);
-        }
+    /// Deletes what `leaving` names (see [`delete_our_nodes`]); answers the errors. A leave the
+    /// connection interrupted is remembered: our nodes live on with our session, and the latch
+    /// node would stand in line until the session ends, reaching the head with nobody behind it.
+    /// They are deleted after the next reconnect in the same session (Curator's "guaranteed
+    /// delete"); a lost session takes them with it. A leave that succeeded leaves nothing to
+    /// remember.
+    fn leave(&self, leaving: Leaving) -> impl ActorFuture<Self, Output = Vec<ZkError>> + 'static {
+        let session = self.session.clone();
+        let deletes = async move {
+            let errors = delete_our_nodes(&session, &leaving).await;
+            (leaving, errors)
+        };
+        deletes.into_actor(self).map(|(leaving, errors), act, _ctx| {
+            let interrupted = !errors.is_empty() && errors.iter().all(ZkError::is_transient);
+            if interrupted && leaving.zk_session.is_some() {
+                info!("our nodes are deleted after the next reconnect in this session");
+                act.pending_leave = Some(leaving);
+            }
+            errors
+        })
     }
 
     fn on_connection_after_stop(&mut self, state: ConnectionState, ctx: &mut Context<Self>) {
         let Some(leaving) = self.pending_leave.take() else { return };
         match state {
             ConnectionState::Reconnected { same_session: true } => {
-                let session = self.session.clone();
-                let retry = async move {
-                    let errors = leave(&session, &leaving).await;
-                    (leaving, errors)
-                };
-                ctx.spawn(
-                    retry
-                        .into_actor(self)
-                        .map(|(leaving, errors), act, _ctx| {
-                            info!(errors = errors.len(), "left after the reconnect");
-                            act.retry_leave_after_reconnect(leaving, &errors);
-                        })
-                        .in_span(&self.span),
-                );
+                let retry = self.leave(leaving).map(|errors, _act, _ctx| {
+                    info!(errors = errors.len(), "left after the reconnect");
+                });
+                ctx.spawn(retry.in_span(&self.span));
             }
             // Still disconnected: keep waiting.
             ConnectionState::Suspended => self.pending_leave = Some(leaving),
@@ -769,7 +773,7 @@ impl ElectionSupervisor {
 /// known from the cache, one multi-op does it all (a clean handover costs one request);
 /// otherwise, or when that multi-op finds something changed, each leader node is read, then
 /// deleted if ours, and the latch node last. Answers the errors that kept something alive.
-async fn leave(session: &Addr<ZkSession>, leaving: &Leaving) -> Vec<ZkError> {
+async fn delete_our_nodes(session: &Addr<ZkSession>, leaving: &Leaving) -> Vec<ZkError> {
     let Leaving { latch_node, leader_nodes, zk_session: our_session } = leaving.clone();
     if let Some(node) = &latch_node {
         let known: Option<Vec<WriteOp>> = leader_nodes

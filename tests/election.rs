@@ -576,4 +576,14 @@ async fn stop_cut_off_from_zookeeper_leaves_after_the_reconnect() {
     let metrics = old_session.send(GetSessionMetrics).await.unwrap();
     assert_eq!((metrics.reconnects, metrics.sessions_lost), (1, 0), "the old session must have survived");
     assert!(old_events.try_drain().is_empty(), "a stopped election spoke");
+
+    // Once it has left, the stopped supervisor has nothing more to do after a reconnect.
+    let cutter = proxy.clone();
+    tokio::task::spawn_blocking(move || cutter.cut()).await.expect("cut");
+    expect_state(&mut old_states, ConnectionState::Suspended, 5 * SECOND).await;
+    proxy.pass();
+    expect_state(&mut old_states, ConnectionState::Reconnected { same_session: true }, 5 * SECOND).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = old_session.send(GetSessionMetrics).await.unwrap();
+    assert_eq!(again.total_requests(), metrics.total_requests(), "a stopped supervisor left twice");
 }
