@@ -125,12 +125,7 @@ impl LeaderNodeCache {
                     act.requests += requests;
                     if matches!(result, Ok(NodeView::Unreadable(_))) && read == act.reads {
                         // ZooKeeper tells nobody about changes to a node they may not read: poll.
-                        ctx.run_later(UNREADABLE_POLL, move |act, ctx| {
-                            let _span = act.span.clone().entered();
-                            if read == act.reads {
-                                act.refresh(ctx);
-                            }
-                        });
+                        act.refresh_later(read, UNREADABLE_POLL, ctx);
                     }
                     match result {
                         Ok(view) if read == act.reads && view != act.view => {
@@ -143,18 +138,23 @@ impl LeaderNodeCache {
                         // pause unless a newer read started meanwhile: without a read, no watch is armed.
                         Err(err) if err.is_transient() && read == act.reads => {
                             debug!(error = %err, "leader node read failed; retrying");
-                            ctx.run_later(RETRY_READ, move |act, ctx| {
-                                let _span = act.span.clone().entered();
-                                if read == act.reads {
-                                    act.refresh(ctx);
-                                }
-                            });
+                            act.refresh_later(read, RETRY_READ, ctx);
                         }
                         Err(err) => debug!(error = %err, "leader node read failed"),
                     }
                 })
                 .in_span(&self.span),
         );
+    }
+
+    /// Reads again after `delay`, unless a read newer than `read` has started meanwhile.
+    fn refresh_later(&self, read: u64, delay: std::time::Duration, ctx: &mut Context<Self>) {
+        ctx.run_later(delay, move |act, ctx| {
+            let _span = act.span.clone().entered();
+            if read == act.reads {
+                act.refresh(ctx);
+            }
+        });
     }
 }
 
