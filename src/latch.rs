@@ -3,9 +3,10 @@
 //! Each participant creates `{latch_path}/_c_{uuid}-latch-{seq}` (EPHEMERAL_SEQUENTIAL, data =
 //! participant ID). The child with the lowest sequence leads; every other participant watches
 //! only its immediate predecessor, so a leader change wakes exactly one process. Unlike Curator,
-//! every participant also watches its own node, armed once when the node is created: a node
-//! deleted underneath it (by an operator, or with the whole latch path) demotes a leader at once
-//! and sends a waiting participant back into line, and a failover costs no extra request.
+//! every participant also watches its own node, armed once per node at its first look at the
+//! line: a node deleted underneath it (by an operator, or with the whole latch path) demotes a
+//! leader at once and sends a waiting participant back into line, and a failover costs no extra
+//! request.
 
 use std::time::Duration;
 
@@ -116,7 +117,8 @@ pub struct LeaderLatch {
     epoch: u64,
     /// The predecessor whose watch is armed, while we wait in line.
     watching: Option<String>,
-    /// Our node, once its watch is armed (right after it is created, whether we lead or not).
+    /// Our node, once its watch is armed (at our first look at the line with this node, whether
+    /// we lead or not).
     own_watch: Option<String>,
     closed: bool,
     /// Whether a session exists that we can work in.
