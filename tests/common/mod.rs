@@ -2,6 +2,9 @@
 //! channels, a contender that records what it is told, and deadlines instead of sleeps.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod zk_elect;
+pub use zk_elect::*;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 
