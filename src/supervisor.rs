@@ -25,9 +25,10 @@ use crate::latch::{CloseLatch, LatchEvent, LeaderLatch, Requeue};
 use crate::metrics::{ElectionMetrics, GetMetrics};
 use crate::node_cache::{CloseCache, LeaderNodeCache, NodeChanged, NodeView, Refresh};
 use crate::path;
+use crate::policy::ConnectionLossPolicy;
 use crate::session::{
-    ConnectionState, ConnectionStateChanged, Create, Delete, Exists, GuardedMulti, NodeAcl, NodeMode, Parents,
-    SessionFailed, Stat, SubscribeConnection, SubscribeFailures, WriteOp, ZkSession,
+    ConnectionState, ConnectionStateChanged, Create, Delete, Exists, GuardedMulti, Lease, LeaseChanged, NodeAcl,
+    NodeMode, Parents, SessionFailed, Stat, SubscribeConnection, SubscribeFailures, SubscribeLease, WriteOp, ZkSession,
 };
 use crate::trace::InSpanExt;
 
@@ -85,6 +86,8 @@ pub struct ElectionSupervisor {
     latch_node: Option<String>,
     /// Our ZooKeeper session ID, to recognise leader nodes we own.
     zk_session_id: Option<i64>,
+    /// The session's lease: nobody leads here while it does not hold, whatever the latch says.
+    lease: Option<Lease>,
     /// ACL of the nodes we create, resolved at start from the config and the session's auth.
     acl: NodeAcl,
     contenders: BTreeMap<String, Contender>,
@@ -104,6 +107,7 @@ impl ElectionSupervisor {
             latch: None,
             latch_node: None,
             zk_session_id: None,
+            lease: None,
             acl: NodeAcl::Open,
             span: info_span!("election", latch = %config.latch_path(), zk_session = field::Empty),
             contenders: BTreeMap::new(),
@@ -155,6 +159,59 @@ impl ElectionSupervisor {
         Self::send_event(contender, LeadershipEvent::Granted { component: component.to_owned(), session_id });
     }
 
+    /// Whether the session's lease holds: the server is known to keep our session (and with it
+    /// our latch node) at least until then.
+    fn lease_holds(&self) -> bool {
+        self.lease.as_ref().is_some_and(Lease::holds)
+    }
+
+    /// Whether we may lead now: running, first in the latch, and within the session's lease.
+    fn leading(&self) -> bool {
+        self.running && self.latch_node.is_some() && self.lease_holds()
+    }
+
+    /// Grants every contender that holds no grant, if we may lead.
+    fn grant_all(&mut self) {
+        if !self.leading() {
+            return;
+        }
+        let due: Vec<String> =
+            self.contenders.iter().filter(|(_, c)| c.issued.is_none()).map(|(k, _)| k.clone()).collect();
+        for component in due {
+            self.grant(&component);
+        }
+    }
+
+    /// Revokes every grant: caches closed, views forgotten, IDs void.
+    fn revoke_all(&mut self) {
+        for (component, contender) in &mut self.contenders {
+            if let Some(cache) = contender.cache.take() {
+                cache.do_send(CloseCache);
+            }
+            contender.view = NodeView::Unknown;
+            if contender.issued.take().is_some() {
+                contender.confirmed = None;
+                self.metrics.revokes += 1;
+                info!(component, "leadership revoked");
+                Self::send_event(contender, LeadershipEvent::Revoked { component: component.clone() });
+            }
+        }
+    }
+
+    /// Revokes at once if the lease ran out while grants stand. Called first in every handler:
+    /// a process resumed after a pause must step down before it answers or does anything else,
+    /// not when the session's report of the lapse reaches us.
+    fn enforce_lease(&mut self) {
+        if self.running
+            && self.latch_node.is_some()
+            && !self.lease_holds()
+            && self.contenders.values().any(|c| c.issued.is_some())
+        {
+            info!("session lease lapsed: stepping down");
+            self.revoke_all();
+        }
+    }
+
     fn on_latch(&mut self, event: LatchEvent) {
         if !self.running {
             return;
@@ -162,25 +219,11 @@ impl ElectionSupervisor {
         match event {
             LatchEvent::IsLeader { node } => {
                 self.latch_node = Some(node);
-                let components: Vec<String> = self.contenders.keys().cloned().collect();
-                for component in components {
-                    self.grant(&component);
-                }
+                self.grant_all();
             }
             LatchEvent::NotLeader => {
                 self.latch_node = None;
-                for (component, contender) in &mut self.contenders {
-                    if let Some(cache) = contender.cache.take() {
-                        cache.do_send(CloseCache);
-                    }
-                    contender.view = NodeView::Unknown;
-                    if contender.issued.take().is_some() {
-                        contender.confirmed = None;
-                        self.metrics.revokes += 1;
-                        info!(component, "leadership revoked");
-                        Self::send_event(contender, LeadershipEvent::Revoked { component: component.clone() });
-                    }
-                }
+                self.revoke_all();
             }
             LatchEvent::Failed(error) => self.report_all(ElectionError::ZooKeeper(error)),
         }
@@ -488,6 +531,7 @@ impl Actor for ElectionSupervisor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let _span = self.span.clone().entered();
         self.session.do_send(SubscribeFailures(ctx.address().recipient()));
+        self.session.do_send(SubscribeLease(ctx.address().recipient()));
         let subscribe = self.session.send(SubscribeConnection(ctx.address().recipient()));
         ctx.wait(
             subscribe
@@ -495,6 +539,7 @@ impl Actor for ElectionSupervisor {
                 .map(|status, act, _ctx| {
                     if let Ok(status) = status {
                         act.set_zk_session(status.session_id);
+                        act.lease = Some(status.lease);
                         act.acl = match act.config.acl() {
                             Some(acl) => acl.clone(),
                             None if status.authenticated => NodeAcl::CreatorAll,
@@ -512,6 +557,7 @@ impl Handler<Subscribe> for ElectionSupervisor {
 
     fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
         let _span = self.span.clone().entered();
+        self.enforce_lease();
         self.validate(&msg)?;
         info!(component = %msg.component, address = %msg.address, leader_path = %msg.leader_path, "contender subscribed");
         self.contenders.insert(
@@ -534,7 +580,7 @@ impl Handler<Subscribe> for ElectionSupervisor {
                 self.start_latch(participant, ctx);
             }
             // Already leading: the newcomer leads with us.
-            Some(_) if self.latch_node.is_some() => self.grant(&msg.component),
+            Some(_) if self.leading() => self.grant(&msg.component),
             Some(_) => {}
         }
         Ok(())
@@ -546,6 +592,7 @@ impl Handler<LatchEvent> for ElectionSupervisor {
 
     fn handle(&mut self, msg: LatchEvent, _ctx: &mut Context<Self>) {
         let _span = self.span.clone().entered();
+        self.enforce_lease();
         self.on_latch(msg);
     }
 }
@@ -555,6 +602,8 @@ impl Handler<Confirm> for ElectionSupervisor {
 
     fn handle(&mut self, msg: Confirm, ctx: &mut Context<Self>) -> Self::Result {
         let _span = self.span.clone().entered();
+        self.enforce_lease();
+        let leading = self.leading();
         let Some(contender) = self.contenders.get_mut(&msg.component) else {
             return Err(ElectionError::UnknownContender(msg.component));
         };
@@ -562,7 +611,7 @@ impl Handler<Confirm> for ElectionSupervisor {
             debug!(component = %msg.component, "confirm after stop ignored");
             return Err(ElectionError::Stopped);
         }
-        if self.latch_node.is_none() {
+        if !leading {
             debug!(component = %msg.component, "confirm while not leader ignored");
             return Err(ElectionError::NotLeader);
         }
@@ -585,9 +634,9 @@ impl Handler<HasLeadership> for ElectionSupervisor {
     type Result = bool;
 
     fn handle(&mut self, msg: HasLeadership, _ctx: &mut Context<Self>) -> bool {
-        self.running
-            && self.latch_node.is_some()
-            && self.contenders.get(&msg.component).is_some_and(|c| c.confirmed == Some(msg.session_id))
+        let _span = self.span.clone().entered();
+        self.enforce_lease();
+        self.leading() && self.contenders.get(&msg.component).is_some_and(|c| c.confirmed == Some(msg.session_id))
     }
 }
 
@@ -596,6 +645,7 @@ impl Handler<NodeChanged> for ElectionSupervisor {
 
     fn handle(&mut self, msg: NodeChanged, ctx: &mut Context<Self>) {
         let _span = self.span.clone().entered();
+        self.enforce_lease();
         let Some((component, contender)) = self.contenders.iter_mut().find(|(_, c)| c.leader_path == msg.path) else {
             return;
         };
@@ -624,9 +674,26 @@ impl Handler<ConnectionStateChanged> for ElectionSupervisor {
 
     fn handle(&mut self, msg: ConnectionStateChanged, ctx: &mut Context<Self>) {
         let _span = self.span.clone().entered();
+        self.enforce_lease();
         self.set_zk_session(msg.session_id);
         if !self.running {
             self.on_connection_after_stop(msg.state, ctx);
+        }
+    }
+}
+
+impl Handler<LeaseChanged> for ElectionSupervisor {
+    type Result = ();
+
+    /// A lapse revokes every grant. The lease holding again re-grants (fresh leader session IDs)
+    /// only where the latch kept its leadership across the lapse, which only the tolerant policy
+    /// does; under `Standard` the lapse came with a `Suspended` and the latch grants again
+    /// itself after the reconnect.
+    fn handle(&mut self, msg: LeaseChanged, _ctx: &mut Context<Self>) {
+        let _span = self.span.clone().entered();
+        self.enforce_lease();
+        if msg.holds && self.config.policy() == ConnectionLossPolicy::SessionTolerant {
+            self.grant_all();
         }
     }
 }
@@ -856,7 +923,7 @@ impl Handler<GetMetrics> for ElectionSupervisor {
                         metrics.latch_watches_fired = stats.watches_fired;
                         metrics.zk_requests += stats.requests;
                     }
-                    metrics.is_leader = act.latch_node.is_some();
+                    metrics.is_leader = act.leading();
                     metrics
                 })
                 .in_span(&self.span),

@@ -6,9 +6,10 @@
 //! `Arbiter` of its own so that a busy user actor never delays heartbeats or loss detection.
 
 mod backoff;
+mod lease;
 pub mod requests;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tracing::{debug, field, info, info_span, warn, Span};
@@ -17,6 +18,8 @@ use zookeeper_client::{Client, SessionState};
 use crate::config::SessionConfig;
 use crate::error::{ConfigError, ZkError};
 use crate::trace::InSpanExt;
+pub use lease::Lease;
+use lease::{LeaseTicks, TickEvidence};
 pub use requests::*;
 
 /// Connection state as the recipes see it (Apache Curator's vocabulary).
@@ -65,6 +68,8 @@ pub struct SessionStatus {
     pub generation: u64,
     /// Whether the session authenticates (digest auth configured).
     pub authenticated: bool,
+    /// The session's lease, shared: whether the server is known to still hold the session.
+    pub lease: Lease,
 }
 
 impl SessionStatus {
@@ -98,6 +103,26 @@ pub struct SessionFailed {
 #[rtype(result = "()")]
 pub struct SubscribeFailures(pub Recipient<SessionFailed>);
 
+/// Pushed to every subscriber of [`SubscribeLease`] when the lease lapses or holds again.
+///
+/// A lapse means the server may have expired the session without our knowing: a leader must
+/// not go on acting as one, whatever its connection-loss policy. The lease holds again once
+/// the session is known to be alive (a reconnect, or the client running without a stall while
+/// connected); the session is the same one unless a `Lost` came in between.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct LeaseChanged {
+    /// Whether the lease holds now.
+    pub holds: bool,
+    /// The client incarnation the change belongs to.
+    pub generation: u64,
+}
+
+/// Subscribe to [`LeaseChanged`] reports.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubscribeLease(pub Recipient<LeaseChanged>);
+
 /// Ask for the current status (session ID, negotiated timeout, state).
 #[derive(Message)]
 #[rtype(result = "SessionStatus")]
@@ -122,8 +147,11 @@ struct ClientStateReport {
 enum Phase {
     /// Building a client (first time, or after loss).
     Connecting,
-    /// Session established, connection up.
+    /// Session established, connection up, lease held.
     Connected,
+    /// Connection up as far as the client knows, but the lease lapsed (the process was paused
+    /// or starved): announced as `Suspended` until the lease holds again.
+    Unvouched,
     /// Connection down, session maybe alive; `Lost` fires when the timer does.
     Suspended,
     /// Stopped by [`StopSession`]; nothing is rebuilt.
@@ -146,6 +174,19 @@ pub struct ZkSession {
     failure_subscribers: Vec<Recipient<SessionFailed>>,
     /// Fires `Lost` if no reconnect happens in time after `Suspended`.
     lost_timer: Option<SpawnHandle>,
+    /// Until when the server is known to hold the session; shared read-only with supervisors.
+    lease: Lease,
+    /// Whether the lease held when last looked at (changes are pushed to `lease_subscribers`).
+    lease_holds: bool,
+    lease_subscribers: Vec<Recipient<LeaseChanged>>,
+    /// Fires when the lease would end, to look whether it was extended meanwhile.
+    lease_timer: Option<SpawnHandle>,
+    /// The lease ticks of the current client.
+    ticks: LeaseTicks,
+    /// The connection timeout the current client was built with (its tick follows it).
+    connection_timeout: Duration,
+    /// The session timeout the server granted last; later clients derive their timing from it.
+    last_negotiated: Option<Duration>,
     /// Failed client builds in a row, for the backoff.
     failed_attempts: u32,
     metrics: SessionMetrics,
@@ -173,6 +214,7 @@ impl ZkSession {
 
     fn new(config: SessionConfig, parent_span: Span) -> Self {
         let span = session_span(&parent_span, &config, None);
+        let connection_timeout = Self::connection_timeout(config.session_timeout());
         ZkSession {
             config,
             generation: 0,
@@ -183,6 +225,13 @@ impl ZkSession {
             subscribers: Vec::new(),
             failure_subscribers: Vec::new(),
             lost_timer: None,
+            lease: Lease::new(),
+            lease_holds: false,
+            lease_subscribers: Vec::new(),
+            lease_timer: None,
+            ticks: LeaseTicks::new(Instant::now()),
+            connection_timeout,
+            last_negotiated: None,
             failed_attempts: 0,
             metrics: SessionMetrics::default(),
             span,
@@ -197,6 +246,7 @@ impl ZkSession {
             negotiated_timeout: self.client.as_ref().map(Client::session_timeout),
             generation: self.generation,
             authenticated: self.config.auth().is_some(),
+            lease: self.lease.clone(),
         }
     }
 
@@ -208,40 +258,58 @@ impl ZkSession {
 
     /// The client's tick, mirroring zookeeper-client: `connection_timeout / 8`, or
     /// `negotiated / 20` when the connection timeout exceeds 3/5 of the negotiated session
-    /// timeout. The connection timeout is the one we asked for (derived from the *asked* session
-    /// timeout), the rule uses the *negotiated* one, so both matter.
-    fn client_tick(asked: Duration, negotiated: Duration) -> Duration {
-        let connection_timeout = Self::connection_timeout(asked);
+    /// timeout.
+    fn client_tick(connection_timeout: Duration, negotiated: Duration) -> Duration {
         let tick = if connection_timeout > negotiated * 3 / 5 { negotiated / 20 } else { connection_timeout / 8 };
         tick.max(Duration::from_millis(1))
     }
 
-    /// How long before `Suspended` the server may last have heard from us, at most. The client
-    /// reports `Disconnected` once it has heard nothing for 8 ticks, checked on a tick (9 ticks
-    /// after its last receive); and the server counts from the last packet it *received* from
-    /// us, which can be older than our last receive (a notification, or the answer to a ping
-    /// sent earlier): the client sends a ping after 3 idle ticks, so that is at most 3 ticks
-    /// more. 12 ticks in all.
-    fn silence_before_suspended(asked: Duration, negotiated: Duration) -> Duration {
-        Self::client_tick(asked, negotiated) * 12
+    /// How long before a moment at which the client still held its connection the server may
+    /// last have heard from us, at most. The client reports `Disconnected` once it has heard
+    /// nothing for 8 ticks, checked on a tick (9 ticks after its last receive); and the server
+    /// counts from the last packet it *received* from us, which can be older than our last
+    /// receive (a notification, or the answer to a ping sent earlier): the client sends a ping
+    /// after 3 idle ticks, so that is at most 3 ticks more. 12 ticks in all.
+    fn silence_before_suspended(connection_timeout: Duration, negotiated: Duration) -> Duration {
+        Self::client_tick(connection_timeout, negotiated) * 12
     }
 
-    /// How long after `Suspended` we declare `Lost`. The server expires the session one
-    /// negotiated session timeout after it last heard from us, which was at most
-    /// [`Self::silence_before_suspended`] before we noticed; so we give up no later than the
-    /// server does, which keeps "still leader while suspended" policies safe. Both figures
-    /// follow the timeout the server granted, not the one we asked for.
-    fn lost_after(asked: Duration, negotiated: Duration) -> Duration {
-        negotiated.saturating_sub(Self::silence_before_suspended(asked, negotiated)).max(Duration::from_millis(1))
+    /// How long after `Suspended` we declare `Lost`: the server expires the session one
+    /// negotiated timeout after it last heard from us, which was at most
+    /// [`Self::silence_before_suspended`] before we noticed. (A process paused in between
+    /// notices late; its leaders rely on the lease, not on this timer.)
+    fn lost_after(connection_timeout: Duration, negotiated: Duration) -> Duration {
+        negotiated
+            .saturating_sub(Self::silence_before_suspended(connection_timeout, negotiated))
+            .max(Duration::from_millis(1))
+    }
+
+    /// How long the lease lasts after a moment the client was known to hold its connection:
+    /// the server keeps the session one negotiated timeout after it last heard from us, which
+    /// was at most [`Self::silence_before_suspended`] before; one tick less for the time our
+    /// actor takes to hear of a disconnect the client already decided.
+    fn lease_span(connection_timeout: Duration, negotiated: Duration) -> Duration {
+        let tick = Self::client_tick(connection_timeout, negotiated);
+        negotiated.saturating_sub(Self::silence_before_suspended(connection_timeout, negotiated) + tick)
+    }
+
+    /// The current client's timing: its tick and the negotiated session timeout.
+    fn timing(&self) -> (Duration, Duration) {
+        let negotiated = self.client.as_ref().map_or(self.config.session_timeout(), Client::session_timeout);
+        (Self::client_tick(self.connection_timeout, negotiated), negotiated)
     }
 
     fn build_client(&mut self, ctx: &mut Context<Self>) {
         self.generation += 1;
         let generation = self.generation;
         let timeout = self.config.session_timeout();
+        // The server may grant another timeout than we ask for; once it has, every later client
+        // follows the granted one (a tiny asked timeout would make the client give up healthy
+        // connections).
+        self.connection_timeout = Self::connection_timeout(self.last_negotiated.unwrap_or(timeout));
         let mut connector = Client::connector()
             .with_session_timeout(timeout)
-            .with_connection_timeout(Self::connection_timeout(timeout))
+            .with_connection_timeout(self.connection_timeout)
             // Return NoHosts once every server refused, so our own backoff paces retries.
             .with_fail_eagerly();
         if let Some(auth) = self.config.auth() {
@@ -297,8 +365,15 @@ impl ZkSession {
             "ZooKeeper session established"
         );
         self.watch_client_state(&client, generation, ctx);
+        self.last_negotiated = Some(client.session_timeout());
         self.client = Some(client);
         self.phase = Phase::Connected;
+        // The server just heard from us: a lease of our own from now, then ticks to extend it.
+        let now = Instant::now();
+        self.lease.restart_at(now + self.lease_span_now());
+        self.ticks = LeaseTicks::new(now);
+        self.schedule_lease_tick(generation, ctx);
+        self.lease_changed(ctx);
         let state = if self.lost_since_last_session {
             ConnectionState::Reconnected { same_session: false }
         } else {
@@ -325,14 +400,17 @@ impl ZkSession {
     }
 
     fn on_client_state(&mut self, state: SessionState, ctx: &mut Context<Self>) {
-        let asked = self.config.session_timeout();
-        let negotiated = self.client.as_ref().map_or(asked, Client::session_timeout);
         match (state, &self.phase) {
-            (SessionState::Disconnected, Phase::Connected) => {
+            (SessionState::Disconnected, Phase::Connected | Phase::Unvouched) => {
+                // Announced already when the lease lapsed.
+                let announce = self.phase == Phase::Connected;
                 self.phase = Phase::Suspended;
-                self.emit(ConnectionState::Suspended);
+                if announce {
+                    self.emit(ConnectionState::Suspended);
+                }
                 let generation = self.generation;
-                let after = Self::lost_after(asked, negotiated);
+                let (_, negotiated) = self.timing();
+                let after = Self::lost_after(self.connection_timeout, negotiated);
                 self.lost_timer = Some(ctx.run_later(after, move |act, ctx| {
                     let _span = act.span.clone().entered();
                     if act.generation == generation && act.phase == Phase::Suspended {
@@ -348,11 +426,14 @@ impl ZkSession {
             (SessionState::SyncConnected | SessionState::ConnectedReadOnly, Phase::Suspended) => {
                 self.cancel_lost_timer(ctx);
                 self.phase = Phase::Connected;
+                // The server accepted the session again just now.
+                self.lease.extend_to(Instant::now() + self.lease_span_now());
                 self.emit(ConnectionState::Reconnected { same_session: true });
+                self.lease_changed(ctx);
             }
             (
                 SessionState::Expired | SessionState::Closed | SessionState::AuthFailed,
-                Phase::Connected | Phase::Suspended,
+                Phase::Connected | Phase::Unvouched | Phase::Suspended,
             ) => {
                 warn!(generation = self.generation, ?state, "ZooKeeper session ended");
                 if state == SessionState::AuthFailed {
@@ -362,6 +443,84 @@ impl ZkSession {
             }
             _ => debug!(?state, phase = ?self.phase, "client state change needs no action"),
         }
+    }
+
+    /// The lease span for the current client's timing.
+    fn lease_span_now(&self) -> Duration {
+        let (_, negotiated) = self.timing();
+        Self::lease_span(self.connection_timeout, negotiated)
+    }
+
+    /// Runs a lease tick of client `generation` one client tick from now.
+    fn schedule_lease_tick(&mut self, generation: u64, ctx: &mut Context<Self>) {
+        let (tick, _) = self.timing();
+        ctx.run_later(tick, move |act, ctx| {
+            if act.generation != generation || matches!(act.phase, Phase::Connecting | Phase::Stopped) {
+                return;
+            }
+            let _span = act.span.clone().entered();
+            act.on_lease_tick(ctx);
+            act.schedule_lease_tick(generation, ctx);
+        });
+    }
+
+    /// Extends the lease from the previous tick if the client ran through it holding its
+    /// connection, then looks whether the lease still holds.
+    fn on_lease_tick(&mut self, ctx: &mut Context<Self>) {
+        let (tick, _) = self.timing();
+        match self.ticks.tick(Instant::now(), tick) {
+            TickEvidence::Running { previous } if matches!(self.phase, Phase::Connected | Phase::Unvouched) => {
+                self.lease.extend_to(previous + self.lease_span_now());
+            }
+            TickEvidence::Stalled => debug!("the session actor was stalled (process paused or starved)"),
+            TickEvidence::Running { .. } | TickEvidence::Settling => {}
+        }
+        self.lease_changed(ctx);
+    }
+
+    /// Compares the lease with what subscribers last heard and tells them of a change: a lapse
+    /// while connected is announced as `Suspended`, the lease holding again as
+    /// `Reconnected { same_session: true }`. Keeps a timer at the lease's end while it holds.
+    fn lease_changed(&mut self, ctx: &mut Context<Self>) {
+        let holds = self.phase != Phase::Stopped && self.lease.holds();
+        if holds {
+            self.arm_lease_timer(ctx);
+        }
+        if holds == self.lease_holds {
+            return;
+        }
+        self.lease_holds = holds;
+        match (holds, &self.phase) {
+            (false, Phase::Connected) => {
+                warn!(generation = self.generation, "session lease lapsed while connected (process paused or starved)");
+                self.phase = Phase::Unvouched;
+                self.emit(ConnectionState::Suspended);
+            }
+            (true, Phase::Unvouched) => {
+                info!(generation = self.generation, "session lease holds again");
+                self.phase = Phase::Connected;
+                self.emit(ConnectionState::Reconnected { same_session: true });
+            }
+            _ => info!(holds, generation = self.generation, "session lease changed"),
+        }
+        self.lease_subscribers.retain(|subscriber| subscriber.connected());
+        for subscriber in &self.lease_subscribers {
+            subscriber.do_send(LeaseChanged { holds, generation: self.generation });
+        }
+    }
+
+    /// A timer at the lease's end, unless one is armed: one wake-up per lease span at most.
+    fn arm_lease_timer(&mut self, ctx: &mut Context<Self>) {
+        if self.lease_timer.is_some() {
+            return;
+        }
+        let Some(until) = self.lease.valid_until() else { return };
+        let wait = until.saturating_duration_since(Instant::now());
+        self.lease_timer = Some(ctx.run_later(wait, |act, ctx| {
+            let _span = act.span.clone().entered();
+            act.lease_timer = None;
+            act.lease_changed(ctx);
+        }));
     }
 
     fn cancel_lost_timer(&mut self, ctx: &mut Context<Self>) {
@@ -377,6 +536,8 @@ impl ZkSession {
         self.client = None;
         self.phase = Phase::Connecting;
         self.lost_since_last_session = true;
+        self.lease.end();
+        self.lease_changed(ctx);
         self.emit(ConnectionState::Lost);
         self.build_client(ctx);
     }
@@ -466,6 +627,14 @@ impl Handler<SubscribeFailures> for ZkSession {
     }
 }
 
+impl Handler<SubscribeLease> for ZkSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubscribeLease, _ctx: &mut Context<Self>) {
+        self.lease_subscribers.push(msg.0);
+    }
+}
+
 impl Handler<GetStatus> for ZkSession {
     type Result = MessageResult<GetStatus>;
 
@@ -485,6 +654,8 @@ impl Handler<StopSession> for ZkSession {
         info!(generation = self.generation, "closing ZooKeeper session");
         self.phase = Phase::Stopped;
         self.cancel_lost_timer(ctx);
+        self.lease.end();
+        self.lease_subscribers.clear();
         self.subscribers.clear();
         self.failure_subscribers.clear();
         let client = self.client.take();
@@ -514,18 +685,26 @@ mod tests {
     #[test]
     fn lost_is_declared_no_later_than_the_server_expires_the_session() {
         let s = Duration::from_secs(1);
+        let connect = ZkSession::connection_timeout;
         for (asked, negotiated) in [(s, 3 * s), (2 * s, 2 * s), (10 * s, 2 * s), (6 * s, 6 * s), (4 * s, 40 * s)] {
-            let silence = ZkSession::silence_before_suspended(asked, negotiated);
-            assert_eq!(silence + ZkSession::lost_after(asked, negotiated), negotiated, "{asked:?} → {negotiated:?}");
+            let silence = ZkSession::silence_before_suspended(connect(asked), negotiated);
+            assert_eq!(
+                silence + ZkSession::lost_after(connect(asked), negotiated),
+                negotiated,
+                "{asked:?} → {negotiated:?}"
+            );
+            let tick = ZkSession::client_tick(connect(asked), negotiated);
+            assert_eq!(silence + tick + ZkSession::lease_span(connect(asked), negotiated), negotiated);
         }
         // The client ticks every connection_timeout / 8 (1 s / 8 here).
-        assert_eq!(ZkSession::client_tick(3 * s, 3 * s), 125 * MS);
+        assert_eq!(ZkSession::client_tick(connect(3 * s), 3 * s), 125 * MS);
         // Asked 10 s, granted 2 s: the asked connection timeout (3.3 s) exceeds 3/5 of the
         // grant, so the client ticks every 2 s / 20 instead.
-        assert_eq!(ZkSession::client_tick(10 * s, 2 * s), 100 * MS);
+        assert_eq!(ZkSession::client_tick(connect(10 * s), 2 * s), 100 * MS);
         // Asked 1 s, granted 3 s: the tick follows the asked connection timeout (333 ms).
-        assert_eq!(ZkSession::client_tick(s, 3 * s), s / 3 / 8);
-        // The chaos suite's 2 s: Lost one second after Suspended.
-        assert_eq!(ZkSession::lost_after(2 * s, 2 * s), 2 * s - (2 * s / 3 / 8) * 12);
+        assert_eq!(ZkSession::client_tick(connect(s), 3 * s), s / 3 / 8);
+        // The chaos suite's 2 s: Lost one second after Suspended; a lease of 11/24 of it.
+        assert_eq!(ZkSession::lost_after(connect(2 * s), 2 * s), 2 * s - (2 * s / 3 / 8) * 12);
+        assert_eq!(ZkSession::lease_span(connect(2 * s), 2 * s), 2 * s - (2 * s / 3 / 8) * 13);
     }
 }
