@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use common::*;
 use zk_election::latch::participants_in_order;
-use zk_election::session::{Acl, Create, Delete, GetChildren, GetSessionMetrics, NodeAcl, NodeMode, SetData, Stat};
+use zk_election::session::{
+    Acl, AuthId, Create, Delete, GetChildren, GetSessionMetrics, NodeAcl, NodeMode, Permission, SetData, Stat,
+};
 use zk_election::testkit::{FaultProxy, ZkServer};
 use zk_election::{
     Confirm, ConnectionState, ElectionConfig, ElectionError, ElectionSupervisor, GetMetrics, HasLeadership, LeaderInfo,
@@ -586,4 +588,43 @@ async fn stop_cut_off_from_zookeeper_leaves_after_the_reconnect() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let again = old_session.send(GetSessionMetrics).await.unwrap();
     assert_eq!(again.total_requests(), metrics.total_requests(), "a stopped supervisor left twice");
+}
+
+#[actix_rt::test]
+async fn a_leader_that_cannot_publish_gives_the_latch_up_and_the_election_recovers_once_fixed() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (admin, _s) = connected_session(&cs, 4 * SECOND).await;
+    // A leader-node parent that lets everyone do everything but create children.
+    let no_create = Permission::READ | Permission::WRITE | Permission::DELETE | Permission::ADMIN;
+    let locked = Create::new("/locked", vec![], NodeMode::Persistent)
+        .acl(NodeAcl::Custom(vec![Acl::new(no_create, AuthId::anyone())]));
+    admin.send(locked).await.unwrap().unwrap();
+    let config = || ElectionConfig::builder(LATCH).build().unwrap();
+    let mut a = Participant::start(&cs, config(), "jobmanager", "a:1", "/locked/leader", true, 4 * SECOND).await;
+    expect_grant(&mut a.events, 5 * SECOND).await;
+    let mut b = Participant::start(&cs, config(), "jobmanager", "b:2", "/locked/leader", true, 4 * SECOND).await;
+
+    // The refused leader steps aside, so the next contender gets its turn.
+    let granted_b = tokio::time::timeout(15 * SECOND, expect_grant(&mut b.events, 20 * SECOND)).await;
+    let seen_by_a = a.events.try_drain();
+    assert!(granted_b.is_ok(), "the election is wedged behind a leader that cannot publish; a saw {seen_by_a:?}");
+    assert!(seen_by_a.iter().any(|e| matches!(e, LeadershipEvent::Revoked { .. })), "{seen_by_a:?}");
+    let gave_up =
+        |e: &LeadershipEvent| matches!(e, LeadershipEvent::Error { error: ElectionError::PublishAbandoned { .. }, .. });
+    assert!(seen_by_a.iter().any(gave_up), "{seen_by_a:?}");
+    // Each distinct error once per grant, not once per retry.
+    let no_auth = seen_by_a
+        .iter()
+        .filter(|e| {
+            matches!(e, LeadershipEvent::Error { error: ElectionError::ZooKeeper(zk_election::ZkError::NoAuth), .. })
+        })
+        .count();
+    assert!(no_auth <= 1, "NoAuth reported {no_auth} times: {seen_by_a:?}");
+
+    // An operator fixes the parent: whoever leads then publishes, without a restart.
+    admin.send(Delete { path: "/locked".into(), version: None }).await.unwrap().unwrap();
+    admin.send(Create::new("/locked", vec![], NodeMode::Persistent)).await.unwrap().unwrap();
+    eventually(5 * SECOND, "a leader node after the fix", || async { read(&admin, "/locked/leader").await }).await;
 }
