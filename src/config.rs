@@ -288,7 +288,12 @@ pub struct ElectionConfig {
     acl: Option<crate::session::NodeAcl>,
     policy: crate::policy::ConnectionLossPolicy,
     participant_id: Option<String>,
+    publish_patience: Duration,
 }
+
+/// How long a leader retries a leader-node write that ZooKeeper refuses before it gives the
+/// latch up, by default.
+pub const DEFAULT_PUBLISH_PATIENCE: Duration = Duration::from_secs(5);
 
 impl ElectionConfig {
     /// Starts a builder for an election on `latch_path`.
@@ -300,6 +305,7 @@ impl ElectionConfig {
                 acl: Default::default(),
                 policy: Default::default(),
                 participant_id: None,
+                publish_patience: DEFAULT_PUBLISH_PATIENCE,
             },
         }
     }
@@ -327,6 +333,11 @@ impl ElectionConfig {
     /// The participant ID written in the latch node, if set explicitly.
     pub fn participant_id(&self) -> Option<&str> {
         self.participant_id.as_deref()
+    }
+
+    /// How long a leader retries a refused leader-node write before giving the latch up.
+    pub fn publish_patience(&self) -> Duration {
+        self.publish_patience
     }
 }
 
@@ -364,13 +375,27 @@ impl ElectionConfigBuilder {
         self
     }
 
+    /// How long a leader keeps retrying a leader-node write that ZooKeeper refuses (an ACL
+    /// that denies it, a quota, a parent that is an ephemeral node) before it gives the latch up
+    /// and queues again at the back, so that another contender gets its turn (default
+    /// [`DEFAULT_PUBLISH_PATIENCE`]). Connection trouble never counts: the connection-loss
+    /// policy decides then.
+    pub fn publish_patience(mut self, patience: Duration) -> Self {
+        self.config.publish_patience = patience;
+        self
+    }
+
     /// Validates and builds.
     ///
     /// # Errors
+    /// [`ConfigError::ZeroTimeout`] for a zero publish patience;
     /// [`ConfigError::InvalidPath`] for a latch path that is not absolute, ends with `/` or has
     /// empty segments.
     pub fn build(self) -> Result<ElectionConfig, ConfigError> {
         path::validate("latch path", &self.config.latch_path)?;
+        if self.config.publish_patience.is_zero() {
+            return Err(ConfigError::ZeroTimeout { what: "publish patience" });
+        }
         Ok(self.config)
     }
 }

@@ -94,6 +94,17 @@ pub enum ElectionError {
     /// A ZooKeeper operation failed.
     #[error("ZooKeeper: {0}")]
     ZooKeeper(#[from] ZkError),
+    /// ZooKeeper kept refusing to write our leader node for the election's publish patience:
+    /// leadership was given up and we queue again at the back, so another contender can try.
+    #[error("gave up publishing the leader node after {attempts} refused attempts in {after:?} (last: {last}); leadership handed on")]
+    PublishAbandoned {
+        /// Refused attempts under the grant that was given up.
+        attempts: u32,
+        /// Time from the first refusal to giving up.
+        after: std::time::Duration,
+        /// The last refusal.
+        last: ZkError,
+    },
     /// Several operations failed while stopping (all of them are listed).
     #[error("stop failed: {0:?}")]
     StopFailed(Vec<ZkError>),
@@ -116,6 +127,10 @@ impl PartialEq for ElectionError {
             (Unencodable(a), Unencodable(b)) => a.to_string() == b.to_string(),
             (ZooKeeper(a), ZooKeeper(b)) => a == b,
             (StopFailed(a), StopFailed(b)) => a == b,
+            (
+                PublishAbandoned { attempts: a, after: x, last: l },
+                PublishAbandoned { attempts: b, after: y, last: m },
+            ) => a == b && x == y && l == m,
             _ => false,
         }
     }

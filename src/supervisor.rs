@@ -12,13 +12,14 @@
 //! | stop | [`Handler<Stop>`]: `running = false` and IDs cleared first; leader nodes and latch node deleted in one guarded multi-op (retried after the next reconnect if the connection broke it); caches closed; errors collected |
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tracing::{debug, field, info, info_span, warn, Span};
 use uuid::Uuid;
 
 use crate::codec::LeaderInfo;
-use crate::config::ElectionConfig;
+use crate::config::{Backoff, ElectionConfig};
 use crate::contender::{Confirm, ElectionError, HasLeadership, LeadershipEvent, Resign, Stop, Subscribe};
 use crate::error::{ConfigError, ZkError};
 use crate::latch::{CloseLatch, LatchEvent, LeaderLatch, Requeue};
@@ -35,7 +36,21 @@ use crate::trace::InSpanExt;
 /// Attempts of one publish when the node changes under us between read and write.
 const PUBLISH_ATTEMPTS: u32 = 8;
 /// Pause before retrying a publish that failed because of the connection.
-const PUBLISH_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
+const PUBLISH_RETRY: Duration = Duration::from_millis(500);
+/// Pauses between retries of a publish ZooKeeper refused: short at first (an operator fixing
+/// an ACL should not wait long), never more than a second.
+const REFUSED_PUBLISH_BACKOFF: Backoff = Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(1) };
+
+/// Leader-node writes that failed under the current grant.
+#[derive(Debug, Default)]
+struct PublishTrouble {
+    /// The first refusal (an error the connection does not explain), if any.
+    refused_since: Option<Instant>,
+    /// Refused attempts so far.
+    refusals: u32,
+    /// Errors already reported under this grant: each once, not once per retry.
+    reported: Vec<ZkError>,
+}
 
 /// One publish under way: whose leader information goes where, under which grant and latch
 /// node, at which attempt.
@@ -73,6 +88,8 @@ struct Contender {
     /// A publish is in flight; another request waits in `publish_again`.
     publishing: bool,
     publish_again: bool,
+    /// Failed writes under the current grant.
+    trouble: PublishTrouble,
 }
 
 /// The election supervisor for one latch path. Start it with [`ElectionSupervisor::start`].
@@ -154,6 +171,7 @@ impl ElectionSupervisor {
         let session_id = Uuid::new_v4();
         contender.issued = Some(session_id);
         contender.confirmed = None;
+        contender.trouble = PublishTrouble::default();
         self.metrics.grants += 1;
         info!(component, leader_session_id = %session_id, "leadership granted");
         Self::send_event(contender, LeadershipEvent::Granted { component: component.to_owned(), session_id });
@@ -321,11 +339,7 @@ impl ElectionSupervisor {
                             let ops = act.leader_write(&round, stat.as_ref());
                             act.write_leader_node(round, ops, ctx);
                         }
-                        Err(err) => {
-                            act.publish_done(&round.component, ctx);
-                            act.retry_if_transient(&round, &err, ctx);
-                            act.report(&round.component, err.into());
-                        }
+                        Err(err) => act.publish_failed(&round, err, ctx),
                     }
                 })
                 .in_span(&self.span),
@@ -386,13 +400,7 @@ impl ElectionSupervisor {
                             );
                             act.publish_attempt(round.next(), ctx);
                         }
-                        Err(err) => {
-                            act.publish_done(&component, ctx);
-                            if act.still_entitled(&round) {
-                                act.retry_if_transient(&round, &err, ctx);
-                                act.report(&component, err.into());
-                            }
-                        }
+                        Err(err) => act.publish_failed(&round, err, ctx),
                     }
                 })
                 .in_span(&self.span),
@@ -409,6 +417,7 @@ impl ElectionSupervisor {
         let session = self.session.clone();
         if let Some(contender) = self.contenders.get_mut(component) {
             contender.view = NodeView::Unknown;
+            contender.trouble = PublishTrouble::default();
             match &contender.cache {
                 Some(cache) => cache.do_send(Refresh),
                 None => {
@@ -422,22 +431,80 @@ impl ElectionSupervisor {
         self.publish_done(component, ctx);
     }
 
-    /// A publish that failed because of the connection is tried again after a pause, for as
-    /// long as we stay entitled: nothing else would retry it when the leader node's view does
-    /// not change meanwhile (a tolerant leader keeps its leadership across the reconnect, and
-    /// the cache reports only changes).
-    fn retry_if_transient(&mut self, round: &PublishRound, err: &ZkError, ctx: &mut Context<Self>) {
-        if !err.is_transient() {
+    /// A publish failed: ends it, reports the error (once per grant), and tries again later
+    /// for as long as we stay entitled — nothing else would, when the leader node's view does
+    /// not change meanwhile. Connection trouble is retried at a steady pace (the connection-loss
+    /// policy decides about leadership then); a refusal (an ACL, a quota) with backoff, until
+    /// the election's publish patience runs out: then we give the latch up, so that a leader
+    /// that cannot publish does not keep everyone else waiting.
+    fn publish_failed(&mut self, round: &PublishRound, err: ZkError, ctx: &mut Context<Self>) {
+        self.publish_done(&round.component, ctx);
+        if !self.still_entitled(round) {
             return;
         }
+        let patience = self.config.publish_patience();
+        let Some(contender) = self.contenders.get_mut(&round.component) else { return };
+        let trouble = &mut contender.trouble;
+        let first_time = !trouble.reported.contains(&err);
+        if first_time {
+            trouble.reported.push(err.clone());
+        }
+        let retry_in = if err.is_transient() {
+            Some(PUBLISH_RETRY)
+        } else {
+            let since = *trouble.refused_since.get_or_insert_with(Instant::now);
+            trouble.refusals += 1;
+            let refusals = trouble.refusals;
+            (since.elapsed() < patience).then(|| crate::session::backoff::delay(REFUSED_PUBLISH_BACKOFF, refusals))
+        };
+        if first_time {
+            self.report(&round.component, err.clone().into());
+        }
+        match retry_in {
+            Some(delay) => self.retry_publish_after(round, delay, ctx),
+            None => self.give_up_publishing(round, err),
+        }
+    }
+
+    fn retry_publish_after(&mut self, round: &PublishRound, delay: Duration, ctx: &mut Context<Self>) {
         let round = round.clone();
-        ctx.run_later(PUBLISH_RETRY, move |act, ctx| {
+        ctx.run_later(delay, move |act, ctx| {
             let _span = act.span.clone().entered();
             if act.still_entitled(&round) {
-                debug!(component = round.component, "retrying a publish the connection broke");
+                debug!(component = round.component, "retrying a failed publish");
                 act.publish(&round.component, ctx);
             }
         });
+    }
+
+    /// Hands leadership on after a publish was refused for the whole patience: reports it,
+    /// revokes, and queues again at the back.
+    fn give_up_publishing(&mut self, round: &PublishRound, last: ZkError) {
+        let Some(contender) = self.contenders.get(&round.component) else { return };
+        let trouble = &contender.trouble;
+        let error = ElectionError::PublishAbandoned {
+            attempts: trouble.refusals,
+            after: trouble.refused_since.map_or(Duration::ZERO, |since| since.elapsed()),
+            last,
+        };
+        warn!(component = round.component, %error, "giving the latch up");
+        self.report(&round.component, error);
+        self.requeue();
+    }
+
+    /// Revokes every grant and queues again at the back of the latch; our leader nodes go in
+    /// one multi-op with our latch node, so the successor finds the place free.
+    fn requeue(&mut self) {
+        let with = self
+            .own_leader_nodes()
+            .into_iter()
+            .filter_map(|(path, version)| version.map(|version| WriteOp::Delete { path, version: Some(version) }))
+            .collect();
+        // Revoke first, so nobody acts as leader while the latch node is replaced.
+        self.on_latch(LatchEvent::NotLeader);
+        if let Some(latch) = &self.latch {
+            latch.do_send(Requeue { with });
+        }
     }
 
     /// The leader path's parents are missing: create them (persistent, like Flink), then retry.
@@ -455,10 +522,7 @@ impl ElectionSupervisor {
                         act.publish_attempt(round.next(), ctx);
                     }
                     Ok(_) | Err(ZkError::NodeExists) => act.publish_done(&round.component, ctx),
-                    Err(err) => {
-                        act.publish_done(&round.component, ctx);
-                        act.report(&round.component, err.into());
-                    }
+                    Err(err) => act.publish_failed(&round, err, ctx),
                 })
                 .in_span(&self.span),
         );
@@ -572,6 +636,7 @@ impl Handler<Subscribe> for ElectionSupervisor {
                 view: NodeView::Unknown,
                 publishing: false,
                 publish_again: false,
+                trouble: PublishTrouble::default(),
             },
         );
         match self.latch {
@@ -722,17 +787,7 @@ impl Handler<Resign> for ElectionSupervisor {
         if !msg.rejoin {
             return Box::pin(Handler::<Stop>::handle(self, Stop, ctx));
         }
-        // Our leader nodes go with our latch node, so the successor finds the place free.
-        let with = self
-            .own_leader_nodes()
-            .into_iter()
-            .filter_map(|(path, version)| version.map(|version| WriteOp::Delete { path, version: Some(version) }))
-            .collect();
-        // Revoke first, so nobody acts as leader while the latch node is replaced.
-        self.on_latch(LatchEvent::NotLeader);
-        if let Some(latch) = &self.latch {
-            latch.do_send(Requeue { with });
-        }
+        self.requeue();
         Box::pin(actix::fut::ready(Ok(())))
     }
 }

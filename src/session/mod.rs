@@ -5,7 +5,7 @@
 //! One session actor is shared by every latch, cache and supervisor of a process. It runs on an
 //! `Arbiter` of its own so that a busy user actor never delays heartbeats or loss detection.
 
-mod backoff;
+pub(crate) mod backoff;
 mod lease;
 pub mod requests;
 
