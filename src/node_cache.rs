@@ -20,9 +20,10 @@ const UNREADABLE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 const RETRY_READ: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// What the cache knows about its node.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum NodeView {
     /// Not read yet (or unreadable right now).
+    #[default]
     Unknown,
     /// The node does not exist.
     Absent,

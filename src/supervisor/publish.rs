@@ -1,0 +1,331 @@
+//! Publishing a leader's information: one guarded multi-op per attempt (our latch node must
+//! still exist, so a deposed leader can never overwrite its successor), rewritten whenever the
+//! node is not exactly ours, retried while refused, given up after the publish patience.
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use tracing::{debug, info, warn};
+use uuid::Uuid;
+
+use super::role::{Role, Write};
+use super::ElectionSupervisor;
+use crate::codec::LeaderInfo;
+use crate::config::Backoff;
+use crate::contender::{ElectionError, LeadershipEvent};
+use crate::error::ZkError;
+use crate::node_cache::{LeaderNodeCache, NodeView, Refresh};
+use crate::path;
+use crate::session::{Create, Exists, GuardedMulti, NodeMode, Parents, Stat, WriteOp};
+use crate::trace::InSpanExt;
+
+/// Attempts of one publish when the node changes under us between read and write.
+const PUBLISH_ATTEMPTS: u32 = 8;
+/// Pause before retrying a publish that failed because of the connection.
+const PUBLISH_RETRY: Duration = Duration::from_millis(500);
+/// Pauses between retries of a publish ZooKeeper refused: short at first (an operator fixing
+/// an ACL should not wait long), never more than a second.
+const REFUSED_PUBLISH_BACKOFF: Backoff = Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(1) };
+
+/// One publish under way: whose leader information goes where, under which leadership and
+/// latch node, at which attempt.
+#[derive(Clone, Debug)]
+pub(super) struct PublishRound {
+    component: String,
+    leader_session: Uuid,
+    /// Our latch node when the publish started; every write is guarded by it.
+    guard: String,
+    leader_path: String,
+    data: Vec<u8>,
+    attempt: u32,
+}
+
+impl PublishRound {
+    fn next(self) -> Self {
+        PublishRound { attempt: self.attempt + 1, ..self }
+    }
+}
+
+impl ElectionSupervisor {
+    /// Starts writing the leader information of `component` unless a write is under way.
+    pub(super) fn publish(&mut self, component: &str, ctx: &mut Context<Self>) {
+        let Some(guard) = self.held().map(str::to_owned) else { return };
+        let Some(contender) = self.contenders.get_mut(component) else { return };
+        let Role::Leading { leader_session, node } = &mut contender.role else { return };
+        if let Write::InFlight { again } = &mut node.write {
+            *again = true;
+            return;
+        }
+        node.write = Write::InFlight { again: false };
+        let leader_session = *leader_session;
+        let info = LeaderInfo::new(contender.address.clone(), leader_session);
+        let leader_path = contender.leader_path.clone();
+        let component = component.to_owned();
+        match self.config.codec().encode(&info) {
+            Ok(data) => {
+                let round = PublishRound { component, leader_session, guard, leader_path, data, attempt: 1 };
+                self.publish_attempt(round, ctx);
+            }
+            // Checked at subscribe; kept as an error event rather than a panic.
+            Err(err) => {
+                self.publish_done(&component, leader_session, ctx);
+                self.report(&component, ElectionError::Unencodable(err.into()));
+            }
+        }
+    }
+
+    /// Whether the publish `round` may still write: we run, hold the same latch node, and the
+    /// contender still leads under the same leader session.
+    fn still_entitled(&self, round: &PublishRound) -> bool {
+        self.held() == Some(round.guard.as_str())
+            && self.contenders.get(&round.component).is_some_and(|c| c.role.confirmed() == Some(round.leader_session))
+    }
+
+    /// The leader node as the round's contender last saw it.
+    fn view(&self, round: &PublishRound) -> Option<&NodeView> {
+        self.contenders.get(&round.component)?.role.node().map(|node| &node.view)
+    }
+
+    /// One attempt of a publish: decides the write from what we know of the leader node, then
+    /// writes it. The first attempt trusts the cache's view (nothing known means "create":
+    /// after a clean handover the node is gone, and a failover costs no read); every op is
+    /// versioned, so a stale view fails safely and the next attempt reads first.
+    fn publish_attempt(&mut self, round: PublishRound, ctx: &mut Context<Self>) {
+        if round.attempt == 1 {
+            let known = match self.view(&round) {
+                Some(NodeView::Present { stat, .. }) => Some(*stat),
+                _ => None,
+            };
+            let ops = self.leader_write(&round, known.as_ref());
+            return self.write_leader_node(round, ops, ctx);
+        }
+        self.metrics.zk_requests += 1;
+        let read = self.session.send(Exists { path: round.leader_path.clone(), watch: None });
+        ctx.spawn(
+            read.into_actor(self)
+                .map(move |stat, act, ctx| {
+                    // Re-checked after every await: a stop or revoke in between must not write.
+                    if !act.still_entitled(&round) {
+                        return act.publish_done(&round.component, round.leader_session, ctx);
+                    }
+                    match stat.map_err(ZkError::from).and_then(|r| r) {
+                        Ok(stat) => {
+                            let ops = act.leader_write(&round, stat.as_ref());
+                            act.write_leader_node(round, ops, ctx);
+                        }
+                        Err(err) => act.publish_failed(&round, err, ctx),
+                    }
+                })
+                .in_span(&self.span),
+        );
+    }
+
+    /// The writes that put the round's data at its leader path, given the node's stat if it
+    /// exists.
+    fn leader_write(&self, round: &PublishRound, stat: Option<&Stat>) -> Vec<WriteOp> {
+        let (path, data) = (round.leader_path.clone(), round.data.clone());
+        let create = WriteOp::Create {
+            path: path.clone(),
+            data: data.clone(),
+            mode: NodeMode::Ephemeral,
+            acl: self.acl.clone(),
+        };
+        match stat {
+            None => vec![create],
+            Some(stat) if self.owns(stat) => {
+                vec![WriteOp::SetData { path, data, version: Some(stat.version) }]
+            }
+            // Someone else's node (a stale leader's, or a foreign write): replace it.
+            Some(stat) => vec![WriteOp::Delete { path, version: Some(stat.version) }, create],
+        }
+    }
+
+    /// Sends the guarded write of one publish attempt and handles its outcome.
+    fn write_leader_node(&mut self, round: PublishRound, ops: Vec<WriteOp>, ctx: &mut Context<Self>) {
+        self.metrics.zk_requests += 1;
+        let write = self.session.send(GuardedMulti { guard: round.guard.clone(), guard_version: None, ops });
+        ctx.spawn(
+            write
+                .into_actor(self)
+                .map(move |result, act, ctx| {
+                    let result = result.map_err(ZkError::from).and_then(|r| r);
+                    let component = round.component.clone();
+                    if !act.running() {
+                        return act.publish_done(&component, round.leader_session, ctx);
+                    }
+                    match result {
+                        Ok(()) => act.published(&round, ctx),
+                        Err(ZkError::GuardFailed { .. }) => {
+                            // Our latch node is gone: we are no longer leader. No retry, no write;
+                            // the latch tells us the rest.
+                            info!(component, "publish refused: latch node gone");
+                            act.publish_done(&component, round.leader_session, ctx);
+                        }
+                        Err(ZkError::NoNode) if round.attempt == 1 && path::parent(&round.leader_path) != "/" => {
+                            act.create_parents_then_retry(round, ctx);
+                        }
+                        Err(ZkError::NodeExists | ZkError::BadVersion | ZkError::NoNode)
+                            if round.attempt < PUBLISH_ATTEMPTS =>
+                        {
+                            debug!(
+                                component,
+                                attempt = round.attempt,
+                                "leader node not as expected; reading it and retrying"
+                            );
+                            act.publish_attempt(round.next(), ctx);
+                        }
+                        Err(err) => act.publish_failed(&round, err, ctx),
+                    }
+                })
+                .in_span(&self.span),
+        );
+    }
+
+    /// Our write landed. Every view from before it is stale: forget it and let the cache say
+    /// what is there now (a new cache reads at start; a running one is asked to read again).
+    fn published(&mut self, round: &PublishRound, ctx: &mut Context<Self>) {
+        self.metrics.publishes += 1;
+        let (component, leader_session) = (round.component.as_str(), round.leader_session);
+        info!(component, leader_path = round.leader_path, %leader_session, "leader information published");
+        let me = ctx.address().recipient();
+        let session = self.session.clone();
+        if let Some(contender) = self.contenders.get_mut(component) {
+            let path = contender.leader_path.clone();
+            if let Some(node) = contender.role.node_of(leader_session) {
+                node.view = NodeView::Unknown;
+                node.trouble = Default::default();
+                match &node.cache {
+                    Some(cache) => cache.do_send(Refresh),
+                    None => node.cache = Some(LeaderNodeCache::new(session, path, me).start()),
+                }
+                contender
+                    .send(LeadershipEvent::Published { component: component.to_owned(), session_id: leader_session });
+            }
+        }
+        self.publish_done(component, leader_session, ctx);
+    }
+
+    /// A publish failed: ends it, reports the error (once per leadership), and tries again
+    /// later for as long as we stay entitled — nothing else would, when the leader node's view
+    /// does not change meanwhile. Connection trouble is retried at a steady pace (the
+    /// connection-loss policy decides about leadership then); a refusal (an ACL, a quota) with
+    /// backoff, until the election's publish patience runs out: then we give the latch up, so
+    /// that a leader that cannot publish does not keep everyone else waiting.
+    fn publish_failed(&mut self, round: &PublishRound, err: ZkError, ctx: &mut Context<Self>) {
+        self.publish_done(&round.component, round.leader_session, ctx);
+        if !self.still_entitled(round) {
+            return;
+        }
+        let patience = self.config.publish_patience();
+        let Some(node) = self.contenders.get_mut(&round.component).and_then(|c| c.role.node_of(round.leader_session))
+        else {
+            return;
+        };
+        let trouble = &mut node.trouble;
+        let first_time = !trouble.reported.contains(&err);
+        if first_time {
+            trouble.reported.push(err.clone());
+        }
+        let retry_in = if err.is_transient() {
+            Some(PUBLISH_RETRY)
+        } else {
+            let since = *trouble.refused_since.get_or_insert_with(Instant::now);
+            trouble.refusals += 1;
+            let refusals = trouble.refusals;
+            (since.elapsed() < patience).then(|| crate::session::backoff::delay(REFUSED_PUBLISH_BACKOFF, refusals))
+        };
+        let give_up = ElectionError::PublishAbandoned {
+            attempts: trouble.refusals,
+            after: trouble.refused_since.map_or(Duration::ZERO, |since| since.elapsed()),
+            last: err.clone(),
+        };
+        if first_time {
+            self.report(&round.component, err.into());
+        }
+        match retry_in {
+            Some(delay) => self.retry_publish_after(round, delay, ctx),
+            None => {
+                // Handed on: reported, revoked, and queued again at the back.
+                warn!(component = round.component, error = %give_up, "giving the latch up");
+                self.report(&round.component, give_up);
+                self.requeue();
+            }
+        }
+    }
+
+    fn retry_publish_after(&mut self, round: &PublishRound, delay: Duration, ctx: &mut Context<Self>) {
+        let round = round.clone();
+        ctx.run_later(delay, move |act, ctx| {
+            let _span = act.span.clone().entered();
+            if act.still_entitled(&round) {
+                debug!(component = round.component, "retrying a failed publish");
+                act.publish(&round.component, ctx);
+            }
+        });
+    }
+
+    /// The leader path's parents are missing: create them (persistent, like Flink), then retry.
+    fn create_parents_then_retry(&mut self, round: PublishRound, ctx: &mut Context<Self>) {
+        let parent = path::parent(&round.leader_path).to_owned();
+        self.metrics.zk_requests += 1;
+        let create =
+            Create::new(parent, Vec::new(), NodeMode::Persistent).acl(self.acl.clone()).parents(Parents::Persistent);
+        ctx.spawn(
+            self.session
+                .send(create)
+                .into_actor(self)
+                .map(move |result, act, ctx| match result.map_err(ZkError::from).and_then(|r| r) {
+                    Ok(_) | Err(ZkError::NodeExists) if act.still_entitled(&round) => {
+                        act.publish_attempt(round.next(), ctx);
+                    }
+                    Ok(_) | Err(ZkError::NodeExists) => act.publish_done(&round.component, round.leader_session, ctx),
+                    Err(err) => act.publish_failed(&round, err, ctx),
+                })
+                .in_span(&self.span),
+        );
+    }
+
+    /// Ends a publish of `component` under `leader_session`; runs the one that was requested
+    /// meanwhile, if still needed. (A publish of an older leadership ended long ago: its write
+    /// state went with it.)
+    fn publish_done(&mut self, component: &str, leader_session: Uuid, ctx: &mut Context<Self>) {
+        let Some(node) = self.contenders.get_mut(component).and_then(|c| c.role.node_of(leader_session)) else {
+            return;
+        };
+        if std::mem::take(&mut node.write) == (Write::InFlight { again: true }) {
+            self.rewrite_if_needed(component, ctx);
+        }
+    }
+
+    /// Rewrites the leader node when we lead and the node is not exactly ours.
+    pub(super) fn rewrite_if_needed(&mut self, component: &str, ctx: &mut Context<Self>) {
+        if self.held().is_none() {
+            return;
+        }
+        let Some(contender) = self.contenders.get(component) else { return };
+        let Role::Leading { leader_session, node } = &contender.role else { return };
+        if !self.node_is_ours(&node.view, &contender.address, *leader_session) {
+            self.metrics.rewrites += 1;
+            debug!(component, view = ?node.view, "leader node is not ours; rewriting");
+            self.publish(component, ctx);
+        }
+    }
+
+    /// Whether the leader node as seen holds exactly `address` and `leader_session`, in a node
+    /// our session owns.
+    fn node_is_ours(&self, view: &NodeView, address: &str, leader_session: Uuid) -> bool {
+        match view {
+            NodeView::Present { data, stat } => {
+                self.owns(stat)
+                    && self
+                        .config
+                        .codec()
+                        .decode(data)
+                        .is_ok_and(|info| info.address == address && info.session_id == leader_session)
+            }
+            NodeView::Absent | NodeView::Unreadable(_) => false,
+            // Not read yet: the read that is under way will tell.
+            NodeView::Unknown => true,
+        }
+    }
+}
