@@ -238,7 +238,9 @@ impl Drop for Tree {
             else {
                 continue;
             };
-            if alive(pid) && cmdline(pid) == "sleep 1000" {
+            // Either a sleep or, just before its exec, the sleeper script (named by our path).
+            let ours = |line: String| line == "sleep 1000" || line.contains(&*self.path().to_string_lossy());
+            if alive(pid) && ours(cmdline(pid)) {
                 eprintln!("cleanup: killing leftover sleep {pid} ({})", entry.path().display());
                 // SAFETY: kill has no memory-safety preconditions; the pid is a sleep we started.
                 unsafe { libc::kill(pid as i32, libc::SIGKILL) };

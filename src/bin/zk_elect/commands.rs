@@ -13,7 +13,7 @@ use zk_election::{
     StopSession, Subscribe, SubscribeLeader, ZkSession,
 };
 
-use crate::child::{self, Child, SIGKILL, SIGTERM};
+use crate::child::{self, Child};
 use crate::cli::{Common, ElectionArgs};
 use crate::output::{Event, Output};
 use crate::relay::{Input, Relay};
@@ -243,7 +243,7 @@ fn report_exit(status: std::io::Result<ExitStatus>, out: Output) -> ExitCode {
 fn ask_to_stop(running: &mut Running, grace: Duration) {
     if running.kill_at.is_none() {
         debug!(pid = running.child.pid(), "sending SIGTERM to the command");
-        running.child.signal(SIGTERM);
+        running.child.terminate();
         running.kill_at = Some(Instant::now() + grace);
     }
 }
@@ -260,8 +260,8 @@ async fn stop_child(mut running: Running, grace: Duration, out: Output) {
             }
             ChildEvent::GraceOver => {
                 let running = running.as_mut().expect("still running");
-                debug!(pid = running.child.pid(), "grace period over: sending SIGKILL");
-                running.child.signal(SIGKILL);
+                debug!(pid = running.child.pid(), "grace period over: killing the command's tree");
+                running.child.kill();
                 running.kill_at = None;
             }
         }
@@ -302,8 +302,8 @@ pub async fn run(
                 }
                 ChildEvent::GraceOver => {
                     let running = running.as_mut().expect("still running");
-                    debug!(pid = running.child.pid(), "grace period over: sending SIGKILL");
-                    running.child.signal(SIGKILL);
+                    debug!(pid = running.child.pid(), "grace period over: killing the command's tree");
+                    running.child.kill();
                     running.kill_at = None;
                 }
             },
@@ -317,7 +317,7 @@ pub async fn run(
                     ("ZK_ELECT_LEADER_SESSION_ID", session_id.to_string()),
                     ("ZK_ELECT_ADDRESS", args.address.clone()),
                 ];
-                match Child::spawn(&command, &env, out.is_json()) {
+                match Child::spawn(&command, &env, out.is_json()).await {
                     Ok(child) => {
                         out.emit(Event::ChildStarted { pid: child.pid() });
                         running = Some(Running { child, kill_at: None });
