@@ -464,7 +464,7 @@ async fn digest_auth_java_codec_and_readable_output() {
     assert_eq!(texts[0], "connected to ZooKeeper");
     assert!(texts[1].starts_with("leadership granted, leader session "), "{texts:?}");
     assert!(texts[2].starts_with("leader information published, leader session "), "{texts:?}");
-    assert_eq!(texts[3..], ["stopped"]);
+    assert_eq!(texts[3..], ["leadership revoked", "stopped"]);
     assert_eq!(human.wait().await.unwrap().code(), Some(0));
 }
 

@@ -144,7 +144,15 @@ impl Campaign {
 
     /// Leaves the election: our leader node and latch node are deleted. `Resign { rejoin: false }`
     /// is the same as `Stop`; it is what `run` sends when its command ended by itself.
-    async fn leave(self, resign: bool, out: Output) {
+    ///
+    /// Prints `revoked` first if we lead: a successor may be granted as soon as our latch node is
+    /// gone, and no event reaches us after `Stop`, so this is the last moment at which every line
+    /// about our leadership still comes before anything the successor prints.
+    async fn leave(mut self, resign: bool, out: Output) {
+        if self.granted.take().is_some() {
+            self.published = None;
+            out.emit(Event::Revoked);
+        }
         let result = if resign {
             self.supervisor.send(Resign { rejoin: false }).await
         } else {
