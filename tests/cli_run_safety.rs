@@ -67,6 +67,10 @@ impl ZkElect {
         ZkElect { name: name.to_owned(), process, stdin, events, transcript }
     }
 
+    fn pid(&self) -> u32 {
+        self.process.id().expect("not reaped yet")
+    }
+
     /// Skips events until one named `name`; returns it and when it arrived. Panics after `within`.
     async fn expect(&mut self, name: &str, within: Duration) -> (Instant, Value) {
         let deadline = tokio::time::Instant::now() + within;
@@ -294,6 +298,11 @@ async fn sigkill_of_zk_elect_ends_the_whole_command_tree_before_a_successor_star
     let command_pid = a.expect("child_started", 10 * SECOND).await.1["pid"].as_u64().expect("pid") as u32;
     let mut pids = tree.pids("A", command_pid).await;
     pids.push(("command", command_pid));
+    // Whatever stands between zk-elect and the command must not outlive it either.
+    let (_, parent, _) = stat(command_pid).expect("the command runs");
+    if parent != a.pid() {
+        pids.push(("command's parent", parent));
+    }
 
     a.sigkill();
     let took = await_gone(&pids, 5 * TREE_GONE_WITHIN).await;
