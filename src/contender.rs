@@ -209,6 +209,9 @@ pub struct Resign {
 /// Stop the election: no event reaches any contender afterwards, the latch node and the leader
 /// nodes this supervisor published are deleted. Idempotent.
 ///
+/// The caller must consider itself revoked from the moment it sends `Stop`: no `Revoked` follows,
+/// and a successor may be granted before the answer arrives.
+///
 /// Without a connection the deletes fail after the request timeout and the answer is
 /// [`ElectionError::StopFailed`]; the nodes live on with the session. The stopped supervisor
 /// deletes them after the next reconnect in the same session (else its latch node would stand

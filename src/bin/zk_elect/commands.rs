@@ -13,7 +13,7 @@ use zk_election::{
     StopSession, Subscribe, SubscribeLeader, ZkSession,
 };
 
-use crate::child::{self, Child, SIGKILL, SIGTERM};
+use crate::child::{self, Child};
 use crate::cli::{Common, ElectionArgs};
 use crate::output::{Event, Output};
 use crate::relay::{Input, Relay};
@@ -144,7 +144,15 @@ impl Campaign {
 
     /// Leaves the election: our leader node and latch node are deleted. `Resign { rejoin: false }`
     /// is the same as `Stop`; it is what `run` sends when its command ended by itself.
-    async fn leave(self, resign: bool, out: Output) {
+    ///
+    /// Prints `revoked` first if we lead: a successor may be granted as soon as our latch node is
+    /// gone, and no event reaches us after `Stop`, so this is the last moment at which every line
+    /// about our leadership still comes before anything the successor prints.
+    async fn leave(mut self, resign: bool, out: Output) {
+        if self.granted.take().is_some() {
+            self.published = None;
+            out.emit(Event::Revoked);
+        }
         let result = if resign {
             self.supervisor.send(Resign { rejoin: false }).await
         } else {
@@ -243,7 +251,7 @@ fn report_exit(status: std::io::Result<ExitStatus>, out: Output) -> ExitCode {
 fn ask_to_stop(running: &mut Running, grace: Duration) {
     if running.kill_at.is_none() {
         debug!(pid = running.child.pid(), "sending SIGTERM to the command");
-        running.child.signal(SIGTERM);
+        running.child.terminate();
         running.kill_at = Some(Instant::now() + grace);
     }
 }
@@ -260,8 +268,8 @@ async fn stop_child(mut running: Running, grace: Duration, out: Output) {
             }
             ChildEvent::GraceOver => {
                 let running = running.as_mut().expect("still running");
-                debug!(pid = running.child.pid(), "grace period over: sending SIGKILL");
-                running.child.signal(SIGKILL);
+                debug!(pid = running.child.pid(), "grace period over: killing the command's tree");
+                running.child.kill();
                 running.kill_at = None;
             }
         }
@@ -302,8 +310,8 @@ pub async fn run(
                 }
                 ChildEvent::GraceOver => {
                     let running = running.as_mut().expect("still running");
-                    debug!(pid = running.child.pid(), "grace period over: sending SIGKILL");
-                    running.child.signal(SIGKILL);
+                    debug!(pid = running.child.pid(), "grace period over: killing the command's tree");
+                    running.child.kill();
                     running.kill_at = None;
                 }
             },
@@ -317,7 +325,7 @@ pub async fn run(
                     ("ZK_ELECT_LEADER_SESSION_ID", session_id.to_string()),
                     ("ZK_ELECT_ADDRESS", args.address.clone()),
                 ];
-                match Child::spawn(&command, &env, out.is_json()) {
+                match Child::spawn(&command, &env, out.is_json()).await {
                     Ok(child) => {
                         out.emit(Event::ChildStarted { pid: child.pid() });
                         running = Some(Running { child, kill_at: None });
