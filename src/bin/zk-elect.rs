@@ -8,7 +8,14 @@
 //! Events go to stdout, one per line (JSON objects with `--json`); logs go to stderr (`RUST_LOG`,
 //! default `warn`). Each command stops cleanly on SIGINT, SIGTERM, the end of stdin or a line
 //! `quit`: it leaves the election (its nodes are deleted), closes the session, prints `stopped`
-//! and exits 0. Bad arguments exit with code 2, failures before the election runs with 1.
+//! and exits 0.
+//!
+//! Exit codes: 2 for bad arguments, 1 for failures before the election runs. Either way the reason
+//! goes to stderr. Stdout gets it too, as an `error` event, for every exit-1 failure and, in JSON
+//! mode, for bad arguments only the library could tell (after connecting), so that a JSON reader
+//! learns why its stream ended. Bad arguments found before connecting (every flag, overlapping
+//! paths, an address the codec cannot write), and any in text mode, leave stdout empty, like
+//! clap's own errors.
 
 #[path = "zk_elect/child.rs"]
 mod child;
@@ -26,14 +33,12 @@ mod termination;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use clap::Parser;
-
 use crate::cli::{Cli, Command};
-use crate::output::{Event, Output};
+use crate::output::Output;
 
 fn main() {
     // Exits with code 2 and clap's message on bad arguments.
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let colors = std::io::stderr().is_terminal();
@@ -53,10 +58,7 @@ fn main() {
             }
         }
     });
-    let code = result.unwrap_or_else(|failure| {
-        out.emit(Event::Error(&failure.message));
-        failure.code
-    });
+    let code = result.unwrap_or_else(|failure| failure.exit(out));
     // Exit without tearing the actix system down: the session arbiter and the thread blocked on
     // stdin have nothing left to do, and everything we print is already flushed.
     std::process::exit(code);

@@ -15,7 +15,7 @@ use zk_election::{
 
 use crate::child::{self, Child, SIGKILL, SIGTERM};
 use crate::cli::{Common, ElectionArgs};
-use crate::output::{Event, Output};
+use crate::output::{escape_controls, Event, Output};
 use crate::relay::{Input, Relay};
 use crate::termination::Termination;
 
@@ -38,6 +38,17 @@ impl Failure {
     /// The arguments are wrong in a way only the library could tell.
     fn usage(err: impl std::fmt::Display) -> Failure {
         Failure { message: err.to_string(), code: 2 }
+    }
+
+    /// Reports the failure and ends the process with its code. The message always goes to
+    /// stderr; stdout gets an `error` event too, except for usage errors in text mode, which
+    /// leave stdout empty like clap's own.
+    pub fn exit(self, out: Output) -> ! {
+        if out.is_json() || self.code != 2 {
+            out.emit(Event::Error(&self.message));
+        }
+        eprintln!("zk-elect: {}", escape_controls(&self.message));
+        std::process::exit(self.code)
     }
 }
 
