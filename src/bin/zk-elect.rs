@@ -6,23 +6,28 @@
 //! - `run` runs a command only while leading.
 //!
 //! Events go to stdout, one per line (JSON objects with `--json`); logs go to stderr (`RUST_LOG`,
-//! default `warn`). Each command stops cleanly on SIGINT, SIGTERM, the end of stdin or a line
-//! `quit`: it leaves the election (its nodes are deleted), closes the session, prints `stopped`
-//! and exits 0.
+//! default `warn`). Until the first session is established the first event is `connection`
+//! with state `connecting`; `--connect-timeout-ms` bounds that wait. Each command stops cleanly
+//! on SIGINT, SIGTERM, the end of stdin or a line `quit`: it leaves the election (its nodes are
+//! deleted), closes the session, prints `stopped` and exits 0.
 //!
-//! Exit codes: 2 for bad arguments, 1 for failures before the election runs. Either way the reason
-//! goes to stderr. Stdout gets it too, as an `error` event, for every exit-1 failure and, in JSON
-//! mode, for bad arguments only the library could tell (after connecting), so that a JSON reader
-//! learns why its stream ended. Bad arguments found before connecting (every flag, overlapping
-//! paths, an address the codec cannot write), and any in text mode, leave stdout empty, like
-//! clap's own errors.
+//! Exit codes: 2 for bad arguments, 1 for failures before the election runs (such as no session
+//! within `--connect-timeout-ms`). Either way the reason goes to stderr. Stdout gets it too, as an
+//! `error` event, for every exit-1 failure and, in JSON mode, for bad arguments only the library
+//! could tell (after connecting), so that a JSON reader learns why its stream ended. Bad
+//! arguments found before connecting (every flag, overlapping paths, an address the codec cannot
+//! write), and any in text mode, leave stdout empty, like clap's own errors.
 
+#[path = "zk_elect/attempts.rs"]
+mod attempts;
 #[path = "zk_elect/child.rs"]
 mod child;
 #[path = "zk_elect/cli.rs"]
 mod cli;
 #[path = "zk_elect/commands.rs"]
 mod commands;
+#[path = "zk_elect/deadline.rs"]
+mod deadline;
 #[path = "zk_elect/output.rs"]
 mod output;
 #[path = "zk_elect/relay.rs"]
@@ -33,6 +38,10 @@ mod termination;
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
+
 use crate::cli::{Cli, Command};
 use crate::output::Output;
 
@@ -42,7 +51,8 @@ fn main() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let colors = std::io::stderr().is_terminal();
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colors).init();
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(colors).with_filter(filter);
+    tracing_subscriber::registry().with(logs).with(attempts::layer()).init();
 
     let json = match &cli.command {
         Command::Campaign { common, .. } | Command::Observe { common, .. } | Command::Run { common, .. } => common.json,

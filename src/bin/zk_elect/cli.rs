@@ -101,6 +101,10 @@ pub struct Common {
     /// Session timeout to ask of ZooKeeper, in milliseconds (1000 to 2147483647).
     #[arg(long, value_name = "MS", default_value_t = 6000, value_parser = session_timeout_ms)]
     pub session_timeout_ms: u64,
+    /// Give up (exit code 1) when no ZooKeeper session is established within this many
+    /// milliseconds of start. Default: keep trying.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub connect_timeout_ms: Option<u64>,
     /// Format of the leader node: bincode (Rust peers) or java (Flink peers).
     #[arg(long, default_value = "bincode", value_parser = codec())]
     pub codec: LeaderInfoCodec,
@@ -122,6 +126,11 @@ impl Common {
             builder = builder.digest_auth(&digest.user, &digest.password);
         }
         builder.build()
+    }
+
+    /// How long to wait for the first session, if not forever.
+    pub fn connect_timeout(&self) -> Option<Duration> {
+        self.connect_timeout_ms.map(Duration::from_millis)
     }
 }
 
@@ -249,6 +258,7 @@ mod tests {
             &["--latch-path", "/l", "--connect", "a:1", "--session-timeout-ms", "0"],
             &["--latch-path", "/l", "--connect", "a:1", "--session-timeout-ms", "999"],
             &["--latch-path", "/l", "--connect", "a:1", "--session-timeout-ms", "2147483648"],
+            &["--latch-path", "/l", "--connect", "a:1", "--connect-timeout-ms", "0"],
             &["--latch-path", "/zookeeper/l", "--connect", "a:1"],
             &["--latch-path", "relative", "--connect", "a:1"],
             &["--latch-path", "/l/", "--connect", "a:1"],

@@ -15,6 +15,7 @@ use zk_election::{
 
 use crate::child::{self, Child, SIGKILL, SIGTERM};
 use crate::cli::{Common, ElectionArgs};
+use crate::deadline;
 use crate::output::{escape_controls, Event, Output};
 use crate::relay::{Input, Relay};
 use crate::termination::Termination;
@@ -72,7 +73,9 @@ struct Connected {
 }
 
 impl Connected {
-    /// Starts the session for `common` and prints its state as it is now.
+    /// Starts the session for `common` and prints its state as it is now (`connecting` before
+    /// the first session). With a connect timeout, the process ends with code 1 if no session
+    /// is established within it.
     async fn start(common: &Common, out: Output) -> Result<Connected, Failure> {
         let config = common.session_config().map_err(Failure::usage)?;
         let session = ZkSession::start(config);
@@ -81,8 +84,14 @@ impl Connected {
             .send(zk_election::session::SubscribeConnection(relay.clone().recipient()))
             .await
             .map_err(|_| "the session actor stopped".to_owned())?;
-        if let Some(state) = status.state {
-            out.emit(Event::Connection(state));
+        match status.state {
+            Some(state) => out.emit(Event::Connection(state)),
+            None => {
+                out.emit(Event::Connecting);
+                if let Some(limit) = common.connect_timeout() {
+                    deadline::arm(session.clone(), limit, common.connect.clone(), out);
+                }
+            }
         }
         Ok(Connected { session, relay, inputs })
     }

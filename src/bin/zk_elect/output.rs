@@ -15,6 +15,8 @@ use zk_election::{ConnectionState, LeaderChanged};
 /// One thing worth telling the user.
 #[derive(Debug)]
 pub enum Event<'a> {
+    /// No session exists yet: the first one is being established.
+    Connecting,
     /// The ZooKeeper connection changed state.
     Connection(ConnectionState),
     /// Leadership was granted with this leader session ID.
@@ -39,6 +41,7 @@ impl Event<'_> {
     /// The `event` name and the other fields of the JSON line.
     fn fields(&self) -> (&'static str, Vec<(&'static str, Value)>) {
         match self {
+            Event::Connecting => ("connection", vec![("state", json!("connecting"))]),
             Event::Connection(state) => ("connection", vec![("state", json!(state_name(*state)))]),
             Event::Granted(id) => ("granted", vec![("session_id", json!(id.to_string()))]),
             Event::Published(id) => ("published", vec![("session_id", json!(id.to_string()))]),
@@ -74,6 +77,7 @@ impl Event<'_> {
 
     fn human(&self) -> String {
         match self {
+            Event::Connecting => "connecting to ZooKeeper".to_owned(),
             Event::Connection(ConnectionState::Connected) => "connected to ZooKeeper".to_owned(),
             Event::Connection(ConnectionState::Suspended) => "connection to ZooKeeper suspended".to_owned(),
             Event::Connection(ConnectionState::Reconnected { same_session: true }) => {
@@ -223,6 +227,8 @@ mod tests {
         assert_eq!(escape_controls("zk-é:2181 ✓"), "zk-é:2181 ✓");
         assert_eq!(escape_controls("a\u{202e}b\u{2028}c"), "a\\u{202e}b\\u{2028}c");
         assert!(matches!(escape_controls("plain"), Cow::Borrowed(_)));
+        // JSON lines escape by themselves.
+        assert_eq!(Event::Connecting.json(1), r#"{"ts_ms":1,"event":"connection","state":"connecting"}"#);
     }
 
     #[test]
