@@ -153,3 +153,20 @@ fn an_empty_participant_id_is_refused() {
     assert_eq!(empty, Err(ConfigError::EmptyParticipantId));
     assert!(ElectionConfig::builder("/app/latch").participant_id("jm-1").build().is_ok());
 }
+
+/// The supervisor refuses an overlapping leader path at subscribe, as the CLI does at start.
+#[actix_rt::test]
+#[ignore = "needs ElectionSupervisor::validate to call ElectionConfig::check_leader_path (lead)"]
+async fn subscribe_refuses_a_leader_path_overlapping_the_latch() {
+    let session = ZkSession::connect("127.0.0.1:1").unwrap();
+    let supervisor = ElectionSupervisor::start(session.clone(), ElectionConfig::builder("/app/latch").build().unwrap());
+    for (component, overlapping) in [("a", "/app/latch"), ("b", "/app/latch/leader"), ("c", "/app")] {
+        let contender = actix::Actor::start(Sink).recipient::<LeadershipEvent>();
+        let answer =
+            supervisor.send(zk_election::Subscribe::new(component, "a:1", overlapping, contender)).await.unwrap();
+        let expected =
+            ConfigError::OverlappingPaths { latch_path: "/app/latch".into(), leader_path: overlapping.into() };
+        assert_eq!(answer, Err(ElectionError::Config(expected)), "{overlapping}");
+    }
+    session.send(StopSession).await.unwrap();
+}
