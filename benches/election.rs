@@ -1371,6 +1371,12 @@ fn main() {
         println!("election benchmark: skipped (run it with `cargo bench --features testkit --bench election`)");
         return;
     }
+    // Figures write into it as they go (the contender's log), not only the report at the end.
+    let dir = bench_dir();
+    if let Err(err) = std::fs::create_dir_all(&dir) {
+        eprintln!("cannot create {}: {err}", dir.display());
+        std::process::exit(1);
+    }
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let selected = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
     let started = Instant::now();
@@ -1490,10 +1496,8 @@ fn main() {
         "figures": figures,
         "table_markdown": table(&rows),
     });
-    let dir = bench_dir();
     let path = dir.join("election.json");
-    let written = std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap_or_default()));
+    let written = std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap_or_default());
     match written {
         Ok(()) => println!("wrote {}", path.display()),
         Err(err) => eprintln!("cannot write {}: {err}", path.display()),

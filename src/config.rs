@@ -9,6 +9,36 @@ use crate::path;
 pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(6);
 /// Default deadline of every request the session actor runs.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Smallest session timeout we ask for. Below it the server raises the timeout to its own
+/// minimum anyway (2 ticks, 4 s by default), while timers derived from the request would be
+/// far too short: leadership flapped on idle connections.
+pub const MIN_SESSION_TIMEOUT: Duration = Duration::from_secs(1);
+/// Largest session timeout ZooKeeper's protocol carries: a signed 32-bit count of milliseconds
+/// (about 24.8 days). Larger values used to wrap around.
+pub const MAX_SESSION_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+
+/// Checks that `timeout` can be asked of ZooKeeper: a whole number of milliseconds in
+/// [`MIN_SESSION_TIMEOUT`]`..=`[`MAX_SESSION_TIMEOUT`].
+///
+/// # Errors
+/// [`ConfigError::ZeroTimeout`], [`ConfigError::SessionTimeoutTooShort`],
+/// [`ConfigError::SessionTimeoutTooLong`] or [`ConfigError::SessionTimeoutFraction`].
+pub fn validate_session_timeout(timeout: Duration) -> Result<(), ConfigError> {
+    if timeout.is_zero() {
+        return Err(ConfigError::ZeroTimeout { what: "session timeout" });
+    }
+    if timeout < MIN_SESSION_TIMEOUT {
+        return Err(ConfigError::SessionTimeoutTooShort { requested: timeout, min: MIN_SESSION_TIMEOUT });
+    }
+    if timeout > MAX_SESSION_TIMEOUT {
+        return Err(ConfigError::SessionTimeoutTooLong { requested: timeout, max: MAX_SESSION_TIMEOUT });
+    }
+    // The client sends `as_millis()`: a fraction would be dropped without a word.
+    if timeout.subsec_nanos() % 1_000_000 != 0 {
+        return Err(ConfigError::SessionTimeoutFraction { requested: timeout });
+    }
+    Ok(())
+}
 
 /// Credentials added to every connection of the session (ZooKeeper `digest` scheme).
 #[derive(Clone, PartialEq, Eq)]
@@ -114,7 +144,9 @@ pub struct SessionConfigBuilder {
 }
 
 impl SessionConfigBuilder {
-    /// Session timeout to ask of the server (default 6 s). ZooKeeper clamps it to its
+    /// Session timeout to ask of the server (default 6 s): whole milliseconds from
+    /// [`MIN_SESSION_TIMEOUT`] (1 s) to [`MAX_SESSION_TIMEOUT`] (`i32::MAX` ms), checked by
+    /// [`SessionConfigBuilder::build`]. ZooKeeper clamps it to its
     /// `minSessionTimeout..=maxSessionTimeout`; the negotiated value is what counts.
     pub fn session_timeout(mut self, timeout: Duration) -> Self {
         self.session_timeout = timeout;
@@ -151,7 +183,9 @@ impl SessionConfigBuilder {
     ///
     /// # Errors
     /// [`ConfigError`] for an empty connect string, an entry without host, a non-numeric or
-    /// out-of-range port, an invalid chroot, a zero timeout or an invalid digest user.
+    /// out-of-range port, an invalid chroot or two different ones, a session timeout outside
+    /// [`validate_session_timeout`]'s range, a zero request timeout, a zero initial backoff or a
+    /// largest backoff below it, or an invalid digest user.
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         let (servers, inline_chroot) = match self.connect_string.find('/') {
             Some(i) => (&self.connect_string[..i], Some(&self.connect_string[i..])),
@@ -159,12 +193,11 @@ impl SessionConfigBuilder {
         };
         validate_servers(servers)?;
         let chroot = match (inline_chroot, self.chroot.as_deref()) {
-            (Some(a), Some(b)) if a != b => {
-                // Two different chroots: take neither silently; report the explicit one as bad.
-                return Err(ConfigError::InvalidPath {
-                    what: "chroot",
-                    path: b.to_owned(),
-                    problem: crate::error::PathProblem::NotAbsolute,
+            (Some(inline), Some(explicit)) if inline != explicit => {
+                // Two different chroots: neither may win silently.
+                return Err(ConfigError::ConflictingChroots {
+                    in_connect_string: inline.to_owned(),
+                    explicit: explicit.to_owned(),
                 });
             }
             (Some(c), _) | (None, Some(c)) => Some(c),
@@ -173,14 +206,16 @@ impl SessionConfigBuilder {
         if let Some(chroot) = chroot {
             path::validate("chroot", chroot)?;
         }
-        if self.session_timeout.is_zero() {
-            return Err(ConfigError::ZeroTimeout { what: "session timeout" });
-        }
+        validate_session_timeout(self.session_timeout)?;
         if self.request_timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout { what: "request timeout" });
         }
-        if self.backoff.initial.is_zero() || self.backoff.max < self.backoff.initial {
-            return Err(ConfigError::ZeroTimeout { what: "backoff" });
+        let Backoff { initial, max } = self.backoff;
+        if initial.is_zero() {
+            return Err(ConfigError::ZeroTimeout { what: "initial backoff" });
+        }
+        if max < initial {
+            return Err(ConfigError::BackoffMaxBelowInitial { initial, max });
         }
         if let Some(auth) = &self.auth {
             if auth.user.is_empty() || auth.user.contains(':') {
@@ -339,6 +374,23 @@ impl ElectionConfig {
     pub fn publish_patience(&self) -> Duration {
         self.publish_patience
     }
+
+    /// Checks a contender's leader path for this election: a valid ZooKeeper path (see
+    /// [`ElectionConfigBuilder::build`]) that neither is the latch path nor lies above or
+    /// below it (`/a/b` and `/a/bc` do not overlap).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidPath`] or [`ConfigError::OverlappingPaths`].
+    pub fn check_leader_path(&self, leader_path: &str) -> Result<(), ConfigError> {
+        path::validate("leader path", leader_path)?;
+        if path::overlap(&self.latch_path, leader_path) {
+            return Err(ConfigError::OverlappingPaths {
+                latch_path: self.latch_path.clone(),
+                leader_path: leader_path.to_owned(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Builder of [`ElectionConfig`]; [`ElectionConfigBuilder::build`] validates.
@@ -369,7 +421,7 @@ impl ElectionConfigBuilder {
     }
 
     /// Participant ID written in the latch node (default: the first contender's address),
-    /// what Curator tools show as the participant.
+    /// what Curator tools show as the participant. Must not be empty.
     pub fn participant_id(mut self, id: impl Into<String>) -> Self {
         self.config.participant_id = Some(id.into());
         self
@@ -389,10 +441,15 @@ impl ElectionConfigBuilder {
     ///
     /// # Errors
     /// [`ConfigError::ZeroTimeout`] for a zero publish patience;
-    /// [`ConfigError::InvalidPath`] for a latch path that is not absolute, ends with `/` or has
-    /// empty segments.
+    /// [`ConfigError::InvalidPath`] for a latch path that is not absolute, is the root, ends
+    /// with `/`, has empty, `.` or `..` segments or control characters, or lies in ZooKeeper's
+    /// reserved `/zookeeper` subtree; [`ConfigError::EmptyParticipantId`] for an empty
+    /// participant ID.
     pub fn build(self) -> Result<ElectionConfig, ConfigError> {
         path::validate("latch path", &self.config.latch_path)?;
+        if self.config.participant_id.as_deref() == Some("") {
+            return Err(ConfigError::EmptyParticipantId);
+        }
         if self.config.publish_patience.is_zero() {
             return Err(ConfigError::ZeroTimeout { what: "publish patience" });
         }

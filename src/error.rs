@@ -26,6 +26,10 @@ pub enum PathProblem {
     /// The path is `/`, which cannot be used here.
     #[error("it is the root '/'")]
     Root,
+    /// The path is `/zookeeper` or lies under it: ZooKeeper's reserved subtree (quotas, dynamic
+    /// configuration), never ours to write or watch.
+    #[error("it is in ZooKeeper's reserved subtree '/zookeeper'")]
+    Reserved,
 }
 
 /// A configuration mistake, reported before anything connects.
@@ -58,11 +62,64 @@ pub enum ConfigError {
         /// What is wrong with it.
         problem: PathProblem,
     },
+    /// Two different chroots: one after the servers of the connect string, one set explicitly.
+    #[error("the connect string's chroot {in_connect_string:?} differs from the chroot {explicit:?} set explicitly")]
+    ConflictingChroots {
+        /// The chroot written after the servers.
+        in_connect_string: String,
+        /// The chroot given to the builder.
+        explicit: String,
+    },
+    /// The leader path is the latch path, or one of them lies under the other: the leader node
+    /// would be a foreign child of the latch, or the latch a child of an ephemeral leader node.
+    #[error("leader path {leader_path:?} overlaps latch path {latch_path:?} (one is, or lies under, the other)")]
+    OverlappingPaths {
+        /// The latch path.
+        latch_path: String,
+        /// The leader path.
+        leader_path: String,
+    },
     /// A timeout that must be positive is zero.
     #[error("{what} must be greater than zero")]
     ZeroTimeout {
         /// Which timeout.
         what: &'static str,
+    },
+    /// The session timeout asked for is below [`crate::config::MIN_SESSION_TIMEOUT`].
+    #[error("session timeout {} ms is below the minimum of {} ms", requested.as_millis(), min.as_millis())]
+    SessionTimeoutTooShort {
+        /// What was asked.
+        requested: Duration,
+        /// The floor.
+        min: Duration,
+    },
+    /// The session timeout asked for does not fit ZooKeeper's protocol (a signed 32-bit count of
+    /// milliseconds, [`crate::config::MAX_SESSION_TIMEOUT`]).
+    #[error(
+        "session timeout {} ms exceeds {} ms, the most ZooKeeper's protocol can carry",
+        requested.as_millis(),
+        max.as_millis()
+    )]
+    SessionTimeoutTooLong {
+        /// What was asked.
+        requested: Duration,
+        /// The largest session timeout the protocol carries.
+        max: Duration,
+    },
+    /// The session timeout asked for has a fraction of a millisecond, which the protocol cannot
+    /// carry.
+    #[error("session timeout {requested:?} is not a whole number of milliseconds")]
+    SessionTimeoutFraction {
+        /// What was asked.
+        requested: Duration,
+    },
+    /// The backoff's largest delay is below its first one.
+    #[error("the largest backoff delay ({} ms) is below the initial one ({} ms)", max.as_millis(), initial.as_millis())]
+    BackoffMaxBelowInitial {
+        /// Delay before the second attempt.
+        initial: Duration,
+        /// Largest delay between attempts.
+        max: Duration,
     },
     /// Digest auth needs `user:password` with a non-empty user.
     #[error("digest auth needs a non-empty user name without ':'")]
@@ -70,6 +127,9 @@ pub enum ConfigError {
     /// A contender address is empty.
     #[error("the contender address is empty")]
     EmptyAddress,
+    /// An explicit participant ID is empty (Curator tools would show a nameless participant).
+    #[error("the participant ID is empty")]
+    EmptyParticipantId,
     /// A connection-loss policy name that is neither `standard` nor `session-tolerant`.
     #[error("unknown connection-loss policy {0:?} (expected standard or session-tolerant)")]
     UnknownPolicy(String),

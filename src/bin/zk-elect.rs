@@ -6,16 +6,28 @@
 //! - `run` runs a command only while leading.
 //!
 //! Events go to stdout, one per line (JSON objects with `--json`); logs go to stderr (`RUST_LOG`,
-//! default `warn`). Each command stops cleanly on SIGINT, SIGTERM, the end of stdin or a line
-//! `quit`: it leaves the election (its nodes are deleted), closes the session, prints `stopped`
-//! and exits 0. Bad arguments exit with code 2, failures before the election runs with 1.
+//! default `warn`). Until the first session is established the first event is `connection`
+//! with state `connecting`; `--connect-timeout-ms` bounds that wait. Each command stops cleanly
+//! on SIGINT, SIGTERM, the end of stdin or a line `quit`: it leaves the election (its nodes are
+//! deleted), closes the session, prints `stopped` and exits 0.
+//!
+//! Exit codes: 2 for bad arguments, 1 for failures before the election runs (such as no session
+//! within `--connect-timeout-ms`). Either way the reason goes to stderr. Stdout gets it too, as an
+//! `error` event, for every exit-1 failure and, in JSON mode, for bad arguments only the library
+//! could tell (after connecting), so that a JSON reader learns why its stream ended. Bad
+//! arguments found before connecting (every flag, overlapping paths, an address the codec cannot
+//! write), and any in text mode, leave stdout empty, like clap's own errors.
 
+#[path = "zk_elect/attempts.rs"]
+mod attempts;
 #[path = "zk_elect/child.rs"]
 mod child;
 #[path = "zk_elect/cli.rs"]
 mod cli;
 #[path = "zk_elect/commands.rs"]
 mod commands;
+#[path = "zk_elect/deadline.rs"]
+mod deadline;
 #[path = "zk_elect/guardian.rs"]
 mod guardian;
 #[path = "zk_elect/output.rs"]
@@ -30,20 +42,23 @@ mod tree;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use clap::Parser;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 use crate::cli::{Cli, Command};
-use crate::output::{Event, Output};
+use crate::output::Output;
 
 fn main() {
     // `run` starts its command through a copy of us in guardian mode (see guardian.rs).
     guardian::run_if_selected();
     // Exits with code 2 and clap's message on bad arguments.
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let colors = std::io::stderr().is_terminal();
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colors).init();
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(colors).with_filter(filter);
+    tracing_subscriber::registry().with(logs).with(attempts::layer()).init();
 
     let json = match &cli.command {
         Command::Campaign { common, .. } | Command::Observe { common, .. } | Command::Run { common, .. } => common.json,
@@ -59,10 +74,7 @@ fn main() {
             }
         }
     });
-    let code = result.unwrap_or_else(|failure| {
-        out.emit(Event::Error(&failure.message));
-        failure.code
-    });
+    let code = result.unwrap_or_else(|failure| failure.exit(out));
     // Exit without tearing the actix system down: the session arbiter and the thread blocked on
     // stdin have nothing left to do, and everything we print is already flushed.
     std::process::exit(code);

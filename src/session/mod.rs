@@ -342,7 +342,13 @@ impl ZkSession {
             Err(err) => {
                 self.failed_attempts += 1;
                 let delay = backoff::delay(self.config.backoff(), self.failed_attempts);
-                warn!(generation, error = %err, retry_in_ms = delay.as_millis() as u64, "cannot establish a ZooKeeper session");
+                let retry_in_ms = delay.as_millis() as u64;
+                // Warn once per outage; every attempt's reason stays available at debug level.
+                if self.failed_attempts == 1 {
+                    warn!(generation, error = %err, retry_in_ms, "cannot establish a ZooKeeper session");
+                } else {
+                    debug!(generation, error = %err, retry_in_ms, "cannot establish a ZooKeeper session");
+                }
                 if err == ZkError::AuthFailed {
                     self.report_failure(err);
                 }

@@ -28,7 +28,6 @@ use crate::error::ConfigError;
 use crate::latch::{LatchEvent, LeaderLatch, Requeue};
 use crate::metrics::{ElectionMetrics, GetMetrics};
 use crate::node_cache::{NodeChanged, NodeView};
-use crate::path;
 use crate::policy::ConnectionLossPolicy;
 use crate::session::{
     ConnectionStateChanged, Lease, LeaseChanged, NodeAcl, SessionFailed, Stat, SubscribeConnection, SubscribeFailures,
@@ -216,7 +215,7 @@ impl ElectionSupervisor {
         if msg.address.is_empty() {
             return Err(ConfigError::EmptyAddress.into());
         }
-        path::validate("leader path", &msg.leader_path)?;
+        self.config.check_leader_path(&msg.leader_path)?;
         if self.contenders.contains_key(&msg.component) {
             return Err(ElectionError::DuplicateComponent(msg.component.clone()));
         }

@@ -1,11 +1,15 @@
 //! The command line: three subcommands sharing the connection flags. Everything that can be
-//! checked before connecting is checked here, so mistakes end with clap's message and exit code 2.
+//! checked before connecting is checked here, so mistakes end with clap's message and exit code 2:
+//! each flag by its parser, what involves several flags by [`Cli::parse_checked`].
 
 use std::time::Duration;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use clap::{Args, Parser, Subcommand};
-use zk_election::{ConfigError, ConnectionLossPolicy, ElectionConfig, LeaderInfoCodec, SessionConfig};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use uuid::Uuid;
+use zk_election::config::validate_session_timeout;
+use zk_election::{ConfigError, ConnectionLossPolicy, ElectionConfig, LeaderInfo, LeaderInfoCodec, SessionConfig};
 
 /// Leader election over Apache ZooKeeper from the shell (Curator-compatible latch, Flink-compatible
 /// leader node).
@@ -15,6 +19,22 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the command line and checks what involves several flags; exits with code 2 and
+    /// clap's message (on stderr) on a mistake.
+    pub fn parse_checked() -> Cli {
+        let cli = Cli::parse();
+        if let Err(message) = cli.command.check() {
+            let mut command = Cli::command();
+            command.build();
+            let name = cli.command.name();
+            let command = command.find_subcommand_mut(name).unwrap_or_else(|| unreachable!("{name} is defined"));
+            command.error(ErrorKind::ArgumentConflict, message).exit();
+        }
+        cli
+    }
 }
 
 /// The subcommands.
@@ -53,15 +73,38 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The subcommand's name on the command line.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Campaign { .. } => "campaign",
+            Command::Observe { .. } => "observe",
+            Command::Run { .. } => "run",
+        }
+    }
+
+    /// What no single flag can tell.
+    fn check(&self) -> Result<(), String> {
+        match self {
+            Command::Campaign { common, election } | Command::Run { common, election, .. } => election.check(common),
+            Command::Observe { .. } => Ok(()),
+        }
+    }
+}
+
 /// Flags every subcommand takes.
 #[derive(Debug, Args)]
 pub struct Common {
     /// ZooKeeper servers: host:port[,host:port...], then optionally a chroot path (/app).
     #[arg(long, value_name = "HOSTS", value_parser = connect_string)]
     pub connect: String,
-    /// Session timeout to ask of ZooKeeper, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 6000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Session timeout to ask of ZooKeeper, in milliseconds (1000 to 2147483647).
+    #[arg(long, value_name = "MS", default_value_t = 6000, value_parser = session_timeout_ms)]
     pub session_timeout_ms: u64,
+    /// Give up (exit code 1) when no ZooKeeper session is established within this many
+    /// milliseconds of start. Default: keep trying.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub connect_timeout_ms: Option<u64>,
     /// Format of the leader node: bincode (Rust peers) or java (Flink peers).
     #[arg(long, default_value = "bincode", value_parser = codec())]
     pub codec: LeaderInfoCodec,
@@ -84,6 +127,11 @@ impl Common {
         }
         builder.build()
     }
+
+    /// How long to wait for the first session, if not forever.
+    pub fn connect_timeout(&self) -> Option<Duration> {
+        self.connect_timeout_ms.map(Duration::from_millis)
+    }
 }
 
 /// Flags of the subcommands that join an election.
@@ -102,6 +150,19 @@ pub struct ElectionArgs {
     /// until the session is lost.
     #[arg(long, default_value = "standard", value_parser = policy())]
     pub policy: ConnectionLossPolicy,
+}
+
+impl ElectionArgs {
+    /// The leader path must stay clear of the latch, and the address must fit the codec.
+    fn check(&self, common: &Common) -> Result<(), String> {
+        let election = ElectionConfig::builder(&self.latch_path).build().map_err(|err| err.to_string())?;
+        election.check_leader_path(&self.leader_path).map_err(|err| err.to_string())?;
+        common
+            .codec
+            .encode(&LeaderInfo::new(self.address.clone(), Uuid::nil()))
+            .map_err(|err| format!("--address cannot be encoded with the {} codec: {err}", common.codec))?;
+        Ok(())
+    }
 }
 
 /// Credentials of `--digest`.
@@ -125,6 +186,12 @@ fn digest(value: &str) -> Result<Digest, String> {
         }
         _ => Err("expected USER:PASSWORD with a non-empty user".to_owned()),
     }
+}
+
+fn session_timeout_ms(value: &str) -> Result<u64, String> {
+    let ms: u64 = value.parse().map_err(|err| format!("{err}"))?;
+    validate_session_timeout(Duration::from_millis(ms)).map_err(|err| err.to_string())?;
+    Ok(ms)
 }
 
 fn connect_string(value: &str) -> Result<String, String> {
@@ -189,12 +256,22 @@ mod tests {
             &["--latch-path", "/l", "--connect", "a:1", "--policy", "lenient"],
             &["--latch-path", "/l", "--connect", "a:1", "--digest", "nocolon"],
             &["--latch-path", "/l", "--connect", "a:1", "--session-timeout-ms", "0"],
+            &["--latch-path", "/l", "--connect", "a:1", "--session-timeout-ms", "999"],
+            &["--latch-path", "/l", "--connect", "a:1", "--session-timeout-ms", "2147483648"],
+            &["--latch-path", "/l", "--connect", "a:1", "--connect-timeout-ms", "0"],
+            &["--latch-path", "/zookeeper/l", "--connect", "a:1"],
             &["--latch-path", "relative", "--connect", "a:1"],
             &["--latch-path", "/l/", "--connect", "a:1"],
             &["--latch-path", "/l"],
         ] {
             let err = Cli::try_parse_from(base.iter().chain(bad)).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
+        for (latch, leader) in [("/x", "/x"), ("/x/l", "/x"), ("/x", "/x/l")] {
+            let args = ["zk-elect", "campaign", "--connect", "a:1", "--address", "h:1"];
+            let cli =
+                Cli::try_parse_from(args.iter().chain(&["--latch-path", latch, "--leader-path", leader])).unwrap();
+            assert!(cli.command.check().is_err_and(|e| e.contains("overlaps")), "{latch} {leader}");
         }
         let digest = digest("alice:pa:ss").unwrap();
         assert_eq!((digest.user.as_str(), digest.password.as_str()), ("alice", "pa:ss"));

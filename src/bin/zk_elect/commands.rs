@@ -15,7 +15,8 @@ use zk_election::{
 
 use crate::child::{self, Child};
 use crate::cli::{Common, ElectionArgs};
-use crate::output::{Event, Output};
+use crate::deadline;
+use crate::output::{escape_controls, Event, Output};
 use crate::relay::{Input, Relay};
 use crate::termination::Termination;
 
@@ -39,6 +40,17 @@ impl Failure {
     fn usage(err: impl std::fmt::Display) -> Failure {
         Failure { message: err.to_string(), code: 2 }
     }
+
+    /// Reports the failure and ends the process with its code. The message always goes to
+    /// stderr; stdout gets an `error` event too, except for usage errors in text mode, which
+    /// leave stdout empty like clap's own.
+    pub fn exit(self, out: Output) -> ! {
+        if out.is_json() || self.code != 2 {
+            out.emit(Event::Error(&self.message));
+        }
+        eprintln!("zk-elect: {}", escape_controls(&self.message));
+        std::process::exit(self.code)
+    }
 }
 
 impl From<String> for Failure {
@@ -61,7 +73,9 @@ struct Connected {
 }
 
 impl Connected {
-    /// Starts the session for `common` and prints its state as it is now.
+    /// Starts the session for `common` and prints its state as it is now (`connecting` before
+    /// the first session). With a connect timeout, the process ends with code 1 if no session
+    /// is established within it.
     async fn start(common: &Common, out: Output) -> Result<Connected, Failure> {
         let config = common.session_config().map_err(Failure::usage)?;
         let session = ZkSession::start(config);
@@ -70,8 +84,14 @@ impl Connected {
             .send(zk_election::session::SubscribeConnection(relay.clone().recipient()))
             .await
             .map_err(|_| "the session actor stopped".to_owned())?;
-        if let Some(state) = status.state {
-            out.emit(Event::Connection(state));
+        match status.state {
+            Some(state) => out.emit(Event::Connection(state)),
+            None => {
+                out.emit(Event::Connecting);
+                if let Some(limit) = common.connect_timeout() {
+                    deadline::arm(session.clone(), limit, common.connect.clone(), out);
+                }
+            }
         }
         Ok(Connected { session, relay, inputs })
     }

@@ -1,7 +1,10 @@
 //! What `zk-elect` prints: one line per event on stdout, flushed at once, either as a JSON object
 //! (`--json`) or as a readable sentence. Every JSON line has `ts_ms` (wall clock, milliseconds
-//! since the Unix epoch) and `event` first.
+//! since the Unix epoch) and `event` first. Readable lines escape the control characters of
+//! strings others control (addresses, error messages), so one event is always one line and no
+//! escape sequence reaches the terminal.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,6 +15,8 @@ use zk_election::{ConnectionState, LeaderChanged};
 /// One thing worth telling the user.
 #[derive(Debug)]
 pub enum Event<'a> {
+    /// No session exists yet: the first one is being established.
+    Connecting,
     /// The ZooKeeper connection changed state.
     Connection(ConnectionState),
     /// Leadership was granted with this leader session ID.
@@ -36,6 +41,7 @@ impl Event<'_> {
     /// The `event` name and the other fields of the JSON line.
     fn fields(&self) -> (&'static str, Vec<(&'static str, Value)>) {
         match self {
+            Event::Connecting => ("connection", vec![("state", json!("connecting"))]),
             Event::Connection(state) => ("connection", vec![("state", json!(state_name(*state)))]),
             Event::Granted(id) => ("granted", vec![("session_id", json!(id.to_string()))]),
             Event::Published(id) => ("published", vec![("session_id", json!(id.to_string()))]),
@@ -71,6 +77,7 @@ impl Event<'_> {
 
     fn human(&self) -> String {
         match self {
+            Event::Connecting => "connecting to ZooKeeper".to_owned(),
             Event::Connection(ConnectionState::Connected) => "connected to ZooKeeper".to_owned(),
             Event::Connection(ConnectionState::Suspended) => "connection to ZooKeeper suspended".to_owned(),
             Event::Connection(ConnectionState::Reconnected { same_session: true }) => {
@@ -83,16 +90,18 @@ impl Event<'_> {
             Event::Granted(id) => format!("leadership granted, leader session {id}"),
             Event::Published(id) => format!("leader information published, leader session {id}"),
             Event::Revoked => "leadership revoked".to_owned(),
-            Event::Error(message) => format!("error: {message}"),
+            Event::Error(message) => format!("error: {}", escape_controls(message)),
             Event::Stopped => "stopped".to_owned(),
             Event::Leader(LeaderChanged::Leader { address, session_id }) => {
-                format!("leader is {address}, leader session {session_id}")
+                format!("leader is {}, leader session {session_id}", escape_controls(address))
             }
             Event::Leader(LeaderChanged::NoLeader) => "no leader".to_owned(),
             Event::Leader(LeaderChanged::Undecodable { bytes }) => {
                 format!("leader node holds {bytes} bytes that are not leader information in this codec")
             }
-            Event::Leader(LeaderChanged::Unreadable { error }) => format!("leader node cannot be read: {error}"),
+            Event::Leader(LeaderChanged::Unreadable { error }) => {
+                format!("leader node cannot be read: {}", escape_controls(&error.to_string()))
+            }
             Event::ChildStarted { pid } => format!("command started, pid {pid}"),
             Event::ChildExited { code, signal: None } => format!("command exited with code {code}"),
             Event::ChildExited { code, signal: Some(signal) } => {
@@ -140,6 +149,31 @@ impl Output {
     }
 }
 
+/// `text` with its control characters, line separators and bidirectional overrides (and
+/// backslashes, so that the escapes are unambiguous) written as Rust escapes: `\n`, `\u{1b}`,
+/// `\u{202e}`, `\\`. Other characters, non-ASCII included, stay as they are.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if needs_escape(c) {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    Cow::Owned(escaped)
+}
+
+/// Characters that could break a line or disguise what follows them on a terminal.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || c == '\\'
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since the epoch.
 fn utc(ts_ms: u128) -> String {
     let ms = (ts_ms % 1000) as u32;
@@ -178,6 +212,23 @@ mod tests {
         let exited = Event::ChildExited { code: 143, signal: Some(15) }.json(1);
         let parsed: Value = serde_json::from_str(&exited).unwrap();
         assert_eq!(parsed, json!({"ts_ms": 1, "event": "child_exited", "code": 143, "signal": 15}));
+    }
+
+    #[test]
+    fn readable_lines_escape_control_characters_of_foreign_strings() {
+        let forged =
+            LeaderChanged::Leader { address: "evil\nleader is x:1\u{1b}[2J\\".into(), session_id: Uuid::nil() };
+        assert_eq!(
+            Event::Leader(&forged).human(),
+            format!("leader is evil\\nleader is x:1\\u{{1b}}[2J\\\\, leader session {}", Uuid::nil())
+        );
+        assert_eq!(Event::Error("bad\r\nline\t").human(), "error: bad\\r\\nline\\t");
+        // Printable text, non-ASCII included, is left alone.
+        assert_eq!(escape_controls("zk-é:2181 ✓"), "zk-é:2181 ✓");
+        assert_eq!(escape_controls("a\u{202e}b\u{2028}c"), "a\\u{202e}b\\u{2028}c");
+        assert!(matches!(escape_controls("plain"), Cow::Borrowed(_)));
+        // JSON lines escape by themselves.
+        assert_eq!(Event::Connecting.json(1), r#"{"ts_ms":1,"event":"connection","state":"connecting"}"#);
     }
 
     #[test]
