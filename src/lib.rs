@@ -17,6 +17,7 @@
 //! The README follows; its example compiles as a doctest.
 #![doc = include_str!("../README.md")]
 
+mod ask;
 pub mod codec;
 pub mod config;
 pub mod contender;

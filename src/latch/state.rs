@@ -1,0 +1,144 @@
+//! The latch's state as two small machines: its link to the session ([`Link`]) and its place
+//! in line ([`Place`]). A variant holds exactly what is valid in it: a node exists only in
+//! line, a create's name prefix only while its outcome is open.
+
+/// The marker Curator puts before the sequence number of latch nodes.
+const LATCH_MARKER: &str = "latch-";
+/// Digits of the sequence suffix ZooKeeper appends (`%010d`).
+const SEQUENCE_DIGITS: usize = 10;
+
+/// The latch's view of the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Link {
+    /// No session to work in: before the first, or after `Lost`.
+    Down,
+    /// A session with its connection up.
+    Up,
+    /// Between `Suspended` and the next `Reconnected` or `Lost`: what we learn meanwhile may be
+    /// stale, so we never *gain* leadership then (a tolerant policy only *keeps* it).
+    Suspended,
+    /// The owner closed the latch: nothing reacts any more.
+    Closed,
+}
+
+impl Link {
+    /// Whether a session exists that requests can be sent in (maybe over a dropped connection).
+    pub fn has_session(self) -> bool {
+        matches!(self, Link::Up | Link::Suspended)
+    }
+}
+
+/// Where we stand in line.
+#[derive(Debug)]
+pub(super) enum Place {
+    /// No node, nothing under way.
+    Outside,
+    /// A create of a node named `prefix…`, or the search for one whose create lost its answer,
+    /// is under way: its outcome decides what comes next, so nothing else may start one.
+    Joining { prefix: String },
+    /// A create of `prefix…` ended without a clear outcome and nothing is under way: the node
+    /// may exist, so look for it before creating another (Curator's protection mode).
+    Unsure { prefix: String },
+    /// Our node is in line.
+    InLine(InLine),
+}
+
+impl Place {
+    /// Our node, if we are in line.
+    pub fn node(&self) -> Option<&str> {
+        match self {
+            Place::InLine(line) => Some(&line.node),
+            _ => None,
+        }
+    }
+
+    /// Whether we hold the latch.
+    pub fn leads(&self) -> bool {
+        matches!(self, Place::InLine(InLine { leader: true, .. }))
+    }
+
+    /// The name prefix of a create whose outcome is open.
+    pub fn open_prefix(&self) -> Option<&str> {
+        match self {
+            Place::Joining { prefix } | Place::Unsure { prefix } => Some(prefix),
+            _ => None,
+        }
+    }
+}
+
+/// Our node in line and the watches armed for it.
+#[derive(Debug)]
+pub(super) struct InLine {
+    /// Full path of our node.
+    pub node: String,
+    /// Whether it is first in line and the owner was told so.
+    pub leader: bool,
+    /// The predecessor whose watch is armed, while we wait.
+    pub watching: Option<String>,
+    /// Whether the watch on our own node is armed (once per node, at our first look at the
+    /// line, whether we lead or not).
+    pub own_watch: bool,
+}
+
+impl InLine {
+    pub fn new(node: String) -> InLine {
+        InLine { node, leader: false, watching: None, own_watch: false }
+    }
+}
+
+/// Which of the latch's two watches a request arms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum WatchSlot {
+    Predecessor,
+    OwnNode,
+}
+
+/// The name prefix (`_c_{uuid}-latch-`) of a new node under `latch_path`.
+pub(super) fn new_prefix(latch_path: &str) -> String {
+    format!("{latch_path}/_c_{}-{LATCH_MARKER}", uuid::Uuid::new_v4())
+}
+
+/// The latch participants among `children`, in leadership order: names containing `latch-`
+/// followed by the server's 10-digit sequence, sorted by that sequence (zero-padded, so text
+/// order is numeric order). Foreign children are ignored, also ones that merely look like
+/// participants: a persistent `x-latch-0` created by hand would otherwise sort first and block
+/// the election for good.
+pub fn participants_in_order(children: &[String]) -> Vec<&str> {
+    let mut participants: Vec<(&str, &str)> = children
+        .iter()
+        .filter_map(|name| {
+            let sequence = &name[name.rfind(LATCH_MARKER)? + LATCH_MARKER.len()..];
+            let valid = sequence.len() == SEQUENCE_DIGITS && sequence.bytes().all(|b| b.is_ascii_digit());
+            valid.then_some((sequence, name.as_str()))
+        })
+        .collect();
+    participants.sort();
+    participants.into_iter().map(|(_, name)| name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_by_sequence_and_ignores_foreign_children() {
+        let children: Vec<String> = [
+            "_c_b-latch-0000000003",
+            "foreign",
+            "_c_a-latch-0000000001",
+            "lock-0000000000",
+            "_c_c-latch-0000000002",
+            "x-latch-",
+            "_c_d-latch-12ab",
+            "_c_e-latch-0",
+            "_c_f-latch-00000000001",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            participants_in_order(&children),
+            vec!["_c_a-latch-0000000001", "_c_c-latch-0000000002", "_c_b-latch-0000000003"]
+        );
+    }
+}
