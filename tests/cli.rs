@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use common::*;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use zk_election::session::{Delete, GetChildren};
 use zk_election::testkit::ZkServer;
@@ -252,23 +251,14 @@ async fn digest_auth_java_codec_and_readable_output() {
 
     // Without --json: readable lines, each starting with an ISO 8601 UTC timestamp. (Other
     // paths: alice's latch path is a container only alice may use until the server removes it.)
-    let mut human = Command::new(env!("CARGO_BIN_EXE_zk-elect"))
-        .args(["campaign", "--connect", &cs, "--latch-path", "/open/latch", "--leader-path", "/open/leader"])
-        .args(["--address", "h:1"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(human.stdout.take().unwrap()).lines();
-    let mut stdin = human.stdin.take().unwrap();
+    let args = ["campaign", "--connect", &cs, "--latch-path", "/open/latch", "--leader-path", "/open/leader"];
+    let mut human = ZkElect::spawn_text("campaign text", &[&args[..], &["--address", "h:1"]].concat());
     let mut seen = Vec::new();
-    while let Ok(Some(line)) = tokio::time::timeout(10 * SECOND, lines.next_line()).await.expect("a line in time") {
-        seen.push(line);
-        if seen.last().unwrap().contains("published") {
-            stdin.write_all(b"quit\n").await.unwrap();
-        }
+    while !seen.last().is_some_and(|line: &String| line.contains("published")) {
+        seen.push(human.line(10 * SECOND).await);
     }
+    human.say("quit").await;
+    seen.extend(human.rest(10 * SECOND).await);
     let timestamp = regex_lite::Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ").unwrap();
     let mut texts: Vec<&str> = seen
         .iter()
@@ -285,7 +275,7 @@ async fn digest_auth_java_codec_and_readable_output() {
     assert!(texts[1].starts_with("leadership granted, leader session "), "{texts:?}");
     assert!(texts[2].starts_with("leader information published, leader session "), "{texts:?}");
     assert_eq!(texts[3..], ["leadership revoked", "stopped"]);
-    assert_eq!(human.wait().await.unwrap().code(), Some(0));
+    assert_eq!(human.exit_code(10 * SECOND).await, Some(0));
 }
 
 #[actix_rt::test]

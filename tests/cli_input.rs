@@ -5,130 +5,15 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::mpsc;
 use zk_election::testkit::ZkServer;
 use zk_election::{LeaderInfo, LeaderInfoCodec};
 
 const SECOND: Duration = Duration::from_secs(1);
 /// Nothing listens there: connections are refused at once.
 const NOBODY: &str = "127.0.0.1:1";
-
-/// One running `zk-elect`, stdin kept open (its end would stop it). Killed when dropped; its
-/// output is printed then if the test failed.
-struct Process {
-    name: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: mpsc::UnboundedReceiver<String>,
-    stderr: Arc<Mutex<Vec<String>>>,
-    transcript: Arc<Mutex<Vec<String>>>,
-}
-
-impl Process {
-    fn spawn(name: &str, args: &[&str]) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_zk-elect"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("zk-elect starts");
-        let transcript = Arc::new(Mutex::new(Vec::new()));
-        let (sender, stdout) = mpsc::unbounded_channel();
-        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-        let log = transcript.clone();
-        actix_rt::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                log.lock().unwrap().push(format!("stdout: {line}"));
-                let _ = sender.send(line);
-            }
-        });
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
-        let (log, collected) = (transcript.clone(), stderr.clone());
-        actix_rt::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                log.lock().unwrap().push(format!("stderr: {line}"));
-                collected.lock().unwrap().push(line);
-            }
-        });
-        let stdin = child.stdin.take();
-        Process { name: name.to_owned(), child, stdin, stdout, stderr, transcript }
-    }
-
-    /// The next stdout line; panics after `within` or when stdout closes.
-    async fn line(&mut self, within: Duration) -> String {
-        match tokio::time::timeout(within, self.stdout.recv()).await {
-            Ok(Some(line)) => line,
-            Ok(None) => panic!("{}: stdout closed", self.name),
-            Err(_) => panic!("{}: no line within {within:?}", self.name),
-        }
-    }
-
-    /// The next stdout line as JSON.
-    async fn event(&mut self, within: Duration) -> serde_json::Value {
-        let line = self.line(within).await;
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {line}", self.name))
-    }
-
-    /// Every stdout line until stdout closes (the process ended), within `within`.
-    async fn rest(&mut self, within: Duration) -> Vec<String> {
-        let deadline = tokio::time::Instant::now() + within;
-        let mut seen = Vec::new();
-        loop {
-            match tokio::time::timeout_at(deadline, self.stdout.recv()).await {
-                Ok(Some(line)) => seen.push(line),
-                Ok(None) => return seen,
-                Err(_) => panic!("{}: stdout still open after {within:?}; saw {seen:?}", self.name),
-            }
-        }
-    }
-
-    async fn say(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(format!("{line}\n").as_bytes()).await.unwrap();
-        stdin.flush().await.unwrap();
-    }
-
-    /// The exit code; panics if it still runs after `within`.
-    async fn exit_code(&mut self, within: Duration) -> Option<i32> {
-        match tokio::time::timeout(within, self.child.wait()).await {
-            Ok(status) => status.unwrap().code(),
-            Err(_) => panic!("{}: still running after {within:?}", self.name),
-        }
-    }
-
-    /// Whether it still runs after `window`.
-    async fn still_running_after(&mut self, window: Duration) -> bool {
-        tokio::time::timeout(window, self.child.wait()).await.is_err()
-    }
-
-    /// stderr so far, once the process has ended (the reader gets the last lines shortly after).
-    async fn stderr(&self) -> String {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        self.stderr.lock().unwrap().join("\n")
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("--- transcript of {} ---", self.name);
-            for line in self.transcript.lock().unwrap().iter() {
-                eprintln!("{line}");
-            }
-        }
-        let _ = self.child.start_kill();
-    }
-}
 
 /// `campaign` arguments with the given paths, against `connect`.
 fn campaign<'a>(connect: &'a str, latch: &'a str, leader: &'a str) -> Vec<&'a str> {
@@ -138,7 +23,7 @@ fn campaign<'a>(connect: &'a str, latch: &'a str, leader: &'a str) -> Vec<&'a st
 /// Runs `args` (stdin open), expects exit code 2 within a few seconds, nothing on stdout, and
 /// `hint` on stderr. Answers stderr.
 async fn expect_usage_error(args: &[&str], hint: &str) -> String {
-    let mut process = Process::spawn(&format!("{args:?}"), args);
+    let mut process = ZkElect::spawn_text(&format!("{args:?}"), args);
     assert_eq!(process.exit_code(5 * SECOND).await, Some(2), "{args:?}");
     let stdout = process.rest(SECOND).await;
     let stderr = process.stderr().await;
@@ -157,7 +42,7 @@ async fn session_timeouts_the_protocol_or_the_server_cannot_honour_exit_2() {
     for ms in ["1000", "2147483647"] {
         let mut args = campaign(NOBODY, "/app/latch", "/app/leader");
         args.extend(["--session-timeout-ms", ms]);
-        let mut process = Process::spawn(&format!("timeout {ms}"), &args);
+        let mut process = ZkElect::spawn_text(&format!("timeout {ms}"), &args);
         assert!(process.still_running_after(SECOND).await, "--session-timeout-ms {ms} refused");
     }
 }
@@ -178,7 +63,7 @@ async fn reserved_and_overlapping_paths_exit_2() {
         expect_usage_error(&run, "overlaps").await;
     }
     // Siblings that share a prefix do not overlap.
-    let mut apart = Process::spawn("apart", &campaign(NOBODY, "/a/b", "/a/bc"));
+    let mut apart = ZkElect::spawn_text("apart", &campaign(NOBODY, "/a/b", "/a/bc"));
     assert!(apart.still_running_after(SECOND).await, "/a/b and /a/bc refused");
 }
 
@@ -189,12 +74,11 @@ async fn quitting_before_the_first_session_is_silent() {
     for stop in ["quit", "SIGTERM"] {
         let mut args = campaign(NOBODY, "/app/latch", "/app/leader");
         args.push("--json");
-        let mut process = Process::spawn(&format!("campaign, {stop} before connecting"), &args);
+        let mut process = ZkElect::spawn_text(&format!("campaign, {stop} before connecting"), &args);
         tokio::time::sleep(SECOND).await;
         match stop {
             "quit" => process.say("quit").await,
-            // SAFETY: kill has no memory-safety preconditions; the pid is our unreaped child.
-            _ => assert_eq!(unsafe { libc::kill(process.child.id().unwrap() as i32, libc::SIGTERM) }, 0),
+            _ => process.signal(libc::SIGTERM),
         }
         let lines = process.rest(5 * SECOND).await;
         let events: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -211,12 +95,12 @@ async fn quitting_before_the_first_session_is_silent() {
 /// warned about once, the others only at debug level.
 #[actix_rt::test]
 async fn without_a_server_it_says_it_is_connecting_and_warns_once() {
-    let mut json = Process::spawn("observe json", &["observe", "--connect", NOBODY, "--leader-path", "/l", "--json"]);
-    let first = json.event(5 * SECOND).await;
+    let mut json = ZkElect::spawn("observe json", &["observe", "--connect", NOBODY, "--leader-path", "/l", "--json"]);
+    let first = json.next(5 * SECOND).await;
     assert_eq!((first["event"].as_str(), first["state"].as_str()), (Some("connection"), Some("connecting")), "{first}");
     assert!(first["ts_ms"].as_u64().is_some(), "{first}");
 
-    let mut text = Process::spawn("observe text", &["observe", "--connect", NOBODY, "--leader-path", "/l"]);
+    let mut text = ZkElect::spawn_text("observe text", &["observe", "--connect", NOBODY, "--leader-path", "/l"]);
     let first = text.line(5 * SECOND).await;
     assert!(first.ends_with(" connecting to ZooKeeper"), "{first}");
     // Several attempts fail within 2 s (the backoff starts at 100 ms); one warning.
@@ -240,7 +124,7 @@ async fn no_session_within_the_connect_timeout_exits_1() {
             _ => &["--latch-path", "/app/latch", "--leader-path", "/app/leader", "--address", "h:1", "--", "true"],
         });
         let started = Instant::now();
-        let mut process = Process::spawn(&format!("{subcommand} with a connect timeout"), &args);
+        let mut process = ZkElect::spawn_text(&format!("{subcommand} with a connect timeout"), &args);
         assert_eq!(process.exit_code(10 * SECOND).await, Some(1), "{subcommand}");
         let took = started.elapsed();
         assert!(took >= 1500 * Duration::from_millis(1) && took < 5 * SECOND, "{subcommand} gave up after {took:?}");
@@ -254,7 +138,7 @@ async fn no_session_within_the_connect_timeout_exits_1() {
     }
     // Text mode: the reason on stderr too.
     let args = ["observe", "--connect", NOBODY, "--connect-timeout-ms", "500", "--leader-path", "/l"];
-    let mut process = Process::spawn("observe text with a connect timeout", &args);
+    let mut process = ZkElect::spawn_text("observe text with a connect timeout", &args);
     assert_eq!(process.exit_code(10 * SECOND).await, Some(1));
     let stderr = process.stderr().await;
     assert!(stderr.contains(NOBODY) && stderr.to_lowercase().contains("refused"), "{stderr}");
@@ -276,7 +160,7 @@ async fn an_unencodable_address_exits_2_with_the_reason_on_stderr() {
         if json {
             args.push("--json");
         }
-        let mut process = Process::spawn(&format!("huge address, json {json}"), &args);
+        let mut process = ZkElect::spawn_text(&format!("huge address, json {json}"), &args);
         assert_eq!(process.exit_code(10 * SECOND).await, Some(2), "json {json}");
         let stderr = process.stderr().await;
         assert!(stderr.contains("cannot be encoded"), "json {json}: stderr: {stderr}");
@@ -295,7 +179,8 @@ async fn text_output_escapes_control_characters_of_leader_addresses() {
     let data = LeaderInfoCodec::Bincode.encode(&LeaderInfo::new(evil, uuid::Uuid::nil())).unwrap();
     create_persistent(&zk, "/evil/leader", &data).await;
 
-    let mut observer = Process::spawn("observe evil", &["observe", "--connect", &cs, "--leader-path", "/evil/leader"]);
+    let mut observer =
+        ZkElect::spawn_text("observe evil", &["observe", "--connect", &cs, "--leader-path", "/evil/leader"]);
     let mut lines = Vec::new();
     while !lines.iter().any(|l: &String| l.contains("leader")) {
         lines.push(observer.line(10 * SECOND).await);

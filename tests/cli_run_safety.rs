@@ -9,159 +9,19 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::mpsc;
 use zk_election::testkit::ZkServer;
 
 const SECOND: Duration = Duration::from_secs(1);
 /// How soon CMD's whole tree must be gone after zk-elect is SIGKILLed.
 const TREE_GONE_WITHIN: Duration = SECOND;
 
-/// One running `zk-elect`, killed when dropped; prints what it said when the test fails.
-struct ZkElect {
-    name: String,
-    process: Child,
-    stdin: Option<ChildStdin>,
-    /// Parsed stdout lines with the moment each arrived.
-    events: mpsc::UnboundedReceiver<(Instant, Value)>,
-    transcript: Arc<Mutex<Vec<String>>>,
-}
-
-impl ZkElect {
-    fn spawn(name: &str, args: &[&str]) -> ZkElect {
-        let mut process = Command::new(env!("CARGO_BIN_EXE_zk-elect"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("zk-elect starts");
-        let transcript = Arc::new(Mutex::new(Vec::new()));
-        let (sender, events) = mpsc::unbounded_channel();
-        let mut stdout = BufReader::new(process.stdout.take().expect("piped")).lines();
-        let (log, who) = (transcript.clone(), name.to_owned());
-        actix_rt::spawn(async move {
-            while let Ok(Some(line)) = stdout.next_line().await {
-                log.lock().unwrap().push(format!("{who} stdout: {line}"));
-                let event: Value =
-                    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{who}: not JSON ({e}): {line}"));
-                let _ = sender.send((Instant::now(), event));
-            }
-        });
-        let mut stderr = BufReader::new(process.stderr.take().expect("piped")).lines();
-        let (log, who) = (transcript.clone(), name.to_owned());
-        actix_rt::spawn(async move {
-            while let Ok(Some(line)) = stderr.next_line().await {
-                log.lock().unwrap().push(format!("{who} stderr: {line}"));
-            }
-        });
-        let stdin = process.stdin.take();
-        ZkElect { name: name.to_owned(), process, stdin, events, transcript }
-    }
-
-    fn pid(&self) -> u32 {
-        self.process.id().expect("not reaped yet")
-    }
-
-    /// Skips events until one named `name`; returns it and when it arrived. Panics after `within`.
-    async fn expect(&mut self, name: &str, within: Duration) -> (Instant, Value) {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                Ok(Some((at, event))) if event["event"] == name => return (at, event),
-                Ok(Some(_)) => {}
-                Ok(None) => panic!("{}: stdout closed before {name}", self.name),
-                Err(_) => panic!("{}: no {name} within {within:?}", self.name),
-            }
-        }
-    }
-
-    /// Every event up to and including `stopped`, then the exit status.
-    async fn until_stopped(&mut self) -> (Vec<Value>, ExitStatus) {
-        let mut seen = Vec::new();
-        loop {
-            match tokio::time::timeout(10 * SECOND, self.events.recv()).await {
-                Ok(Some((_, event))) => {
-                    let stopped = event["event"] == "stopped";
-                    seen.push(event);
-                    if stopped {
-                        break;
-                    }
-                }
-                Ok(None) => panic!("{}: stdout closed before stopped: {seen:?}", self.name),
-                Err(_) => panic!("{}: no stopped within 10 s: {seen:?}", self.name),
-            }
-        }
-        match tokio::time::timeout(10 * SECOND, self.process.wait()).await {
-            Ok(Ok(status)) => (seen, status),
-            Ok(Err(err)) => panic!("{}: cannot wait: {err}", self.name),
-            Err(_) => panic!("{}: still running 10 s after stopped", self.name),
-        }
-    }
-
-    /// Events already printed, without waiting.
-    fn printed_so_far(&mut self) -> Vec<Value> {
-        let mut seen = Vec::new();
-        while let Ok((_, event)) = self.events.try_recv() {
-            seen.push(event);
-        }
-        seen
-    }
-
-    async fn say(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(format!("{line}\n").as_bytes()).await.expect("zk-elect reads stdin");
-        stdin.flush().await.expect("zk-elect reads stdin");
-    }
-
-    fn sigkill(&mut self) {
-        self.process.start_kill().expect("zk-elect is ours to kill");
-    }
-}
-
-impl Drop for ZkElect {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("--- transcript of {} ---", self.name);
-            for line in self.transcript.lock().map(|t| t.clone()).unwrap_or_default() {
-                eprintln!("{line}");
-            }
-        }
-        let _ = self.process.start_kill();
-    }
-}
-
 /// The `ts_ms` of a JSON line.
 fn ts(event: &Value) -> u64 {
     event["ts_ms"].as_u64().unwrap_or_else(|| panic!("no ts_ms: {event}"))
-}
-
-/// Field 3 (state), 4 (ppid) and 6 (session) of `/proc/<pid>/stat`, if the process exists.
-fn stat(pid: u32) -> Option<(String, u32, u32)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
-    Some((fields.first()?.to_string(), fields.get(1)?.parse().ok()?, fields.get(3)?.parse().ok()?))
-}
-
-/// Whether `pid` runs (a zombie has ended: only its parent's `wait` is missing).
-fn alive(pid: u32) -> bool {
-    stat(pid).is_some_and(|(state, _, _)| state != "Z")
-}
-
-/// The command line of `pid`, arguments joined by spaces.
-fn cmdline(pid: u32) -> String {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let args: Vec<String> =
-        raw.split(|&b| b == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect();
-    args.join(" ")
 }
 
 /// The three ways a process escapes its parent shell, as CMD starts them.
@@ -295,7 +155,7 @@ async fn sigkill_of_zk_elect_ends_the_whole_command_tree_before_a_successor_star
     let mut b = ZkElect::spawn("run B", &run_args(&cs, paths, "B", &command));
     await_children(&zk, paths.0, 2, 10 * SECOND).await;
 
-    let command_pid = a.expect("child_started", 10 * SECOND).await.1["pid"].as_u64().expect("pid") as u32;
+    let command_pid = a.expect("child_started", 10 * SECOND).await["pid"].as_u64().expect("pid") as u32;
     let mut pids = tree.pids("A", command_pid).await;
     pids.push(("command", command_pid));
     // Whatever stands between zk-elect and the command must not outlive it either.
@@ -317,7 +177,7 @@ async fn sigkill_of_zk_elect_ends_the_whole_command_tree_before_a_successor_star
     assert!(early.iter().all(|e| e["event"] != "child_started"), "B started its command too early: {early:?}");
 
     // B takes over once A's session has expired, well after A's tree is gone.
-    let (started_at, started) = b.expect("child_started", 15 * SECOND).await;
+    let (started_at, started) = b.expect_at("child_started", 15 * SECOND).await;
     assert!(started_at > gone_at);
     println!("B started its command {:?} after A's tree was gone", started_at - gone_at);
 
@@ -338,9 +198,9 @@ async fn when_the_command_exits_by_itself_its_leftover_processes_end_too() {
     let cs = server.connect_string();
     let command = tree.command("exit");
     let mut c = ZkElect::spawn("run C", &run_args(&cs, ("/exit/latch", "/exit/leader"), "C", &command));
-    let command_pid = c.expect("child_started", 10 * SECOND).await.1["pid"].as_u64().expect("pid") as u32;
+    let command_pid = c.expect("child_started", 10 * SECOND).await["pid"].as_u64().expect("pid") as u32;
     let pids = tree.pids("C", command_pid).await;
-    let exited = c.expect("child_exited", 5 * SECOND).await.1;
+    let exited = c.expect("child_exited", 5 * SECOND).await;
     assert_eq!((exited["code"].as_i64(), exited.get("signal")), (Some(3), None), "{exited}");
     assert!(survivors(&pids).is_empty(), "still running after C's child_exited: {:?}", survivors(&pids));
     let (_, status) = c.until_stopped().await;
@@ -357,7 +217,7 @@ fn position(events: &[Value], name: &str) -> Option<usize> {
 async fn quit_and_hand_over(leader: &mut ZkElect, successor: &mut ZkElect, before_revoked: Option<&str>) -> (u64, u64) {
     leader.say("quit").await;
     let (events, status) = leader.until_stopped().await;
-    let granted = successor.expect("granted", 10 * SECOND).await.1;
+    let granted = successor.expect("granted", 10 * SECOND).await;
     assert_eq!(status.code(), Some(0));
     let revoked = position(&events, "revoked").unwrap_or_else(|| panic!("{}: no revoked: {events:?}", leader.name));
     assert_eq!(events.iter().filter(|e| e["event"] == "revoked").count(), 1, "{events:?}");
