@@ -7,6 +7,7 @@
 use actix::prelude::*;
 use tracing::{debug, info_span, Span};
 
+use crate::ask::AsksSession;
 use crate::error::ZkError;
 use crate::session::{
     ConnectionState, ConnectionStateChanged, Exists, GetData, Stat, SubscribeConnection, WatchEvent, WatchFired,
@@ -74,85 +75,93 @@ pub struct LeaderNodeCache {
     view: NodeView,
     /// Bumped on every refresh; only the newest read may update the view, so a slow stale
     /// answer never overwrites a fresher one.
-    reads: u64,
+    epoch: u64,
     /// ZooKeeper requests issued, for metrics.
     requests: u64,
     /// `leader_node_cache{path}`, inside the span of whoever created the cache.
     span: Span,
 }
 
+impl AsksSession for LeaderNodeCache {
+    fn session(&self) -> &Addr<ZkSession> {
+        &self.session
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    fn span(&self) -> &Span {
+        &self.span
+    }
+
+    fn count_request(&mut self) {
+        self.requests += 1;
+    }
+}
+
 impl LeaderNodeCache {
     /// A cache of `path` reporting to `owner`.
     pub fn new(session: Addr<ZkSession>, path: String, owner: Recipient<NodeChanged>) -> Self {
         let span = info_span!("leader_node_cache", path = %path);
-        LeaderNodeCache { session, path, owner, view: NodeView::Unknown, reads: 0, requests: 0, span }
+        LeaderNodeCache { session, path, owner, view: NodeView::Unknown, epoch: 0, requests: 0, span }
+    }
+
+    /// Starts a new read of the node; answers to older ones are dropped.
+    fn refresh(&mut self, ctx: &mut Context<Self>) {
+        self.epoch += 1;
+        self.read(ctx);
     }
 
     /// Reads the node with a watch: data if it exists, else an exists-watch for its creation.
-    /// A node we may not read is read again every [`UNREADABLE_POLL`].
-    fn refresh(&mut self, ctx: &mut Context<Self>) {
-        self.reads += 1;
-        let read = self.reads;
-        let session = self.session.clone();
-        let path = self.path.clone();
+    fn read(&mut self, ctx: &mut Context<Self>) {
         let me = ctx.address().recipient::<WatchFired>();
-        let fetch = async move {
-            let mut requests = 0;
-            let view = loop {
-                requests += 1;
-                match session.send(GetData { path: path.clone(), watch: Some(me.clone()) }).await {
-                    Ok(Ok((data, stat))) => break Ok(NodeView::Present { data, stat }),
-                    Ok(Err(ZkError::NoNode)) => {}
-                    Ok(Err(err)) if err.is_transient() => break Err(err),
-                    // The node exists (else NoNode) but we may not read it.
-                    Ok(Err(err)) => break Ok(NodeView::Unreadable(err)),
-                    Err(mailbox) => break Err(mailbox.into()),
-                }
-                // Absent: watch for its creation. If it appeared in between, read it again.
-                requests += 1;
-                match session.send(Exists { path: path.clone(), watch: Some(me.clone()) }).await {
-                    Ok(Ok(None)) => break Ok(NodeView::Absent),
-                    Ok(Ok(Some(_))) => {}
-                    Ok(Err(err)) => break Err(err),
-                    Err(mailbox) => break Err(mailbox.into()),
-                }
-            };
-            (view, requests)
-        };
-        ctx.spawn(
-            fetch
-                .into_actor(self)
-                .map(move |(result, requests), act, ctx| {
-                    act.requests += requests;
-                    if matches!(result, Ok(NodeView::Unreadable(_))) && read == act.reads {
-                        // ZooKeeper tells nobody about changes to a node they may not read: poll.
-                        act.refresh_later(read, UNREADABLE_POLL, ctx);
-                    }
-                    match result {
-                        Ok(view) if read == act.reads && view != act.view => {
-                            act.view = view.clone();
-                            act.owner.do_send(NodeChanged { path: act.path.clone(), view });
-                        }
-                        Ok(_) => {}
-                        // Transient trouble: the next reconnect triggers a fresh read. Should none come
-                        // (the connection was back before anyone noticed it gone), read again after a
-                        // pause unless a newer read started meanwhile: without a read, no watch is armed.
-                        Err(err) if err.is_transient() && read == act.reads => {
-                            debug!(error = %err, "leader node read failed; retrying");
-                            act.refresh_later(read, RETRY_READ, ctx);
-                        }
-                        Err(err) => debug!(error = %err, "leader node read failed"),
-                    }
-                })
-                .in_span(&self.span),
-        );
+        self.ask(ctx, GetData { path: self.path.clone(), watch: Some(me) }, |act, result, ctx| match result {
+            Ok((data, stat)) => act.seen(NodeView::Present { data, stat }),
+            Err(ZkError::NoNode) => act.watch_creation(ctx),
+            Err(err) if err.is_transient() => act.read_failed(err, ctx),
+            // The node exists (else NoNode) but we may not read it. ZooKeeper tells nobody
+            // about changes to such a node: poll.
+            Err(err) => {
+                act.seen(NodeView::Unreadable(err));
+                act.refresh_later(UNREADABLE_POLL, ctx);
+            }
+        });
     }
 
-    /// Reads again after `delay`, unless a read newer than `read` has started meanwhile.
-    fn refresh_later(&self, read: u64, delay: std::time::Duration, ctx: &mut Context<Self>) {
+    /// The node is absent: watch for its creation. If it appeared in between, read it again.
+    fn watch_creation(&mut self, ctx: &mut Context<Self>) {
+        let me = ctx.address().recipient::<WatchFired>();
+        self.ask(ctx, Exists { path: self.path.clone(), watch: Some(me) }, |act, result, ctx| match result {
+            Ok(None) => act.seen(NodeView::Absent),
+            Ok(Some(_)) => act.read(ctx),
+            Err(err) if err.is_transient() => act.read_failed(err, ctx),
+            Err(err) => debug!(error = %err, "leader node read failed"),
+        });
+    }
+
+    /// Tells the owner about a view that differs from the last one.
+    fn seen(&mut self, view: NodeView) {
+        if view != self.view {
+            self.view = view.clone();
+            self.owner.do_send(NodeChanged { path: self.path.clone(), view });
+        }
+    }
+
+    /// Transient trouble: the next reconnect triggers a fresh read. Should none come (the
+    /// connection was back before anyone noticed it gone), read again after a pause unless a
+    /// newer read started meanwhile: without a read, no watch is armed.
+    fn read_failed(&mut self, err: ZkError, ctx: &mut Context<Self>) {
+        debug!(error = %err, "leader node read failed; retrying");
+        self.refresh_later(RETRY_READ, ctx);
+    }
+
+    /// Reads again after `delay`, unless a newer read has started meanwhile.
+    fn refresh_later(&self, delay: std::time::Duration, ctx: &mut Context<Self>) {
+        let epoch = self.epoch;
         ctx.run_later(delay, move |act, ctx| {
             let _span = act.span.clone().entered();
-            if read == act.reads {
+            if epoch == act.epoch {
                 act.refresh(ctx);
             }
         });

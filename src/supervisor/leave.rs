@@ -97,6 +97,7 @@ impl Handler<Stop> for ElectionSupervisor {
             return Box::pin(actix::fut::ready(Ok(())));
         };
         info!("stopping election");
+        self.epoch += 1;
         for contender in self.contenders.values_mut() {
             contender.role = Role::Follower; // silently: the caller asked for it
         }

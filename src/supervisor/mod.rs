@@ -21,6 +21,7 @@ use actix::prelude::*;
 use tracing::{debug, field, info, info_span, warn, Span};
 use uuid::Uuid;
 
+use crate::ask::AsksSession;
 use crate::codec::LeaderInfo;
 use crate::config::ElectionConfig;
 use crate::contender::{Confirm, ElectionError, HasLeadership, LeadershipEvent, Resign, Stop, Subscribe};
@@ -59,6 +60,9 @@ pub struct ElectionSupervisor {
     /// ACL of the nodes we create, resolved at start from the config and the session's auth.
     acl: NodeAcl,
     contenders: BTreeMap<String, Contender>,
+    /// Bumped whenever every grant ends (revoke, stop): answers to requests made for an
+    /// earlier leadership are dropped.
+    epoch: u64,
     metrics: ElectionMetrics,
     /// `election{latch, zk_session}`: every event of this election, its latch and caches.
     span: Span,
@@ -75,6 +79,7 @@ impl ElectionSupervisor {
             acl: NodeAcl::Open,
             span: info_span!("election", latch = %config.latch_path(), zk_session = field::Empty),
             contenders: BTreeMap::new(),
+            epoch: 0,
             metrics: ElectionMetrics::default(),
             config,
         }
@@ -141,6 +146,7 @@ impl ElectionSupervisor {
 
     /// Revokes every grant: what leading owned goes with the role.
     fn revoke_all(&mut self) {
+        self.epoch += 1;
         for (component, contender) in &mut self.contenders {
             if matches!(std::mem::replace(&mut contender.role, Role::Follower), Role::Follower) {
                 continue;
@@ -240,6 +246,24 @@ impl ElectionSupervisor {
             ctx.address().recipient(),
         )
         .start()
+    }
+}
+
+impl AsksSession for ElectionSupervisor {
+    fn session(&self) -> &Addr<ZkSession> {
+        &self.session
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    fn span(&self) -> &Span {
+        &self.span
+    }
+
+    fn count_request(&mut self) {
+        self.metrics.zk_requests += 1;
     }
 }
 

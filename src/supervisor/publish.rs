@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::role::{Role, Write};
 use super::ElectionSupervisor;
+use crate::ask::AsksSession;
 use crate::codec::LeaderInfo;
 use crate::config::Backoff;
 use crate::contender::{ElectionError, LeadershipEvent};
@@ -17,7 +18,6 @@ use crate::error::ZkError;
 use crate::node_cache::{LeaderNodeCache, NodeView, Refresh};
 use crate::path;
 use crate::session::{Create, Exists, GuardedMulti, NodeMode, Parents, Stat, WriteOp};
-use crate::trace::InSpanExt;
 
 /// Attempts of one publish when the node changes under us between read and write.
 const PUBLISH_ATTEMPTS: u32 = 8;
@@ -99,25 +99,20 @@ impl ElectionSupervisor {
             let ops = self.leader_write(&round, known.as_ref());
             return self.write_leader_node(round, ops, ctx);
         }
-        self.metrics.zk_requests += 1;
-        let read = self.session.send(Exists { path: round.leader_path.clone(), watch: None });
-        ctx.spawn(
-            read.into_actor(self)
-                .map(move |stat, act, ctx| {
-                    // Re-checked after every await: a stop or revoke in between must not write.
-                    if !act.still_entitled(&round) {
-                        return act.publish_done(&round.component, round.leader_session, ctx);
-                    }
-                    match stat.map_err(ZkError::from).and_then(|r| r) {
-                        Ok(stat) => {
-                            let ops = act.leader_write(&round, stat.as_ref());
-                            act.write_leader_node(round, ops, ctx);
-                        }
-                        Err(err) => act.publish_failed(&round, err, ctx),
-                    }
-                })
-                .in_span(&self.span),
-        );
+        let read = Exists { path: round.leader_path.clone(), watch: None };
+        self.ask(ctx, read, move |act, stat, ctx| {
+            // Re-checked after every answer: a stop or revoke in between must not write.
+            if !act.still_entitled(&round) {
+                return act.publish_done(&round.component, round.leader_session, ctx);
+            }
+            match stat {
+                Ok(stat) => {
+                    let ops = act.leader_write(&round, stat.as_ref());
+                    act.write_leader_node(round, ops, ctx);
+                }
+                Err(err) => act.publish_failed(&round, err, ctx),
+            }
+        });
     }
 
     /// The writes that put the round's data at its leader path, given the node's stat if it
@@ -142,43 +137,29 @@ impl ElectionSupervisor {
 
     /// Sends the guarded write of one publish attempt and handles its outcome.
     fn write_leader_node(&mut self, round: PublishRound, ops: Vec<WriteOp>, ctx: &mut Context<Self>) {
-        self.metrics.zk_requests += 1;
-        let write = self.session.send(GuardedMulti { guard: round.guard.clone(), guard_version: None, ops });
-        ctx.spawn(
-            write
-                .into_actor(self)
-                .map(move |result, act, ctx| {
-                    let result = result.map_err(ZkError::from).and_then(|r| r);
-                    let component = round.component.clone();
-                    if !act.running() {
-                        return act.publish_done(&component, round.leader_session, ctx);
-                    }
-                    match result {
-                        Ok(()) => act.published(&round, ctx),
-                        Err(ZkError::GuardFailed { .. }) => {
-                            // Our latch node is gone: we are no longer leader. No retry, no write;
-                            // the latch tells us the rest.
-                            info!(component, "publish refused: latch node gone");
-                            act.publish_done(&component, round.leader_session, ctx);
-                        }
-                        Err(ZkError::NoNode) if round.attempt == 1 && path::parent(&round.leader_path) != "/" => {
-                            act.create_parents_then_retry(round, ctx);
-                        }
-                        Err(ZkError::NodeExists | ZkError::BadVersion | ZkError::NoNode)
-                            if round.attempt < PUBLISH_ATTEMPTS =>
-                        {
-                            debug!(
-                                component,
-                                attempt = round.attempt,
-                                "leader node not as expected; reading it and retrying"
-                            );
-                            act.publish_attempt(round.next(), ctx);
-                        }
-                        Err(err) => act.publish_failed(&round, err, ctx),
-                    }
-                })
-                .in_span(&self.span),
-        );
+        let write = GuardedMulti { guard: round.guard.clone(), guard_version: None, ops };
+        self.ask(ctx, write, move |act, result, ctx| {
+            let component = round.component.clone();
+            match result {
+                Ok(()) => act.published(&round, ctx),
+                Err(ZkError::GuardFailed { .. }) => {
+                    // Our latch node is gone: we are no longer leader. No retry, no write; the
+                    // latch tells us the rest.
+                    info!(component, "publish refused: latch node gone");
+                    act.publish_done(&component, round.leader_session, ctx);
+                }
+                Err(ZkError::NoNode) if round.attempt == 1 && path::parent(&round.leader_path) != "/" => {
+                    act.create_parents_then_retry(round, ctx);
+                }
+                Err(ZkError::NodeExists | ZkError::BadVersion | ZkError::NoNode)
+                    if round.attempt < PUBLISH_ATTEMPTS =>
+                {
+                    debug!(component, attempt = round.attempt, "leader node not as expected; reading it and retrying");
+                    act.publish_attempt(round.next(), ctx);
+                }
+                Err(err) => act.publish_failed(&round, err, ctx),
+            }
+        });
     }
 
     /// Our write landed. Every view from before it is stale: forget it and let the cache say
@@ -267,22 +248,13 @@ impl ElectionSupervisor {
     /// The leader path's parents are missing: create them (persistent, like Flink), then retry.
     fn create_parents_then_retry(&mut self, round: PublishRound, ctx: &mut Context<Self>) {
         let parent = path::parent(&round.leader_path).to_owned();
-        self.metrics.zk_requests += 1;
         let create =
             Create::new(parent, Vec::new(), NodeMode::Persistent).acl(self.acl.clone()).parents(Parents::Persistent);
-        ctx.spawn(
-            self.session
-                .send(create)
-                .into_actor(self)
-                .map(move |result, act, ctx| match result.map_err(ZkError::from).and_then(|r| r) {
-                    Ok(_) | Err(ZkError::NodeExists) if act.still_entitled(&round) => {
-                        act.publish_attempt(round.next(), ctx);
-                    }
-                    Ok(_) | Err(ZkError::NodeExists) => act.publish_done(&round.component, round.leader_session, ctx),
-                    Err(err) => act.publish_failed(&round, err, ctx),
-                })
-                .in_span(&self.span),
-        );
+        self.ask(ctx, create, move |act, result, ctx| match result {
+            Ok(_) | Err(ZkError::NodeExists) if act.still_entitled(&round) => act.publish_attempt(round.next(), ctx),
+            Ok(_) | Err(ZkError::NodeExists) => act.publish_done(&round.component, round.leader_session, ctx),
+            Err(err) => act.publish_failed(&round, err, ctx),
+        });
     }
 
     /// Ends a publish of `component` under `leader_session`; runs the one that was requested
