@@ -13,6 +13,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix::prelude::*;
+use tracing::{debug, info, warn};
+
+use super::{timing, ConnectionState, LeaseChanged, Phase, ZkSession};
+
 /// A read-only view of the session's lease, shared by the session actor (which alone extends
 /// it) with the election supervisors, so that a supervisor can tell at any instant — before
 /// any message could reach it after a pause — whether leadership may still be claimed.
@@ -123,6 +128,87 @@ impl LeaseTicks {
             return TickEvidence::Settling;
         }
         TickEvidence::Running { previous }
+    }
+}
+
+/// The lease as the session actor keeps it: ticks, renewals, lapses.
+impl ZkSession {
+    /// The lease span for the current client's timing.
+    pub(super) fn lease_span_now(&self) -> Duration {
+        let (_, negotiated) = self.timing();
+        timing::lease_span(self.connection_timeout, negotiated)
+    }
+
+    /// Runs a lease tick of client `generation` one client tick from now.
+    pub(super) fn schedule_lease_tick(&mut self, generation: u64, ctx: &mut Context<Self>) {
+        let (tick, _) = self.timing();
+        ctx.run_later(tick, move |act, ctx| {
+            if act.generation != generation || matches!(act.phase, Phase::Connecting | Phase::Stopped) {
+                return;
+            }
+            let _span = act.span.clone().entered();
+            act.on_lease_tick(ctx);
+            act.schedule_lease_tick(generation, ctx);
+        });
+    }
+
+    /// Extends the lease from the previous tick if the client ran through it holding its
+    /// connection, then looks whether the lease still holds.
+    pub(super) fn on_lease_tick(&mut self, ctx: &mut Context<Self>) {
+        let (tick, _) = self.timing();
+        match self.ticks.tick(Instant::now(), tick) {
+            TickEvidence::Running { previous } if matches!(self.phase, Phase::Connected | Phase::Unvouched) => {
+                self.lease.extend_to(previous + self.lease_span_now());
+            }
+            TickEvidence::Stalled => debug!("the session actor was stalled (process paused or starved)"),
+            TickEvidence::Running { .. } | TickEvidence::Settling => {}
+        }
+        self.lease_changed(ctx);
+    }
+
+    /// Compares the lease with what subscribers last heard and tells them of a change: a lapse
+    /// while connected is announced as `Suspended`, the lease holding again as
+    /// `Reconnected { same_session: true }`. Keeps a timer at the lease's end while it holds.
+    pub(super) fn lease_changed(&mut self, ctx: &mut Context<Self>) {
+        let holds = self.phase != Phase::Stopped && self.lease.holds();
+        if holds {
+            self.arm_lease_timer(ctx);
+        }
+        if holds == self.lease_holds {
+            return;
+        }
+        self.lease_holds = holds;
+        match (holds, &self.phase) {
+            (false, Phase::Connected) => {
+                warn!(generation = self.generation, "session lease lapsed while connected (process paused or starved)");
+                self.phase = Phase::Unvouched;
+                self.emit(ConnectionState::Suspended);
+            }
+            (true, Phase::Unvouched) => {
+                info!(generation = self.generation, "session lease holds again");
+                self.phase = Phase::Connected;
+                self.emit(ConnectionState::Reconnected { same_session: true });
+            }
+            _ => info!(holds, generation = self.generation, "session lease changed"),
+        }
+        self.lease_subscribers.retain(|subscriber| subscriber.connected());
+        for subscriber in &self.lease_subscribers {
+            subscriber.do_send(LeaseChanged { holds, generation: self.generation });
+        }
+    }
+
+    /// A timer at the lease's end, unless one is armed: one wake-up per lease span at most.
+    pub(super) fn arm_lease_timer(&mut self, ctx: &mut Context<Self>) {
+        if self.lease_timer.is_some() {
+            return;
+        }
+        let Some(until) = self.lease.valid_until() else { return };
+        let wait = until.saturating_duration_since(Instant::now());
+        self.lease_timer = Some(ctx.run_later(wait, |act, ctx| {
+            let _span = act.span.clone().entered();
+            act.lease_timer = None;
+            act.lease_changed(ctx);
+        }));
     }
 }
 

@@ -7,7 +7,9 @@
 
 pub(crate) mod backoff;
 mod lease;
+mod messages;
 pub mod requests;
+mod timing;
 
 use std::time::{Duration, Instant};
 
@@ -19,120 +21,9 @@ use crate::config::SessionConfig;
 use crate::error::{ConfigError, ZkError};
 use crate::trace::InSpanExt;
 pub use lease::Lease;
-use lease::{LeaseTicks, TickEvidence};
+use lease::LeaseTicks;
+pub use messages::*;
 pub use requests::*;
-
-/// Connection state as the recipes see it (Apache Curator's vocabulary).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ConnectionState {
-    /// The first session of this actor is established.
-    Connected,
-    /// The connection dropped; the session may still be alive on the server. Leaders that
-    /// cannot tolerate uncertainty give up here.
-    Suspended,
-    /// The connection is back. `same_session: true` means every ephemeral node and watch
-    /// survived; `false` means a new session replaced a lost one (ephemerals of the old one
-    /// are gone or going).
-    Reconnected {
-        /// Whether the session from before the outage survived.
-        same_session: bool,
-    },
-    /// The session is gone: the server reported expiry, or no reconnect happened within the
-    /// negotiated session timeout after [`ConnectionState::Suspended`]. A new session is being
-    /// built.
-    Lost,
-}
-
-/// Pushed to every subscriber of [`SubscribeConnection`] whenever the connection state changes.
-#[derive(Clone, Debug, Message)]
-#[rtype(result = "()")]
-pub struct ConnectionStateChanged {
-    /// The new state.
-    pub state: ConnectionState,
-    /// The ZooKeeper session ID in force after the change (`None` after `Lost`).
-    pub session_id: Option<i64>,
-    /// The client incarnation the change belongs to.
-    pub generation: u64,
-}
-
-/// Where the session actor stands, as answered to [`SubscribeConnection`] and [`GetStatus`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionStatus {
-    /// The last state pushed to subscribers; `None` before the first session.
-    pub state: Option<ConnectionState>,
-    /// The current session ID, if a client exists.
-    pub session_id: Option<i64>,
-    /// The session timeout the server granted (not the one asked for).
-    pub negotiated_timeout: Option<Duration>,
-    /// The current client incarnation; bumps each time a client is built.
-    pub generation: u64,
-    /// Whether the session authenticates (digest auth configured).
-    pub authenticated: bool,
-    /// The session's lease, shared: whether the server is known to still hold the session.
-    pub lease: Lease,
-}
-
-impl SessionStatus {
-    /// True while a session is established and the connection is up.
-    pub fn is_connected(&self) -> bool {
-        matches!(self.state, Some(ConnectionState::Connected | ConnectionState::Reconnected { .. }))
-    }
-}
-
-/// Subscribe to connection state changes; answers the current status so the subscriber starts
-/// from a known point.
-#[derive(Message)]
-#[rtype(result = "SessionStatus")]
-pub struct SubscribeConnection(pub Recipient<ConnectionStateChanged>);
-
-/// Pushed to every subscriber of [`SubscribeFailures`] when a session cannot be established
-/// for a reason that waiting alone does not fix: the server refused our credentials. The actor
-/// keeps retrying with backoff (an operator may fix the server or the credentials); connection
-/// trouble, which does heal by itself, is not reported this way.
-#[derive(Clone, Debug, Message)]
-#[rtype(result = "()")]
-pub struct SessionFailed {
-    /// What the server said.
-    pub error: ZkError,
-    /// The client incarnation that failed.
-    pub generation: u64,
-}
-
-/// Subscribe to [`SessionFailed`] reports.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SubscribeFailures(pub Recipient<SessionFailed>);
-
-/// Pushed to every subscriber of [`SubscribeLease`] when the lease lapses or holds again.
-///
-/// A lapse means the server may have expired the session without our knowing: a leader must
-/// not go on acting as one, whatever its connection-loss policy. The lease holds again once
-/// the session is known to be alive (a reconnect, or the client running without a stall while
-/// connected); the session is the same one unless a `Lost` came in between.
-#[derive(Clone, Debug, Message)]
-#[rtype(result = "()")]
-pub struct LeaseChanged {
-    /// Whether the lease holds now.
-    pub holds: bool,
-    /// The client incarnation the change belongs to.
-    pub generation: u64,
-}
-
-/// Subscribe to [`LeaseChanged`] reports.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SubscribeLease(pub Recipient<LeaseChanged>);
-
-/// Ask for the current status (session ID, negotiated timeout, state).
-#[derive(Message)]
-#[rtype(result = "SessionStatus")]
-pub struct GetStatus;
-
-/// Close the ZooKeeper session (the server drops our ephemeral nodes at once) and stop the
-/// actor and its arbiter. Idempotent.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StopSession;
 
 /// A state reported by the client of generation `generation` (internal).
 #[derive(Message)]
@@ -214,7 +105,7 @@ impl ZkSession {
 
     fn new(config: SessionConfig, parent_span: Span) -> Self {
         let span = session_span(&parent_span, &config, None);
-        let connection_timeout = Self::connection_timeout(config.session_timeout());
+        let connection_timeout = timing::connection_timeout(config.session_timeout());
         ZkSession {
             config,
             generation: 0,
@@ -250,53 +141,10 @@ impl ZkSession {
         }
     }
 
-    /// Idle time after which the client concludes the connection is dead. A third of the
-    /// session timeout leaves time for two reconnect attempts before the server expires us.
-    fn connection_timeout(session_timeout: Duration) -> Duration {
-        session_timeout / 3
-    }
-
-    /// The client's tick, mirroring zookeeper-client: `connection_timeout / 8`, or
-    /// `negotiated / 20` when the connection timeout exceeds 3/5 of the negotiated session
-    /// timeout.
-    fn client_tick(connection_timeout: Duration, negotiated: Duration) -> Duration {
-        let tick = if connection_timeout > negotiated * 3 / 5 { negotiated / 20 } else { connection_timeout / 8 };
-        tick.max(Duration::from_millis(1))
-    }
-
-    /// How long before a moment at which the client still held its connection the server may
-    /// last have heard from us, at most. The client reports `Disconnected` once it has heard
-    /// nothing for 8 ticks, checked on a tick (9 ticks after its last receive); and the server
-    /// counts from the last packet it *received* from us, which can be older than our last
-    /// receive (a notification, or the answer to a ping sent earlier): the client sends a ping
-    /// after 3 idle ticks, so that is at most 3 ticks more. 12 ticks in all.
-    fn silence_before_suspended(connection_timeout: Duration, negotiated: Duration) -> Duration {
-        Self::client_tick(connection_timeout, negotiated) * 12
-    }
-
-    /// How long after `Suspended` we declare `Lost`: the server expires the session one
-    /// negotiated timeout after it last heard from us, which was at most
-    /// [`Self::silence_before_suspended`] before we noticed. (A process paused in between
-    /// notices late; its leaders rely on the lease, not on this timer.)
-    fn lost_after(connection_timeout: Duration, negotiated: Duration) -> Duration {
-        negotiated
-            .saturating_sub(Self::silence_before_suspended(connection_timeout, negotiated))
-            .max(Duration::from_millis(1))
-    }
-
-    /// How long the lease lasts after a moment the client was known to hold its connection:
-    /// the server keeps the session one negotiated timeout after it last heard from us, which
-    /// was at most [`Self::silence_before_suspended`] before; one tick less for the time our
-    /// actor takes to hear of a disconnect the client already decided.
-    fn lease_span(connection_timeout: Duration, negotiated: Duration) -> Duration {
-        let tick = Self::client_tick(connection_timeout, negotiated);
-        negotiated.saturating_sub(Self::silence_before_suspended(connection_timeout, negotiated) + tick)
-    }
-
     /// The current client's timing: its tick and the negotiated session timeout.
     fn timing(&self) -> (Duration, Duration) {
         let negotiated = self.client.as_ref().map_or(self.config.session_timeout(), Client::session_timeout);
-        (Self::client_tick(self.connection_timeout, negotiated), negotiated)
+        (timing::client_tick(self.connection_timeout, negotiated), negotiated)
     }
 
     fn build_client(&mut self, ctx: &mut Context<Self>) {
@@ -306,7 +154,7 @@ impl ZkSession {
         // The server may grant another timeout than we ask for; once it has, every later client
         // follows the granted one (a tiny asked timeout would make the client give up healthy
         // connections).
-        self.connection_timeout = Self::connection_timeout(self.last_negotiated.unwrap_or(timeout));
+        self.connection_timeout = timing::connection_timeout(self.last_negotiated.unwrap_or(timeout));
         let mut connector = Client::connector()
             .with_session_timeout(timeout)
             .with_connection_timeout(self.connection_timeout)
@@ -416,7 +264,7 @@ impl ZkSession {
                 }
                 let generation = self.generation;
                 let (_, negotiated) = self.timing();
-                let after = Self::lost_after(self.connection_timeout, negotiated);
+                let after = timing::lost_after(self.connection_timeout, negotiated);
                 self.lost_timer = Some(ctx.run_later(after, move |act, ctx| {
                     let _span = act.span.clone().entered();
                     if act.generation == generation && act.phase == Phase::Suspended {
@@ -449,84 +297,6 @@ impl ZkSession {
             }
             _ => debug!(?state, phase = ?self.phase, "client state change needs no action"),
         }
-    }
-
-    /// The lease span for the current client's timing.
-    fn lease_span_now(&self) -> Duration {
-        let (_, negotiated) = self.timing();
-        Self::lease_span(self.connection_timeout, negotiated)
-    }
-
-    /// Runs a lease tick of client `generation` one client tick from now.
-    fn schedule_lease_tick(&mut self, generation: u64, ctx: &mut Context<Self>) {
-        let (tick, _) = self.timing();
-        ctx.run_later(tick, move |act, ctx| {
-            if act.generation != generation || matches!(act.phase, Phase::Connecting | Phase::Stopped) {
-                return;
-            }
-            let _span = act.span.clone().entered();
-            act.on_lease_tick(ctx);
-            act.schedule_lease_tick(generation, ctx);
-        });
-    }
-
-    /// Extends the lease from the previous tick if the client ran through it holding its
-    /// connection, then looks whether the lease still holds.
-    fn on_lease_tick(&mut self, ctx: &mut Context<Self>) {
-        let (tick, _) = self.timing();
-        match self.ticks.tick(Instant::now(), tick) {
-            TickEvidence::Running { previous } if matches!(self.phase, Phase::Connected | Phase::Unvouched) => {
-                self.lease.extend_to(previous + self.lease_span_now());
-            }
-            TickEvidence::Stalled => debug!("the session actor was stalled (process paused or starved)"),
-            TickEvidence::Running { .. } | TickEvidence::Settling => {}
-        }
-        self.lease_changed(ctx);
-    }
-
-    /// Compares the lease with what subscribers last heard and tells them of a change: a lapse
-    /// while connected is announced as `Suspended`, the lease holding again as
-    /// `Reconnected { same_session: true }`. Keeps a timer at the lease's end while it holds.
-    fn lease_changed(&mut self, ctx: &mut Context<Self>) {
-        let holds = self.phase != Phase::Stopped && self.lease.holds();
-        if holds {
-            self.arm_lease_timer(ctx);
-        }
-        if holds == self.lease_holds {
-            return;
-        }
-        self.lease_holds = holds;
-        match (holds, &self.phase) {
-            (false, Phase::Connected) => {
-                warn!(generation = self.generation, "session lease lapsed while connected (process paused or starved)");
-                self.phase = Phase::Unvouched;
-                self.emit(ConnectionState::Suspended);
-            }
-            (true, Phase::Unvouched) => {
-                info!(generation = self.generation, "session lease holds again");
-                self.phase = Phase::Connected;
-                self.emit(ConnectionState::Reconnected { same_session: true });
-            }
-            _ => info!(holds, generation = self.generation, "session lease changed"),
-        }
-        self.lease_subscribers.retain(|subscriber| subscriber.connected());
-        for subscriber in &self.lease_subscribers {
-            subscriber.do_send(LeaseChanged { holds, generation: self.generation });
-        }
-    }
-
-    /// A timer at the lease's end, unless one is armed: one wake-up per lease span at most.
-    fn arm_lease_timer(&mut self, ctx: &mut Context<Self>) {
-        if self.lease_timer.is_some() {
-            return;
-        }
-        let Some(until) = self.lease.valid_until() else { return };
-        let wait = until.saturating_duration_since(Instant::now());
-        self.lease_timer = Some(ctx.run_later(wait, |act, ctx| {
-            let _span = act.span.clone().entered();
-            act.lease_timer = None;
-            act.lease_changed(ctx);
-        }));
     }
 
     fn cancel_lost_timer(&mut self, ctx: &mut Context<Self>) {
@@ -679,38 +449,5 @@ impl Handler<StopSession> for ZkSession {
             }
         };
         Box::pin(close.into_actor(self).map(|_, _, ctx| ctx.stop()).in_span(&self.span))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MS: Duration = Duration::from_millis(1);
-
-    #[test]
-    fn lost_is_declared_no_later_than_the_server_expires_the_session() {
-        let s = Duration::from_secs(1);
-        let connect = ZkSession::connection_timeout;
-        for (asked, negotiated) in [(s, 3 * s), (2 * s, 2 * s), (10 * s, 2 * s), (6 * s, 6 * s), (4 * s, 40 * s)] {
-            let silence = ZkSession::silence_before_suspended(connect(asked), negotiated);
-            assert_eq!(
-                silence + ZkSession::lost_after(connect(asked), negotiated),
-                negotiated,
-                "{asked:?} → {negotiated:?}"
-            );
-            let tick = ZkSession::client_tick(connect(asked), negotiated);
-            assert_eq!(silence + tick + ZkSession::lease_span(connect(asked), negotiated), negotiated);
-        }
-        // The client ticks every connection_timeout / 8 (1 s / 8 here).
-        assert_eq!(ZkSession::client_tick(connect(3 * s), 3 * s), 125 * MS);
-        // Asked 10 s, granted 2 s: the asked connection timeout (3.3 s) exceeds 3/5 of the
-        // grant, so the client ticks every 2 s / 20 instead.
-        assert_eq!(ZkSession::client_tick(connect(10 * s), 2 * s), 100 * MS);
-        // Asked 1 s, granted 3 s: the tick follows the asked connection timeout (333 ms).
-        assert_eq!(ZkSession::client_tick(connect(s), 3 * s), s / 3 / 8);
-        // The chaos suite's 2 s: Lost one second after Suspended; a lease of 11/24 of it.
-        assert_eq!(ZkSession::lost_after(connect(2 * s), 2 * s), 2 * s - (2 * s / 3 / 8) * 12);
-        assert_eq!(ZkSession::lease_span(connect(2 * s), 2 * s), 2 * s - (2 * s / 3 / 8) * 13);
     }
 }
