@@ -11,6 +11,8 @@
 //! State: [`Link`] (the session as the latch sees it) and [`Place`] (where we stand in line),
 //! changed in `on_connection` and in the continuations of the few requests below.
 
+mod join;
+mod messages;
 mod state;
 
 use std::time::Duration;
@@ -22,68 +24,16 @@ use crate::ask::AsksSession;
 use crate::error::ZkError;
 use crate::policy::ConnectionLossPolicy;
 use crate::session::{
-    ConnectionState, ConnectionStateChanged, Create, Delete, GetChildren, GetData, GuardedMulti, NodeAcl, NodeMode,
-    Parents, SubscribeConnection, WatchEvent, WatchFired, WriteOp, ZkSession,
+    ConnectionState, ConnectionStateChanged, Delete, GetChildren, GetData, GuardedMulti, NodeAcl, SubscribeConnection,
+    WatchEvent, WatchFired, WriteOp, ZkSession,
 };
 use crate::trace::InSpanExt;
+pub use messages::*;
 pub use state::participants_in_order;
-use state::{new_prefix, InLine, Link, Place, WatchSlot};
+use state::{InLine, Link, Place, WatchSlot};
 
 /// Pause before retrying after an error that is not about the connection (e.g. an ACL denial).
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
-
-/// What the latch tells its owner.
-#[derive(Clone, Debug, PartialEq, Eq, Message)]
-#[rtype(result = "()")]
-pub enum LatchEvent {
-    /// We hold the latch; `node` is our latch node (the guard of every leader write).
-    IsLeader {
-        /// Full path of our latch node.
-        node: String,
-    },
-    /// We do not hold the latch (any more).
-    NotLeader,
-    /// Joining or checking the latch failed for a reason other than the connection; the latch
-    /// retries by itself.
-    Failed(ZkError),
-}
-
-/// Leave the latch: stop reacting to anything and stop. Answers our node, which the caller
-/// must now delete: the supervisor deletes it in one multi-op together with its leader nodes,
-/// so leaving costs one request. (Nodes left behind by resets are deleted by the latch itself.)
-#[derive(Message)]
-#[rtype(result = "Option<String>")]
-pub struct CloseLatch;
-
-/// Give up leadership (or a place in line): delete our node and create a new one at the back.
-/// The writes in `with` (e.g. deleting the leader's own leader nodes) go in the same multi-op,
-/// guarded by our node; if that fails, our node is deleted alone.
-#[derive(Message, Default)]
-#[rtype(result = "()")]
-pub struct Requeue {
-    /// Writes to apply atomically with deleting our node.
-    pub with: Vec<WriteOp>,
-}
-
-/// Counters that make the latch's behaviour observable (watch herds, resets).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LatchStats {
-    /// Watches delivered to this participant.
-    pub watches_fired: u64,
-    /// Times the participant (re)created its node.
-    pub nodes_created: u64,
-    /// ZooKeeper requests issued.
-    pub requests: u64,
-    /// Our current node, if any.
-    pub node: Option<String>,
-    /// Whether we lead.
-    pub is_leader: bool,
-}
-
-/// Ask the latch for its [`LatchStats`].
-#[derive(Message)]
-#[rtype(result = "LatchStats")]
-pub struct GetLatchStats;
 
 /// The latch actor; one per participant. Started by the election supervisor.
 pub struct LeaderLatch {
@@ -194,137 +144,6 @@ impl LeaderLatch {
         if self.link.has_session() {
             self.create_node(ctx);
         }
-    }
-
-    /// Deletes the nodes of ours that must go; what cannot be confirmed gone stays listed for
-    /// the next attempt (after a reconnect in the same session).
-    fn delete_stale(&mut self, ctx: &mut Context<Self>) {
-        if !self.link.has_session() {
-            return;
-        }
-        for path in std::mem::take(&mut self.stale_nodes) {
-            // Not dropped when stale: whatever the epoch, the node must go.
-            self.ask_any(ctx, Delete { path: path.clone(), version: None }, move |act, result, _, _ctx| match result {
-                Ok(()) | Err(ZkError::NoNode) => debug!(node = %path, "stale latch node deleted"),
-                Err(err) if err.is_transient() => {
-                    debug!(node = %path, error = %err, "stale latch node not deleted yet");
-                    if act.link.has_session() && !act.stale_nodes.contains(&path) {
-                        act.stale_nodes.push(path);
-                    }
-                }
-                Err(err) => warn!(node = %path, error = %err, "cannot delete stale latch node"),
-            });
-        }
-        if self.stale_prefixes.is_empty() {
-            return;
-        }
-        let prefixes = std::mem::take(&mut self.stale_prefixes);
-        let list = GetChildren { path: self.latch_path.clone(), watch: None };
-        self.ask_any(ctx, list, move |act, result, _, ctx| match result {
-            Ok(children) => {
-                let names: Vec<&str> = prefixes.iter().filter_map(|prefix| prefix.rsplit('/').next()).collect();
-                for child in children.iter().filter(|child| names.iter().any(|name| child.starts_with(name))) {
-                    act.stale_nodes.push(format!("{}/{child}", act.latch_path));
-                }
-                act.delete_stale(ctx);
-            }
-            Err(ZkError::NoNode) => {}
-            Err(_) if act.link.has_session() => act.stale_prefixes.extend(prefixes),
-            Err(_) => {}
-        });
-    }
-
-    /// The session that owned our stale nodes is gone, and its ephemeral nodes with it.
-    fn forget_stale(&mut self) {
-        self.stale_nodes.clear();
-        self.stale_prefixes.clear();
-    }
-
-    /// Creates our node (under the name prefix of an earlier create whose outcome is open, if
-    /// any, so that a later search finds either).
-    fn create_node(&mut self, ctx: &mut Context<Self>) {
-        let prefix = self.place.open_prefix().map_or_else(|| new_prefix(&self.latch_path), str::to_owned);
-        self.place = Place::Joining { prefix: prefix.clone() };
-        let request = Create::new(prefix.clone(), self.participant_id.as_bytes(), NodeMode::EphemeralSequential)
-            .acl(self.acl.clone())
-            .parents(Parents::Container);
-        let epoch = self.epoch;
-        self.ask_any(ctx, request, move |act, result, current, ctx| {
-            if !current {
-                // A reset or close overtook this create; the node must not linger. (A create
-                // that may have landed without an answer was listed by the reset already.)
-                if let Ok(created) = result {
-                    if act.link == Link::Closed {
-                        act.session.do_send(Delete { path: created.path, version: None });
-                    } else {
-                        act.stale_nodes.push(created.path);
-                        act.delete_stale(ctx);
-                    }
-                }
-                act.stop_if_close_waited(epoch, ctx);
-                return;
-            }
-            act.place = Place::Unsure { prefix };
-            match result {
-                Ok(created) => {
-                    act.name_span(&created.path);
-                    let _span = act.span.clone().entered();
-                    debug!("latch node created");
-                    act.stats.nodes_created += 1;
-                    act.place = Place::InLine(InLine::new(created.path));
-                    act.check_leadership(ctx);
-                }
-                Err(ZkError::ConnectionLoss | ZkError::Timeout(_)) => act.find_lost_node(ctx),
-                Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
-                Err(err) => act.on_error(err, ctx),
-            }
-        });
-    }
-
-    /// A close that came while a create or search of the epoch `epoch` was under way waited
-    /// for its answer to stop us.
-    fn stop_if_close_waited(&self, epoch: u64, ctx: &mut Context<Self>) {
-        if self.link == Link::Closed && self.epoch == epoch + 1 {
-            ctx.stop();
-        }
-    }
-
-    /// After a connection loss during create, the node may exist: look for our prefix before
-    /// creating another one (Curator's "protection" mode).
-    fn find_lost_node(&mut self, ctx: &mut Context<Self>) {
-        let Place::Unsure { prefix } = &self.place else { return };
-        let prefix = prefix.clone();
-        let name_prefix = prefix.rsplit('/').next().unwrap_or_default().to_owned();
-        self.place = Place::Joining { prefix: prefix.clone() };
-        let epoch = self.epoch;
-        let list = GetChildren { path: self.latch_path.clone(), watch: None };
-        self.ask_any(ctx, list, move |act, result, current, ctx| {
-            if act.link == Link::Closed {
-                for child in result.into_iter().flatten().filter(|child| child.starts_with(&name_prefix)) {
-                    act.session.do_send(Delete { path: format!("{}/{child}", act.latch_path), version: None });
-                }
-                act.stop_if_close_waited(epoch, ctx);
-                return;
-            }
-            if !current {
-                return;
-            }
-            act.place = Place::Unsure { prefix };
-            match result {
-                Ok(children) => match children.into_iter().find(|child| child.starts_with(&name_prefix)) {
-                    Some(found) => {
-                        let node = format!("{}/{found}", act.latch_path);
-                        act.name_span(&node);
-                        act.place = Place::InLine(InLine::new(node));
-                        act.check_leadership(ctx);
-                    }
-                    None => act.create_node(ctx),
-                },
-                Err(ZkError::NoNode) => act.create_node(ctx),
-                Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
-                Err(err) => act.on_error(err, ctx),
-            }
-        });
     }
 
     /// A request failed because of the connection. The next `Reconnected` resumes; should the

@@ -1,0 +1,144 @@
+//! Joining the line: creating our node (and finding it again when a create lost its answer,
+//! Curator's protection mode), and deleting the nodes of ours that must go.
+
+use actix::prelude::*;
+use tracing::{debug, warn};
+
+use super::state::{new_prefix, InLine, Link, Place};
+use super::LeaderLatch;
+use crate::ask::AsksSession;
+use crate::error::ZkError;
+use crate::session::{Create, Delete, GetChildren, NodeMode, Parents};
+
+impl LeaderLatch {
+    /// Deletes the nodes of ours that must go; what cannot be confirmed gone stays listed for
+    /// the next attempt (after a reconnect in the same session).
+    pub(super) fn delete_stale(&mut self, ctx: &mut Context<Self>) {
+        if !self.link.has_session() {
+            return;
+        }
+        for path in std::mem::take(&mut self.stale_nodes) {
+            // Not dropped when stale: whatever the epoch, the node must go.
+            self.ask_any(ctx, Delete { path: path.clone(), version: None }, move |act, result, _, _ctx| match result {
+                Ok(()) | Err(ZkError::NoNode) => debug!(node = %path, "stale latch node deleted"),
+                Err(err) if err.is_transient() => {
+                    debug!(node = %path, error = %err, "stale latch node not deleted yet");
+                    if act.link.has_session() && !act.stale_nodes.contains(&path) {
+                        act.stale_nodes.push(path);
+                    }
+                }
+                Err(err) => warn!(node = %path, error = %err, "cannot delete stale latch node"),
+            });
+        }
+        if self.stale_prefixes.is_empty() {
+            return;
+        }
+        let prefixes = std::mem::take(&mut self.stale_prefixes);
+        let list = GetChildren { path: self.latch_path.clone(), watch: None };
+        self.ask_any(ctx, list, move |act, result, _, ctx| match result {
+            Ok(children) => {
+                let names: Vec<&str> = prefixes.iter().filter_map(|prefix| prefix.rsplit('/').next()).collect();
+                for child in children.iter().filter(|child| names.iter().any(|name| child.starts_with(name))) {
+                    act.stale_nodes.push(format!("{}/{child}", act.latch_path));
+                }
+                act.delete_stale(ctx);
+            }
+            Err(ZkError::NoNode) => {}
+            Err(_) if act.link.has_session() => act.stale_prefixes.extend(prefixes),
+            Err(_) => {}
+        });
+    }
+
+    /// The session that owned our stale nodes is gone, and its ephemeral nodes with it.
+    pub(super) fn forget_stale(&mut self) {
+        self.stale_nodes.clear();
+        self.stale_prefixes.clear();
+    }
+
+    /// Creates our node (under the name prefix of an earlier create whose outcome is open, if
+    /// any, so that a later search finds either).
+    pub(super) fn create_node(&mut self, ctx: &mut Context<Self>) {
+        let prefix = self.place.open_prefix().map_or_else(|| new_prefix(&self.latch_path), str::to_owned);
+        self.place = Place::Joining { prefix: prefix.clone() };
+        let request = Create::new(prefix.clone(), self.participant_id.as_bytes(), NodeMode::EphemeralSequential)
+            .acl(self.acl.clone())
+            .parents(Parents::Container);
+        let epoch = self.epoch;
+        self.ask_any(ctx, request, move |act, result, current, ctx| {
+            if !current {
+                // A reset or close overtook this create; the node must not linger. (A create
+                // that may have landed without an answer was listed by the reset already.)
+                if let Ok(created) = result {
+                    if act.link == Link::Closed {
+                        act.session.do_send(Delete { path: created.path, version: None });
+                    } else {
+                        act.stale_nodes.push(created.path);
+                        act.delete_stale(ctx);
+                    }
+                }
+                act.stop_if_close_waited(epoch, ctx);
+                return;
+            }
+            act.place = Place::Unsure { prefix };
+            match result {
+                Ok(created) => {
+                    act.name_span(&created.path);
+                    let _span = act.span.clone().entered();
+                    debug!("latch node created");
+                    act.stats.nodes_created += 1;
+                    act.place = Place::InLine(InLine::new(created.path));
+                    act.check_leadership(ctx);
+                }
+                Err(ZkError::ConnectionLoss | ZkError::Timeout(_)) => act.find_lost_node(ctx),
+                Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
+                Err(err) => act.on_error(err, ctx),
+            }
+        });
+    }
+
+    /// A close that came while a create or search of the epoch `epoch` was under way waited
+    /// for its answer to stop us.
+    pub(super) fn stop_if_close_waited(&self, epoch: u64, ctx: &mut Context<Self>) {
+        if self.link == Link::Closed && self.epoch == epoch + 1 {
+            ctx.stop();
+        }
+    }
+
+    /// After a connection loss during create, the node may exist: look for our prefix before
+    /// creating another one (Curator's "protection" mode).
+    pub(super) fn find_lost_node(&mut self, ctx: &mut Context<Self>) {
+        let Place::Unsure { prefix } = &self.place else { return };
+        let prefix = prefix.clone();
+        let name_prefix = prefix.rsplit('/').next().unwrap_or_default().to_owned();
+        self.place = Place::Joining { prefix: prefix.clone() };
+        let epoch = self.epoch;
+        let list = GetChildren { path: self.latch_path.clone(), watch: None };
+        self.ask_any(ctx, list, move |act, result, current, ctx| {
+            if act.link == Link::Closed {
+                for child in result.into_iter().flatten().filter(|child| child.starts_with(&name_prefix)) {
+                    act.session.do_send(Delete { path: format!("{}/{child}", act.latch_path), version: None });
+                }
+                act.stop_if_close_waited(epoch, ctx);
+                return;
+            }
+            if !current {
+                return;
+            }
+            act.place = Place::Unsure { prefix };
+            match result {
+                Ok(children) => match children.into_iter().find(|child| child.starts_with(&name_prefix)) {
+                    Some(found) => {
+                        let node = format!("{}/{found}", act.latch_path);
+                        act.name_span(&node);
+                        act.place = Place::InLine(InLine::new(node));
+                        act.check_leadership(ctx);
+                    }
+                    None => act.create_node(ctx),
+                },
+                Err(ZkError::NoNode) => act.create_node(ctx),
+                Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
+                Err(err) => act.on_error(err, ctx),
+            }
+        });
+    }
+}

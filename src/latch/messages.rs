@@ -1,0 +1,59 @@
+//! What the latch says to its owner and takes from it.
+
+use actix::prelude::*;
+
+use crate::error::ZkError;
+use crate::session::WriteOp;
+
+/// What the latch tells its owner.
+#[derive(Clone, Debug, PartialEq, Eq, Message)]
+#[rtype(result = "()")]
+pub enum LatchEvent {
+    /// We hold the latch; `node` is our latch node (the guard of every leader write).
+    IsLeader {
+        /// Full path of our latch node.
+        node: String,
+    },
+    /// We do not hold the latch (any more).
+    NotLeader,
+    /// Joining or checking the latch failed for a reason other than the connection; the latch
+    /// retries by itself.
+    Failed(ZkError),
+}
+
+/// Leave the latch: stop reacting to anything and stop. Answers our node, which the caller
+/// must now delete: the supervisor deletes it in one multi-op together with its leader nodes,
+/// so leaving costs one request. (Nodes left behind by resets are deleted by the latch itself.)
+#[derive(Message)]
+#[rtype(result = "Option<String>")]
+pub struct CloseLatch;
+
+/// Give up leadership (or a place in line): delete our node and create a new one at the back.
+/// The writes in `with` (e.g. deleting the leader's own leader nodes) go in the same multi-op,
+/// guarded by our node; if that fails, our node is deleted alone.
+#[derive(Message, Default)]
+#[rtype(result = "()")]
+pub struct Requeue {
+    /// Writes to apply atomically with deleting our node.
+    pub with: Vec<WriteOp>,
+}
+
+/// Counters that make the latch's behaviour observable (watch herds, resets).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LatchStats {
+    /// Watches delivered to this participant.
+    pub watches_fired: u64,
+    /// Times the participant (re)created its node.
+    pub nodes_created: u64,
+    /// ZooKeeper requests issued.
+    pub requests: u64,
+    /// Our current node, if any.
+    pub node: Option<String>,
+    /// Whether we lead.
+    pub is_leader: bool,
+}
+
+/// Ask the latch for its [`LatchStats`].
+#[derive(Message)]
+#[rtype(result = "LatchStats")]
+pub struct GetLatchStats;
