@@ -8,7 +8,7 @@ use super::state::{new_prefix, InLine, Link, Place};
 use super::LeaderLatch;
 use crate::ask::AsksSession;
 use crate::error::ZkError;
-use crate::session::{Create, Delete, GetChildren, NodeMode, Parents};
+use crate::session::{Create, Delete, Exists, GetChildren, NodeMode, Parents};
 
 impl LeaderLatch {
     /// Deletes the nodes of ours that must go; what cannot be confirmed gone stays listed for
@@ -86,10 +86,39 @@ impl LeaderLatch {
                     let _span = act.span.clone().entered();
                     debug!("latch node created");
                     act.stats.nodes_created += 1;
-                    act.place = Place::InLine(InLine::new(created.path));
+                    act.place = Place::InLine(InLine::new(created.path, created.stat.czxid));
                     act.check_leadership(ctx);
                 }
                 Err(ZkError::ConnectionLoss | ZkError::Timeout(_)) => act.find_lost_node(ctx),
+                Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
+                Err(err) => act.on_error(err, ctx),
+            }
+        });
+    }
+
+    /// Takes a node our lost create left behind as ours, once its stat (its czxid) is read.
+    /// Under way, this is still joining: nothing else may start a create meanwhile.
+    fn adopt_found_node(&mut self, node: String, prefix: String, ctx: &mut Context<Self>) {
+        self.place = Place::Joining { prefix: prefix.clone() };
+        let epoch = self.epoch;
+        self.ask_any(ctx, Exists { path: node.clone(), watch: None }, move |act, result, current, ctx| {
+            if act.link == Link::Closed {
+                act.session.do_send(Delete { path: node, version: None });
+                act.stop_if_close_waited(epoch, ctx);
+                return;
+            }
+            if !current {
+                return;
+            }
+            act.place = Place::Unsure { prefix };
+            match result {
+                Ok(Some(stat)) => {
+                    act.name_span(&node);
+                    act.place = Place::InLine(InLine::new(node, stat.czxid));
+                    act.check_leadership(ctx);
+                }
+                // Gone since the listing (deleted by an operator): create another.
+                Ok(None) => act.create_node(ctx),
                 Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
                 Err(err) => act.on_error(err, ctx),
             }
@@ -124,15 +153,10 @@ impl LeaderLatch {
             if !current {
                 return;
             }
-            act.place = Place::Unsure { prefix };
+            act.place = Place::Unsure { prefix: prefix.clone() };
             match result {
                 Ok(children) => match children.into_iter().find(|child| child.starts_with(&name_prefix)) {
-                    Some(found) => {
-                        let node = format!("{}/{found}", act.latch_path);
-                        act.name_span(&node);
-                        act.place = Place::InLine(InLine::new(node));
-                        act.check_leadership(ctx);
-                    }
+                    Some(found) => act.adopt_found_node(format!("{}/{found}", act.latch_path), prefix, ctx),
                     None => act.create_node(ctx),
                 },
                 Err(ZkError::NoNode) => act.create_node(ctx),

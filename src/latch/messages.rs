@@ -13,6 +13,8 @@ pub enum LatchEvent {
     IsLeader {
         /// Full path of our latch node.
         node: String,
+        /// The zxid that created it (ensemble-wide increasing).
+        czxid: i64,
     },
     /// We do not hold the latch (any more).
     NotLeader,

@@ -119,7 +119,8 @@ impl LeaderLatch {
             return;
         }
         line.leader = leader;
-        let event = if leader { LatchEvent::IsLeader { node: line.node.clone() } } else { LatchEvent::NotLeader };
+        let event =
+            if leader { LatchEvent::IsLeader { node: line.node.clone(), czxid: line.czxid } } else { LatchEvent::NotLeader };
         info!(leader, "latch leadership changed");
         self.owner.do_send(event);
     }
@@ -300,7 +301,7 @@ impl LeaderLatch {
                 // The node (if any) went with the session; the reset after the reconnect
                 // lists it as stale all the same. Watches and requests under way are void.
                 self.place = match std::mem::replace(&mut self.place, Place::Outside) {
-                    Place::InLine(line) => Place::InLine(InLine::new(line.node)),
+                    Place::InLine(line) => Place::InLine(InLine::new(line.node, line.czxid)),
                     Place::Joining { prefix } => Place::Unsure { prefix },
                     other => other,
                 };

@@ -71,6 +71,9 @@ impl Place {
 pub(super) struct InLine {
     /// Full path of our node.
     pub node: String,
+    /// The zxid that created it: ensemble-wide increasing, so every later node has a larger
+    /// one (the fencing token of a leader on this node).
+    pub czxid: i64,
     /// Whether it is first in line and the owner was told so.
     pub leader: bool,
     /// The predecessor whose watch is armed, while we wait.
@@ -81,8 +84,8 @@ pub(super) struct InLine {
 }
 
 impl InLine {
-    pub fn new(node: String) -> InLine {
-        InLine { node, leader: false, watching: None, own_watch: false }
+    pub fn new(node: String, czxid: i64) -> InLine {
+        InLine { node, czxid, leader: false, watching: None, own_watch: false }
     }
 }
 

@@ -243,11 +243,32 @@ pub enum WriteOp {
     },
 }
 
+/// What one [`WriteOp`] of a [`GuardedMulti`] did, in the order of the ops.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteResult {
+    /// The node was created.
+    Created {
+        /// Its path (with the sequence suffix for sequential modes).
+        path: String,
+        /// Its stat, when the server reported a valid one (some versions do not; see
+        /// ZOOKEEPER-4026).
+        stat: Option<Stat>,
+    },
+    /// The node's data was replaced.
+    Updated {
+        /// Its new stat.
+        stat: Stat,
+    },
+    /// The node was deleted.
+    Deleted,
+}
+
 /// Atomically: check that `guard` exists (at `guard_version` if given), then apply every op.
 /// Nothing is written when the check or any op fails. A failed check answers
-/// [`ZkError::GuardFailed`].
+/// [`ZkError::GuardFailed`]; success answers one [`WriteResult`] per op. With no ops it is a
+/// check alone, answered by the ensemble's leader: linearizable, unlike `sync` + read.
 #[derive(Clone, Debug, Message)]
-#[rtype(result = "Result<(), ZkError>")]
+#[rtype(result = "Result<Vec<WriteResult>, ZkError>")]
 pub struct GuardedMulti {
     /// The node whose existence guards the writes (for an election: our latch node).
     pub guard: String,
@@ -505,9 +526,10 @@ impl Handler<SetData> for ZkSession {
 }
 
 impl Handler<GuardedMulti> for ZkSession {
-    type Result = ResponseFuture<Result<(), ZkError>>;
+    type Result = ResponseFuture<Result<Vec<WriteResult>, ZkError>>;
 
     fn handle(&mut self, msg: GuardedMulti, _ctx: &mut Context<Self>) -> Self::Result {
+        use zookeeper_client::MultiWriteResult as R;
         self.run(RequestKind::Multi, |client| async move {
             let mut writer = client.new_check_writer(&msg.guard, msg.guard_version)?;
             for op in &msg.ops {
@@ -519,7 +541,17 @@ impl Handler<GuardedMulti> for ZkSession {
             }
             use zookeeper_client::CheckWriteError as E;
             match writer.commit().await {
-                Ok(_) => Ok(()),
+                Ok(results) => Ok(results
+                    .into_iter()
+                    .map(|result| match result {
+                        R::Create { path, stat } => {
+                            WriteResult::Created { path, stat: (!stat.is_invalid()).then_some(stat) }
+                        }
+                        R::SetData { stat } => WriteResult::Updated { stat },
+                        // Only deletes remain: the guard's check is not among the results.
+                        _ => WriteResult::Deleted,
+                    })
+                    .collect()),
                 Err(E::CheckFailed {
                     source: zookeeper_client::Error::NoNode | zookeeper_client::Error::BadVersion,
                 }) => Err(ZkError::GuardFailed { path: msg.guard }),

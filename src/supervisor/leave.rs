@@ -145,7 +145,7 @@ async fn delete_our_nodes(session: &Addr<ZkSession>, leaving: &Leaving) -> Vec<Z
         if let Some(mut ops) = known {
             ops.push(WriteOp::Delete { path: node.clone(), version: None });
             match session.send(GuardedMulti { guard: node.clone(), guard_version: None, ops }).await {
-                Ok(Ok(())) => return Vec::new(),
+                Ok(Ok(_)) => return Vec::new(),
                 // Disconnected: the careful path would fail the same way, only later.
                 Ok(Err(err)) if err.is_transient() => return vec![err],
                 Err(mailbox) => return vec![mailbox.into()],
@@ -187,6 +187,7 @@ async fn delete_own_leader_node(
             session
                 .send(GuardedMulti { guard, guard_version: None, ops: vec![WriteOp::Delete { path, version }] })
                 .await?
+                .map(drop)
         }
         None => session.send(Delete { path, version }).await?,
     };

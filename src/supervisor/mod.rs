@@ -40,12 +40,23 @@ use role::{Contender, Role, Write};
 
 /// Whether the election runs, and what only a running or a stopped one has.
 enum Lifecycle {
-    /// Contenders take part. `latch` exists from the first subscribe on; `held` is our latch
-    /// node while we hold the latch (the guard of every leader write).
-    Running { latch: Option<Addr<LeaderLatch>>, held: Option<String> },
+    /// Contenders take part. `latch` exists from the first subscribe on; `held` while we hold
+    /// the latch.
+    Running { latch: Option<Addr<LeaderLatch>>, held: Option<Held> },
     /// Stopped: every late event is ignored. `pending_leave`: nodes a stop could not delete
     /// for want of a connection, deleted after the next reconnect in the same session.
     Stopped { pending_leave: Option<Leaving> },
+}
+
+/// The latch as we hold it.
+#[derive(Clone, Debug)]
+struct Held {
+    /// Our latch node: the guard of every leader write.
+    node: String,
+    /// The zxid that created it, which every leader on it gets as its fencing token. The
+    /// leader is the lowest live latch node, and every node created later has a larger czxid,
+    /// so successive leaders' tokens strictly increase (ARCHITECTURE.md, "Fencing").
+    fencing_token: i64,
 }
 
 /// The election supervisor for one latch path. Start it with [`ElectionSupervisor::start`].
@@ -92,10 +103,19 @@ impl ElectionSupervisor {
 
     /// Our latch node while we hold the latch.
     fn held(&self) -> Option<&str> {
+        self.held_latch().map(|held| held.node.as_str())
+    }
+
+    fn held_latch(&self) -> Option<&Held> {
         match &self.lifecycle {
-            Lifecycle::Running { held, .. } => held.as_deref(),
+            Lifecycle::Running { held, .. } => held.as_ref(),
             Lifecycle::Stopped { .. } => None,
         }
+    }
+
+    /// The fencing token of our leadership: the czxid of the latch node we hold.
+    fn fencing_token(&self) -> Option<i64> {
+        self.held_latch().map(|held| held.fencing_token)
     }
 
     /// Whether the node with `stat` is an ephemeral of our current ZooKeeper session.
@@ -171,8 +191,8 @@ impl ElectionSupervisor {
     fn on_latch(&mut self, event: LatchEvent) {
         let Lifecycle::Running { held, .. } = &mut self.lifecycle else { return };
         match event {
-            LatchEvent::IsLeader { node } => {
-                *held = Some(node);
+            LatchEvent::IsLeader { node, czxid } => {
+                *held = Some(Held { node, fencing_token: czxid });
                 self.grant_all();
             }
             LatchEvent::NotLeader => {

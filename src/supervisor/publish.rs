@@ -141,7 +141,7 @@ impl ElectionSupervisor {
         self.ask(ctx, write, move |act, result, ctx| {
             let component = round.component.clone();
             match result {
-                Ok(()) => act.published(&round, ctx),
+                Ok(_) => act.published(&round, ctx),
                 Err(ZkError::GuardFailed { .. }) => {
                     // Our latch node is gone: we are no longer leader. No retry, no write; the
                     // latch tells us the rest.
