@@ -7,6 +7,8 @@
 //! * [`ZkEnsemble`] — a quorum of such servers (3 by default) with per-member controls.
 //! * [`FaultProxy`] — a TCP proxy in front of either, to pass traffic, blackhole it (a network
 //!   partition) or cut every connection.
+//! * [`RecordingContender`] — a contender that confirms every grant at once and records each
+//!   leadership event, with when it arrived, into a channel or a callback.
 //!
 //! ZooKeeper itself is found by [`zookeeper_classpath`] (Debian's `apt-get install zookeeper`,
 //! `ZOOKEEPER_HOME`, or `ZK_ELECTION_CLASSPATH`) and Java by [`java_executable`].
@@ -35,6 +37,7 @@ mod options;
 mod ports;
 mod process;
 mod proxy;
+mod recording;
 mod server;
 
 pub use ensemble::{ZkEnsemble, ZkEnsembleBuilder};
@@ -42,4 +45,5 @@ pub use error::TestkitError;
 pub use four_letter::{four_letter_word, ServerMode};
 pub use locate::{java_executable, zookeeper_classpath};
 pub use proxy::{FaultProxy, ProxyMode};
+pub use recording::RecordingContender;
 pub use server::{ZkServer, ZkServerBuilder};

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: probes that turn actor messages into awaitable
-//! channels, a contender that records what it is told, and deadlines instead of sleeps.
+//! channels, subscribing the testkit's recording contender, and deadlines instead of sleeps.
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod zk_elect;
@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tokio::sync::mpsc;
 use zk_election::session::{Create, Exists, GetChildren, GetData, NodeMode, Stat};
+use zk_election::testkit::RecordingContender;
 use zk_election::{
-    Confirm, ConnectionState, ConnectionStateChanged, ElectionSupervisor, LeadershipEvent, SessionConfig, ZkSession,
+    ConnectionState, ConnectionStateChanged, ElectionSupervisor, LeadershipEvent, SessionConfig, ZkSession,
 };
 
 /// Logs to the test output when `RUST_LOG` is set.
@@ -172,32 +173,11 @@ pub async fn create_persistent(session: &Addr<ZkSession>, path: &str, data: &[u8
         .expect("create");
 }
 
-/// A contender that records every event and confirms every grant at once.
-pub struct RecordingContender {
-    pub supervisor: Addr<ElectionSupervisor>,
-    pub auto_confirm: bool,
-    pub events: mpsc::UnboundedSender<(Instant, LeadershipEvent)>,
-}
-
-impl Actor for RecordingContender {
-    type Context = Context<Self>;
-}
-
-impl Handler<LeadershipEvent> for RecordingContender {
-    type Result = ();
-
-    fn handle(&mut self, event: LeadershipEvent, _ctx: &mut Context<Self>) {
-        if let (true, LeadershipEvent::Granted { component, session_id }) = (self.auto_confirm, &event) {
-            self.supervisor.do_send(Confirm { component: component.clone(), session_id: *session_id });
-        }
-        let _ = self.events.send((Instant::now(), event));
-    }
-}
-
 /// Leadership events of one contender.
 pub type Events = Received<LeadershipEvent>;
 
-/// Starts a recording contender for `supervisor` and subscribes it.
+/// Starts a recording contender for `supervisor` (confirming every grant if `auto_confirm`) and
+/// subscribes it.
 pub async fn subscribe(
     supervisor: &Addr<ElectionSupervisor>,
     component: &str,
@@ -205,8 +185,8 @@ pub async fn subscribe(
     leader_path: &str,
     auto_confirm: bool,
 ) -> Events {
-    let (sender, receiver) = mpsc::unbounded_channel();
-    let contender = RecordingContender { supervisor: supervisor.clone(), auto_confirm, events: sender }.start();
+    let (contender, receiver) = RecordingContender::channel(supervisor.clone());
+    let contender = contender.confirm_grants(auto_confirm).start();
     supervisor
         .send(zk_election::Subscribe::new(component, address, leader_path, contender.recipient()))
         .await
