@@ -114,7 +114,7 @@ async fn run(args: Args, session_config: SessionConfig, election_config: Electio
     // state is seen; the answer only matters if it already did.
     if let Ok(status) = session.send(SubscribeConnection(contender.clone().recipient())).await {
         if let Some(state) = status.state {
-            clock.line(&describe_state(state, status.session_id));
+            clock.line(&describe_state(state, status.zk_session));
         }
     }
     let subscribe = Subscribe::new(COMPONENT, args.address, args.leader_path, contender.recipient());
@@ -183,9 +183,9 @@ impl Handler<LeadershipEvent> for Contender {
 
     fn handle(&mut self, event: LeadershipEvent, ctx: &mut Context<Self>) {
         match event {
-            LeadershipEvent::Granted { component, session_id } => {
-                self.clock.line(&format!("granted      session={session_id}"));
-                let confirm = self.supervisor.send(Confirm { component, session_id });
+            LeadershipEvent::Granted { component, leader_session, .. } => {
+                self.clock.line(&format!("granted      session={leader_session}"));
+                let confirm = self.supervisor.send(Confirm { component, leader_session });
                 // A refused confirm (leadership moved on meanwhile) is worth a line; success is
                 // shown by `published`.
                 ctx.spawn(confirm.into_actor(self).map(|result, act, _ctx| match result {
@@ -193,8 +193,8 @@ impl Handler<LeadershipEvent> for Contender {
                     Ok(Err(err)) => act.clock.line(&format!("error        confirm refused: {err}")),
                 }));
             }
-            LeadershipEvent::Published { session_id, .. } => {
-                self.clock.line(&format!("published    session={session_id}"))
+            LeadershipEvent::Published { leader_session, .. } => {
+                self.clock.line(&format!("published    session={leader_session}"))
             }
             LeadershipEvent::Revoked { .. } => self.clock.line("revoked"),
             LeadershipEvent::Error { error, .. } => self.clock.line(&format!("error        {error}")),
@@ -206,12 +206,12 @@ impl Handler<ConnectionStateChanged> for Contender {
     type Result = ();
 
     fn handle(&mut self, msg: ConnectionStateChanged, _ctx: &mut Context<Self>) {
-        self.clock.line(&describe_state(msg.state, msg.session_id));
+        self.clock.line(&describe_state(msg.state, msg.zk_session));
     }
 }
 
-fn describe_state(state: ConnectionState, session_id: Option<i64>) -> String {
-    let session = session_id.map(|id| format!("zk_session={id:#x}")).unwrap_or_default();
+fn describe_state(state: ConnectionState, zk_session: Option<i64>) -> String {
+    let session = zk_session.map(|id| format!("zk_session={id:#x}")).unwrap_or_default();
     match state {
         ConnectionState::Connected => format!("connected    {session}"),
         ConnectionState::Suspended => "suspended".to_owned(),

@@ -463,8 +463,8 @@ impl Demo {
 
     fn describe(&self, event: &Event) -> Option<String> {
         Some(match &event.what {
-            What::Connection(state, session_id) => {
-                let session = session_id.map(|id| format!("zk session {id:#x}")).unwrap_or_default();
+            What::Connection(state, leader_session) => {
+                let session = leader_session.map(|id| format!("zk session {id:#x}")).unwrap_or_default();
                 match state {
                     ConnectionState::Connected => format!("connected    {session}"),
                     ConnectionState::Suspended => "suspended    (connection lost; the session may still live)".into(),
@@ -473,13 +473,13 @@ impl Demo {
                     ConnectionState::Reconnected { same_session: false } => format!("reconnected  {session} (new)"),
                 }
             }
-            What::Leadership(LeadershipEvent::Granted { session_id, .. }) => {
-                format!("granted      session={session_id}")
+            What::Leadership(LeadershipEvent::Granted { leader_session, .. }) => {
+                format!("granted      session={leader_session}")
             }
-            What::Confirmed(session_id) => format!("confirmed    session={session_id}"),
+            What::Confirmed(leader_session) => format!("confirmed    session={leader_session}"),
             What::ConfirmRefused(err) => format!("confirm refused: {err}"),
-            What::Leadership(LeadershipEvent::Published { session_id, .. }) => {
-                format!("published    session={session_id}")
+            What::Leadership(LeadershipEvent::Published { leader_session, .. }) => {
+                format!("published    session={leader_session}")
             }
             What::Leadership(LeadershipEvent::Revoked { .. }) => "revoked".into(),
             What::Leadership(LeadershipEvent::Error { error, .. }) => format!("error        {error}"),
@@ -487,7 +487,7 @@ impl Demo {
             What::LeaderNode(NodeView::Absent) => "leader node absent".into(),
             What::LeaderNode(NodeView::Unreadable(err)) => format!("leader node unreadable ({err})"),
             What::LeaderNode(NodeView::Present { data, .. }) => match LeaderInfoCodec::Bincode.decode(data) {
-                Ok(info) => format!("leader node = {} / {}", info.address, info.session_id),
+                Ok(info) => format!("leader node = {} / {}", info.address, info.leader_session),
                 Err(err) => format!("leader node undecodable ({} bytes: {err})", data.len()),
             },
             What::Queue(ids) if ids.is_empty() => "latch queue empty".into(),
@@ -521,7 +521,7 @@ async fn subscribe_connection(
 ) {
     if let Ok(status) = session.send(SubscribeConnection(recipient)).await {
         if let Some(state) = status.state {
-            log.send(who, What::Connection(state, status.session_id));
+            log.send(who, What::Connection(state, status.zk_session));
         }
     }
 }
@@ -605,14 +605,16 @@ impl State {
         let Some(contender) = self.contenders.get_mut(who) else { return };
         match what {
             What::Connection(state, _) => contender.connected = is_up(state),
-            What::Leadership(LeadershipEvent::Granted { session_id, .. }) => {
-                contender.granted = Some(session_id);
+            What::Leadership(LeadershipEvent::Granted { leader_session, .. }) => {
+                contender.granted = Some(leader_session);
                 contender.published = None;
             }
-            What::Confirmed(session_id) if contender.granted == Some(session_id) => {
+            What::Confirmed(leader_session) if contender.granted == Some(leader_session) => {
                 contender.leading_since.get_or_insert(at);
             }
-            What::Leadership(LeadershipEvent::Published { session_id, .. }) => contender.published = Some(session_id),
+            What::Leadership(LeadershipEvent::Published { leader_session, .. }) => {
+                contender.published = Some(leader_session)
+            }
             What::Leadership(LeadershipEvent::Revoked { .. }) | What::Stopping => {
                 if matches!(what, What::Leadership(_)) {
                     contender.revoked_at = Some(at);
@@ -634,7 +636,7 @@ impl State {
         self.contenders
             .iter()
             .find(|(name, c)| {
-                !except.contains(name) && address_of(name) == info.address && c.published == Some(info.session_id)
+                !except.contains(name) && address_of(name) == info.address && c.published == Some(info.leader_session)
             })
             .map(|(name, _)| (*name, *seen))
     }
@@ -703,11 +705,11 @@ impl Handler<LeadershipEvent> for DemoContender {
     type Result = ();
 
     fn handle(&mut self, event: LeadershipEvent, ctx: &mut Context<Self>) {
-        if let LeadershipEvent::Granted { component, session_id } = &event {
-            let (component, session_id) = (component.clone(), *session_id);
-            let confirm = self.supervisor.send(Confirm { component, session_id });
+        if let LeadershipEvent::Granted { component, leader_session, .. } = &event {
+            let (component, leader_session) = (component.clone(), *leader_session);
+            let confirm = self.supervisor.send(Confirm { component, leader_session });
             ctx.spawn(confirm.into_actor(self).map(move |result, act, _ctx| match result {
-                Ok(Ok(())) => act.log.send(act.name, What::Confirmed(session_id)),
+                Ok(Ok(())) => act.log.send(act.name, What::Confirmed(leader_session)),
                 Ok(Err(err)) => act.log.send(act.name, What::ConfirmRefused(err)),
                 Err(err) => act.log.send(act.name, What::ConfirmRefused(err.into())),
             }));
@@ -720,7 +722,7 @@ impl Handler<ConnectionStateChanged> for DemoContender {
     type Result = ();
 
     fn handle(&mut self, msg: ConnectionStateChanged, _ctx: &mut Context<Self>) {
-        self.log.send(self.name, What::Connection(msg.state, msg.session_id));
+        self.log.send(self.name, What::Connection(msg.state, msg.zk_session));
     }
 }
 
@@ -784,7 +786,7 @@ impl Actor for Observer {
         ctx.wait(subscribe.into_actor(self).map(|status, act, ctx| {
             if let Ok(status) = status {
                 if let Some(state) = status.state {
-                    act.log.send(OBSERVER, What::Connection(state, status.session_id));
+                    act.log.send(OBSERVER, What::Connection(state, status.zk_session));
                 }
                 if status.is_connected() {
                     act.read_queue(ctx);
@@ -798,7 +800,7 @@ impl Handler<ConnectionStateChanged> for Observer {
     type Result = ();
 
     fn handle(&mut self, msg: ConnectionStateChanged, ctx: &mut Context<Self>) {
-        self.log.send(OBSERVER, What::Connection(msg.state, msg.session_id));
+        self.log.send(OBSERVER, What::Connection(msg.state, msg.zk_session));
         if is_up(msg.state) {
             self.read_queue(ctx);
         }

@@ -3,8 +3,13 @@
 //!
 //! A contender is any actix actor that handles [`LeadershipEvent`]. It subscribes under a
 //! component name with its address and leader path, waits for [`LeadershipEvent::Granted`],
-//! then sends [`Confirm`] with the session ID it was granted. The supervisor then publishes the
-//! address and session ID in the leader node and keeps it correct.
+//! then sends [`Confirm`] with the leader session it was granted. The supervisor then publishes
+//! the address, leader session and fencing token in the leader node and keeps it correct.
+//!
+//! While leading, a contender can fence what it does: pass the fencing token to every system
+//! it writes to (which refuse tokens lower than one they have seen), ask [`HasLeadership`]
+//! (local, fast) or [`ProveLeadership`] (through ZooKeeper's leader, linearizable), and keep its
+//! own state in ZooKeeper with [`LeaderWrite`], which lands only while its latch node exists.
 
 use std::sync::Arc;
 
@@ -13,6 +18,7 @@ use uuid::Uuid;
 
 use crate::codec::EncodeError;
 use crate::error::{ConfigError, ZkError};
+use crate::session::{WriteOp, WriteResult};
 
 /// What the supervisor tells a contender.
 #[derive(Clone, Debug, PartialEq, Eq, Message)]
@@ -23,19 +29,24 @@ pub enum LeadershipEvent {
         /// The contender's component name.
         component: String,
         /// The leader session ID to confirm.
-        session_id: Uuid,
+        leader_session: Uuid,
+        /// This leadership's fencing token: the czxid of our latch node, larger than any earlier
+        /// leader's (see [`crate::supervisor`]).
+        fencing_token: i64,
     },
     /// Leadership is revoked; the last granted session ID is void.
     Revoked {
         /// The contender's component name.
         component: String,
     },
-    /// The leader node now holds the contender's address and this session ID.
+    /// The leader node now holds the contender's address, this leader session ID and the token.
     Published {
         /// The contender's component name.
         component: String,
         /// The published leader session ID.
-        session_id: Uuid,
+        leader_session: Uuid,
+        /// The published fencing token.
+        fencing_token: i64,
     },
     /// Something failed that the contender should know about (the election keeps running).
     Error {
@@ -80,9 +91,9 @@ pub enum ElectionError {
     /// Confirm while the latch is not held.
     #[error("not the leader")]
     NotLeader,
-    /// Confirm of a session ID other than the one last granted.
-    #[error("session ID {confirmed} is not the one granted ({granted:?})")]
-    StaleSessionId {
+    /// Confirm of a leader session other than the one last granted.
+    #[error("leader session {confirmed} is not the one granted ({granted:?})")]
+    StaleLeaderSession {
         /// The ID sent with the confirm.
         confirmed: Uuid,
         /// The ID currently granted, if any.
@@ -121,7 +132,7 @@ impl PartialEq for ElectionError {
             | (DuplicateComponent(a), DuplicateComponent(b))
             | (DuplicateLeaderPath(a), DuplicateLeaderPath(b)) => a == b,
             (Stopped, Stopped) | (NotLeader, NotLeader) => true,
-            (StaleSessionId { confirmed: a, granted: x }, StaleSessionId { confirmed: b, granted: y }) => {
+            (StaleLeaderSession { confirmed: a, granted: x }, StaleLeaderSession { confirmed: b, granted: y }) => {
                 a == b && x == y
             }
             (Unencodable(a), Unencodable(b)) => a.to_string() == b.to_string(),
@@ -179,19 +190,82 @@ impl Subscribe {
 pub struct Confirm {
     /// The component confirming.
     pub component: String,
-    /// The granted session ID.
-    pub session_id: Uuid,
+    /// The granted leader session.
+    pub leader_session: Uuid,
 }
 
-/// Whether `component` currently leads with exactly this confirmed session ID: a fencing check
-/// before acting as leader.
+/// What a contender believes it leads with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeadershipClaim {
+    /// The confirmed leader session ID.
+    LeaderSession(Uuid),
+    /// The fencing token of a confirmed leadership.
+    FencingToken(i64),
+}
+
+/// Whether `component` leads with exactly this confirmed leadership, answered from the
+/// supervisor's own state: fast (no request), and false from the end of the session's lease on,
+/// but a pause of *this* process between the answer and the act can make it stale. Use it before
+/// acting on local state; use [`ProveLeadership`] when a stale "yes" would do harm and a
+/// ZooKeeper round trip is affordable, and a fencing token when the system you write to can
+/// check one.
 #[derive(Clone, Debug, Message)]
 #[rtype(result = "bool")]
 pub struct HasLeadership {
     /// The component asking.
     pub component: String,
-    /// The session ID it believes it leads with.
-    pub session_id: Uuid,
+    /// What it believes it leads with.
+    pub claim: LeadershipClaim,
+}
+
+impl HasLeadership {
+    /// Asks by leader session ID.
+    pub fn leader_session(component: impl Into<String>, leader_session: Uuid) -> Self {
+        HasLeadership { component: component.into(), claim: LeadershipClaim::LeaderSession(leader_session) }
+    }
+
+    /// Asks by fencing token.
+    pub fn fencing_token(component: impl Into<String>, fencing_token: i64) -> Self {
+        HasLeadership { component: component.into(), claim: LeadershipClaim::FencingToken(fencing_token) }
+    }
+}
+
+/// The same question as [`HasLeadership`], proven: when the local answer is yes, a check-only
+/// multi-op that our latch node still exists goes through ZooKeeper's leader, which orders it
+/// after every write it has accepted (linearizable, unlike `sync` followed by a read). Answers
+/// `Ok(false)` when not leading; `Err` when ZooKeeper could not be asked (then nothing is
+/// proven either way).
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "Result<bool, ElectionError>")]
+pub struct ProveLeadership {
+    /// The component asking.
+    pub component: String,
+    /// What it believes it leads with.
+    pub claim: LeadershipClaim,
+}
+
+/// The fencing token of `component`'s confirmed leadership; `None` unless it leads.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "Option<i64>")]
+pub struct GetFencingToken {
+    /// The component asking.
+    pub component: String,
+}
+
+/// Leader-only writes: ZooKeeper writes of the leader's own data, applied as one multi-op that
+/// first checks our latch node still exists, and only while the leadership named by
+/// `leader_session` is the confirmed one. Answers one [`WriteResult`] per op, or
+/// [`ElectionError::NotLeader`] without writing anything. This is how a leader keeps state in
+/// ZooKeeper that a deposed leader can never overwrite.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "Result<Vec<WriteResult>, ElectionError>")]
+pub struct LeaderWrite {
+    /// The component writing.
+    pub component: String,
+    /// The confirmed leader session the writes belong to.
+    pub leader_session: Uuid,
+    /// The writes, applied all or none.
+    pub ops: Vec<WriteOp>,
 }
 
 /// Give up leadership: the latch node is deleted and a new one created at the back of the line

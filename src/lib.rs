@@ -36,7 +36,10 @@ mod trace;
 
 pub use codec::{LeaderInfo, LeaderInfoCodec};
 pub use config::{Backoff, ElectionConfig, SessionConfig};
-pub use contender::{Confirm, ElectionError, HasLeadership, LeadershipEvent, Resign, Stop, Subscribe};
+pub use contender::{
+    Confirm, ElectionError, GetFencingToken, HasLeadership, LeaderWrite, LeadershipClaim, LeadershipEvent,
+    ProveLeadership, Resign, Stop, Subscribe,
+};
 pub use error::{ConfigError, PathProblem, ZkError};
 pub use metrics::{ElectionMetrics, GetMetrics};
 pub use policy::ConnectionLossPolicy;

@@ -39,7 +39,7 @@
 //!
 //!     fn handle(&mut self, change: LeaderChanged, _ctx: &mut Context<Self>) {
 //!         match change {
-//!             LeaderChanged::Leader { address, session_id } => println!("send to {address}, tagged {session_id}"),
+//!             LeaderChanged::Leader { address, leader_session, .. } => println!("send to {address}, tagged {leader_session}"),
 //!             LeaderChanged::NoLeader => println!("hold requests: nobody leads"),
 //!             LeaderChanged::Undecodable { bytes } => println!("leader node holds {bytes} foreign bytes"),
 //!             LeaderChanged::Unreadable { error } => println!("leader node unreadable: {error}"),
@@ -78,7 +78,10 @@ pub enum LeaderChanged {
         /// The leader's address, as its contender subscribed it.
         address: String,
         /// The leader session ID the leader confirmed; tag requests to the leader with it.
-        session_id: Uuid,
+        leader_session: Uuid,
+        /// The leader's fencing token, when the codec carries one (bincode does, Flink's Java
+        /// format does not).
+        fencing_token: Option<i64>,
     },
     /// Nobody leads as far as we can tell: the leader node is absent or empty, or our session
     /// was lost and the node has not been read since.
@@ -190,7 +193,11 @@ impl LeaderRetriever {
             // Flink's retrieval service also reads empty data as "no leader".
             NodeView::Present { data, .. } if data.is_empty() => Some(LeaderChanged::NoLeader),
             NodeView::Present { data, .. } => match self.codec.decode(&data) {
-                Ok(info) => Some(LeaderChanged::Leader { address: info.address, session_id: info.session_id }),
+                Ok(info) => Some(LeaderChanged::Leader {
+                    address: info.address,
+                    leader_session: info.leader_session,
+                    fencing_token: info.fencing_token,
+                }),
                 Err(err) => {
                     debug!(codec = %self.codec, error = %err, "leader node is undecodable");
                     Some(LeaderChanged::Undecodable { bytes: data.len() })

@@ -152,7 +152,7 @@ async fn contenders_sharing_the_credentials_hand_over() {
     let alice = outsider(&cs, Some("alice:s3cret")).await;
     let (acl, stat) = alice.get_acl(LEADER).await.unwrap();
     assert!(is_creator_all_for(&acl, "alice"), "{acl:?}");
-    let second_id = second.send(zk_election::session::GetStatus).await.unwrap().session_id;
+    let second_id = second.send(zk_election::session::GetStatus).await.unwrap().zk_session;
     assert_eq!(Some(stat.ephemeral_owner), second_id, "the successor owns the leader node");
     for session in [first, second, bob] {
         session.send(StopSession).await.unwrap();

@@ -126,7 +126,7 @@ async fn damage(fixture: &mut Fixture, bytes: Vec<u8>) {
     }
 
     fixture.vandal.send(set(LEADER, bytes)).await.unwrap().expect("set leader node");
-    let owner = fixture.leader_session.send(GetStatus).await.unwrap().session_id;
+    let owner = fixture.leader_session.send(GetStatus).await.unwrap().zk_session;
     let granted = fixture.granted;
     eventually(5 * SECOND, "leader node rewritten", || async {
         let (data, stat) = read(&fixture.vandal, LEADER).await?;
@@ -161,7 +161,7 @@ fn leader_node_cache_and_supervisor_take_arbitrary_bytes_up_to_the_size_limit() 
         assert!(leader.is_leader && !follower.is_leader);
         assert_eq!(follower.publishes, 0, "a follower wrote the leader node");
         assert!(leader.rewrites >= 30, "only {} rewrites", leader.rewrites);
-        let still = HasLeadership { component: "jm".into(), session_id: fixture.granted };
+        let still = HasLeadership::leader_session("jm", fixture.granted);
         assert!(fixture.leader.send(still).await.unwrap(), "junk data cost the leader its leadership");
     });
 }
@@ -263,7 +263,7 @@ async fn latch_path_deleted_underneath_us_rejoins() {
     })
     .await;
     for (_, session, ..) in &processes {
-        assert!(owners.contains(&session.send(GetStatus).await.unwrap().session_id.unwrap()));
+        assert!(owners.contains(&session.send(GetStatus).await.unwrap().zk_session.unwrap()));
     }
     let leader = eventually(5 * SECOND, "a leader again", || async {
         let mut leading = Vec::new();
@@ -338,7 +338,7 @@ async fn wrong_credentials_are_a_typed_error_and_the_right_ones_work() {
     let intruder = ElectionSupervisor::start(intruder_session.clone(), open);
     let mut intruder_events = subscribe(&intruder, "jm", "intruder:9", "/bad/intruder", true).await;
     expect_error(&mut intruder_events, &intruder, ZkError::NoAuth).await;
-    assert!(alice.send(HasLeadership { component: "jm".into(), session_id: granted }).await.unwrap());
+    assert!(alice.send(HasLeadership::leader_session("jm", granted)).await.unwrap());
     intruder.send(Stop).await.unwrap().ok();
 
     // The right password in another process joins Alice's latch as a follower.

@@ -79,11 +79,11 @@ async fn two_campaigns_one_leader_and_a_handover_the_observer_sees() {
     eventually(10 * SECOND, "both in the latch", || async { (latch_line(&zk).await.len() == 2).then_some(()) }).await;
     let leader_address = latch_line(&zk).await[0].1.clone();
     let (leader, follower) = if leader_address == "a.example:1" { (&mut a, &mut b) } else { (&mut b, &mut a) };
-    let session_id = expect_leading(leader).await;
+    let leader_session = expect_leading(leader).await;
     let seen = observer.expect("leader", 5 * SECOND).await;
     assert_eq!(
         (seen["address"].as_str(), seen["session_id"].as_str()),
-        (Some(leader_address.as_str()), Some(session_id.as_str()))
+        (Some(leader_address.as_str()), Some(leader_session.as_str()))
     );
     let follower_events = follower.drain_for(SECOND).await;
     assert!(follower_events.iter().all(|e| e["event"] != "granted"), "two leaders: {follower_events:?}");
@@ -121,14 +121,14 @@ async fn run_starts_the_command_on_the_leader_only_and_stops_it_on_revoke() {
     let mut second = ZkElect::spawn("run second", &run_args(&cs, "second:2", "3000", &["sleep", "1000"]));
     eventually(10 * SECOND, "second in the latch", || async { (latch_line(&zk).await.len() == 2).then_some(()) }).await;
 
-    let session_id = expect_leading(&mut first).await;
+    let leader_session = expect_leading(&mut first).await;
     let started = first.expect("child_started", 5 * SECOND).await;
     let pid = started["pid"].as_u64().unwrap() as u32;
     // zk-elect -> its guardian -> the command.
     assert_eq!(parent_of(pid).and_then(parent_of), Some(first.pid()), "the command is not first's grandchild");
     assert_eq!(cmdline(pid), "sleep 1000");
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
-    let expected = format!("ZK_ELECT_LEADER_SESSION_ID={session_id}");
+    let expected = format!("ZK_ELECT_LEADER_SESSION_ID={leader_session}");
     assert!(
         environ.split(|&b| b == 0).any(|var| var == expected.as_bytes()),
         "leader session ID not in the environment"
@@ -227,7 +227,7 @@ async fn digest_auth_java_codec_and_readable_output() {
     let mut args = campaign_args(&cs, "flink-jm:6123");
     args.extend(secured);
     let mut leader = ZkElect::spawn("campaign secured", &args);
-    let session_id = expect_leading(&mut leader).await;
+    let leader_session = expect_leading(&mut leader).await;
 
     // An observer with the same credentials and codec sees the leader...
     let observe = ["observe", "--connect", &cs, "--leader-path", LEADER, "--json"];
@@ -235,7 +235,7 @@ async fn digest_auth_java_codec_and_readable_output() {
     let seen = alice.expect("leader", 10 * SECOND).await;
     assert_eq!(
         (seen["address"].as_str(), seen["session_id"].as_str()),
-        (Some("flink-jm:6123"), Some(session_id.as_str()))
+        (Some("flink-jm:6123"), Some(leader_session.as_str()))
     );
     // ...one with the other codec sees undecodable bytes (84 + address length in Java's format)...
     let mut bincode = ZkElect::spawn("observe bincode", &[&observe[..], &["--digest", "alice:s3cret"]].concat());

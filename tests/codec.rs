@@ -188,7 +188,7 @@ fn java_reference(info: &LeaderInfo) -> Vec<u8> {
     stream.drain();
     let mut out = stream.out;
     out.extend_from_slice(&UUID_OBJECT[..60]);
-    let (most, least) = info.session_id.as_u64_pair();
+    let (most, least) = info.leader_session.as_u64_pair();
     out.extend_from_slice(&least.to_be_bytes());
     out.extend_from_slice(&most.to_be_bytes());
     out

@@ -42,10 +42,10 @@ async fn leader_node(observer: &Addr<ZkSession>) -> Option<(LeaderInfo, Stat)> {
     LeaderInfoCodec::Bincode.decode(&data).ok().map(|info| (info, stat))
 }
 
-/// Waits until the leader node holds exactly `address` and `session_id`.
-async fn await_leader_node(observer: &Addr<ZkSession>, address: &str, session_id: uuid::Uuid, within: Duration) {
-    eventually(within, &format!("leader node = {address} {session_id}"), || async {
-        leader_node(observer).await.filter(|(info, _)| info.address == address && info.session_id == session_id)
+/// Waits until the leader node holds exactly `address` and `leader_session`.
+async fn await_leader_node(observer: &Addr<ZkSession>, address: &str, leader_session: uuid::Uuid, within: Duration) {
+    eventually(within, &format!("leader node = {address} {leader_session}"), || async {
+        leader_node(observer).await.filter(|(info, _)| info.address == address && info.leader_session == leader_session)
     })
     .await;
 }
@@ -129,7 +129,7 @@ async fn leader_node_is_ephemeral() {
     let granted = expect_grant(&mut leader.events, 5 * SECOND).await;
     await_leader_node(&observer, "a:1", granted, 5 * SECOND).await;
     let (_, stat) = leader_node(&observer).await.unwrap();
-    let owner = leader.session.send(zk_election::session::GetStatus).await.unwrap().session_id;
+    let owner = leader.session.send(zk_election::session::GetStatus).await.unwrap().zk_session;
     assert_eq!(Some(stat.ephemeral_owner), owner);
     leader.session.send(StopSession).await.unwrap();
     eventually(2 * SECOND, "leader node gone with its session", || async {
@@ -146,31 +146,23 @@ async fn confirm_rules() {
     let (observer, _s) = connected_session(&cs, 4 * SECOND).await;
     let mut first = join(&cs, "first:1", false).await;
     let granted = expect_grant(&mut first.events, 5 * SECOND).await;
-    let confirm = |id| Confirm { component: "jobmanager".into(), session_id: id };
+    let confirm = |id| Confirm { component: "jobmanager".into(), leader_session: id };
 
     let wrong = uuid::Uuid::new_v4();
     assert_eq!(
         first.supervisor.send(confirm(wrong)).await.unwrap(),
-        Err(ElectionError::StaleSessionId { confirmed: wrong, granted: Some(granted) })
+        Err(ElectionError::StaleLeaderSession { confirmed: wrong, granted: Some(granted) })
     );
     assert_eq!(
-        first.supervisor.send(Confirm { component: "nobody".into(), session_id: granted }).await.unwrap(),
+        first.supervisor.send(Confirm { component: "nobody".into(), leader_session: granted }).await.unwrap(),
         Err(ElectionError::UnknownContender("nobody".into()))
     );
     assert!(read(&observer, LEADER).await.is_none(), "a rejected confirm wrote the leader node");
-    assert!(!first
-        .supervisor
-        .send(HasLeadership { component: "jobmanager".into(), session_id: granted })
-        .await
-        .unwrap());
+    assert!(!first.supervisor.send(HasLeadership::leader_session("jobmanager", granted)).await.unwrap());
 
     first.supervisor.send(confirm(granted)).await.unwrap().expect("valid confirm");
     await_leader_node(&observer, "first:1", granted, 5 * SECOND).await;
-    assert!(first
-        .supervisor
-        .send(HasLeadership { component: "jobmanager".into(), session_id: granted })
-        .await
-        .unwrap());
+    assert!(first.supervisor.send(HasLeadership::leader_session("jobmanager", granted)).await.unwrap());
 
     // A follower confirming anything is ignored.
     let mut second = join(&cs, "second:2", false).await;
@@ -185,16 +177,12 @@ async fn confirm_rules() {
     // The resigner's node went with its latch node if its cache had read it since the write,
     // else it stays for the successor to replace. Either way the void confirm must not write.
     let before = leader_node(&observer).await;
-    assert!(before.as_ref().is_none_or(|(info, _)| info.session_id == granted), "{before:?}");
+    assert!(before.as_ref().is_none_or(|(info, _)| info.leader_session == granted), "{before:?}");
     assert!(matches!(
         first.supervisor.send(confirm(granted)).await.unwrap(),
-        Err(ElectionError::NotLeader | ElectionError::StaleSessionId { .. })
+        Err(ElectionError::NotLeader | ElectionError::StaleLeaderSession { .. })
     ));
-    assert!(!first
-        .supervisor
-        .send(HasLeadership { component: "jobmanager".into(), session_id: granted })
-        .await
-        .unwrap());
+    assert!(!first.supervisor.send(HasLeadership::leader_session("jobmanager", granted)).await.unwrap());
     assert_eq!(leader_node(&observer).await, before, "the void confirm touched the leader node");
     second.supervisor.send(confirm(second_granted)).await.unwrap().unwrap();
     await_leader_node(&observer, "second:2", second_granted, 5 * SECOND).await;
@@ -295,8 +283,8 @@ async fn leader_node_heals_itself() {
     let exact = foreign("leader:1", granted);
     vandal.send(Delete { path: LEADER.into(), version: None }).await.unwrap().unwrap();
     let _ = vandal.send(Create::new(LEADER, exact, NodeMode::Ephemeral)).await.unwrap();
-    let vandal_id = vandal.send(zk_election::session::GetStatus).await.unwrap().session_id;
-    let owner = leader.session.send(zk_election::session::GetStatus).await.unwrap().session_id;
+    let vandal_id = vandal.send(zk_election::session::GetStatus).await.unwrap().zk_session;
+    let owner = leader.session.send(zk_election::session::GetStatus).await.unwrap().zk_session;
     eventually(2 * SECOND, "node owned by the leader's session again", || async {
         let (_, stat) = leader_node(&vandal).await?;
         (Some(stat.ephemeral_owner) == owner && owner != vandal_id).then_some(())
@@ -318,7 +306,7 @@ async fn leader_node_heals_itself() {
     eventually(2 * SECOND, "leader node readable and ours again", || async {
         let read = vandal.send(zk_election::session::GetData { path: LEADER.into(), watch: None }).await.unwrap();
         let info = LeaderInfoCodec::Bincode.decode(&read.ok()?.0).ok()?;
-        (info.address == "leader:1" && info.session_id == granted).then_some(())
+        (info.address == "leader:1" && info.leader_session == granted).then_some(())
     })
     .await;
 }
@@ -410,7 +398,7 @@ async fn partitioned_leader_is_revoked_before_successor_is_granted() {
     let (observer, _s) = connected_session(&server.connect_string(), 4 * SECOND).await;
     let old_granted = expect_grant(&mut old.events, 5 * SECOND).await;
     await_leader_node(&observer, "old:1", old_granted, 5 * SECOND).await;
-    let old_session = old.session.send(zk_election::session::GetStatus).await.unwrap().session_id.unwrap();
+    let old_session = old.session.send(zk_election::session::GetStatus).await.unwrap().zk_session.unwrap();
     let mut new = join_with(&server.connect_string(), "new:2", true, config, timeout).await;
 
     proxy.blackhole();

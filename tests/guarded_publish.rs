@@ -1,5 +1,5 @@
 //! Guarded publish: a leader frozen at the moment it publishes wakes up deposed, and its write
-//! never lands on the successor's leader node (DESIGN.md §4).
+//! never lands on the successor's leader node (ARCHITECTURE.md, "Invariants").
 //!
 //! Each scenario freezes the leader right after its grant, with its confirm (and so its
 //! publish) pending, lets a successor take over and publish, then unfreezes the old leader and
@@ -30,12 +30,12 @@ struct Published {
     watch: Received<WatchFired>,
 }
 
-/// Waits until the leader node holds `address`/`session_id`, then arms a watch on it.
-async fn watch_published(observer: &Addr<ZkSession>, address: &str, session_id: uuid::Uuid) -> Published {
+/// Waits until the leader node holds `address`/`leader_session`, then arms a watch on it.
+async fn watch_published(observer: &Addr<ZkSession>, address: &str, leader_session: uuid::Uuid) -> Published {
     eventually(5 * SECOND, "successor's leader node", || async {
         let (data, _) = read(observer, LEADER).await?;
         let info = LeaderInfoCodec::Bincode.decode(&data).ok()?;
-        (info.address == address && info.session_id == session_id).then_some(())
+        (info.address == address && info.leader_session == leader_session).then_some(())
     })
     .await;
     let (recipient, watch) = probe::<WatchFired>();
@@ -45,12 +45,17 @@ async fn watch_published(observer: &Addr<ZkSession>, address: &str, session_id: 
 }
 
 /// Asserts that nobody wrote the successor's node since `published` was taken.
-async fn assert_untouched(observer: &Addr<ZkSession>, mut published: Published, address: &str, session_id: uuid::Uuid) {
+async fn assert_untouched(
+    observer: &Addr<ZkSession>,
+    mut published: Published,
+    address: &str,
+    leader_session: uuid::Uuid,
+) {
     let fired = published.watch.try_drain();
     assert!(fired.is_empty(), "the successor's leader node was written: {fired:?}");
     let (data, stat) = read(observer, LEADER).await.expect("leader node still there");
     let info = LeaderInfoCodec::Bincode.decode(&data).expect("decodable");
-    assert_eq!((info.address.as_str(), info.session_id), (address, session_id));
+    assert_eq!((info.address.as_str(), info.leader_session), (address, leader_session));
     assert_eq!(
         (stat.czxid, stat.mzxid, stat.version, stat.ephemeral_owner),
         (published.stat.czxid, published.stat.mzxid, published.stat.version, published.stat.ephemeral_owner),
@@ -101,7 +106,7 @@ async fn leader_frozen_while_publishing_cannot_overwrite_its_successor() {
     arbiter.spawn_fn(move || {
         let _ = frozen.recv();
     });
-    old.do_send(Confirm { component: "jm".into(), session_id: granted });
+    old.do_send(Confirm { component: "jm".into(), leader_session: granted });
 
     // Meanwhile it loses the latch with its session alive (its node deleted, as an operator or
     // a container cleanup would) and the successor takes over and publishes.
@@ -152,7 +157,7 @@ async fn leader_partitioned_while_publishing_cannot_overwrite_its_successor() {
     let old = ElectionSupervisor::start(old_session.clone(), config.clone());
     let mut old_events = subscribe(&old, "jm", "old:1", LEADER, false).await;
     let granted = expect_grant(&mut old_events, 5 * SECOND).await;
-    let old_zk_session = old_session.send(GetStatus).await.unwrap().session_id.unwrap();
+    let old_zk_session = old_session.send(GetStatus).await.unwrap().zk_session.unwrap();
     let (new_session, _n) = connected_session(&server.connect_string(), timeout).await;
     let new = ElectionSupervisor::start(new_session.clone(), config);
     let mut new_events = subscribe(&new, "jm", "new:2", LEADER, true).await;
@@ -161,7 +166,7 @@ async fn leader_partitioned_while_publishing_cannot_overwrite_its_successor() {
 
     // Partition, then confirm: the publish's first request is held in the partition.
     proxy.blackhole();
-    old.send(Confirm { component: "jm".into(), session_id: granted }).await.unwrap().expect("confirm accepted");
+    old.send(Confirm { component: "jm".into(), leader_session: granted }).await.unwrap().expect("confirm accepted");
     let successor = expect_grant(&mut new_events, 4 * timeout).await;
     assert_eq!(expect_published(&mut new_events, 5 * SECOND).await, successor);
     let cons = server.four_letter("cons").unwrap();
@@ -174,7 +179,7 @@ async fn leader_partitioned_while_publishing_cannot_overwrite_its_successor() {
     eventually(4 * timeout, "old leader back in line in a new session", || async {
         let status = old_session.send(GetStatus).await.ok()?;
         (status.is_connected()
-            && status.session_id != Some(old_zk_session)
+            && status.zk_session != Some(old_zk_session)
             && latch_children(&observer).await.len() == 2)
             .then_some(())
     })

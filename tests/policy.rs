@@ -43,12 +43,12 @@ impl Process {
         Process { session, states, supervisor, events }
     }
 
-    async fn has_leadership(&self, session_id: uuid::Uuid) -> bool {
-        self.supervisor.send(HasLeadership { component: COMPONENT.into(), session_id }).await.unwrap()
+    async fn has_leadership(&self, leader_session: uuid::Uuid) -> bool {
+        self.supervisor.send(HasLeadership::leader_session(COMPONENT, leader_session)).await.unwrap()
     }
 
     async fn zk_session_id(&self) -> i64 {
-        self.session.send(GetStatus).await.unwrap().session_id.expect("session")
+        self.session.send(GetStatus).await.unwrap().zk_session.expect("session")
     }
 
     /// Waits for a grant and its publish; returns the leader session ID.
@@ -100,7 +100,7 @@ async fn standard_revokes_on_suspended_and_grants_anew_after_reconnect() {
     assert_eq!(leader.zk_session_id().await, zk_session);
     assert!(leader.has_leadership(second).await && !leader.has_leadership(first).await);
     let (info, stat) = leader_node(&observer).await;
-    assert_eq!((info.address.as_str(), info.session_id), ("a:1", second));
+    assert_eq!((info.address.as_str(), info.leader_session), ("a:1", second));
     assert_eq!(stat.ephemeral_owner, zk_session);
 }
 
@@ -129,7 +129,7 @@ async fn session_tolerant_keeps_leadership_through_a_short_partition() {
     assert!(!seen.iter().any(is_leadership_change), "leadership changed across a blip: {seen:?}");
     assert!(leader.has_leadership(granted).await);
     let (info, stat_after) = leader_node(&observer).await;
-    assert_eq!((info.address.as_str(), info.session_id), ("a:1", granted));
+    assert_eq!((info.address.as_str(), info.leader_session), ("a:1", granted));
     assert_eq!((stat_after.czxid, stat_after.mzxid), (stat_before.czxid, stat_before.mzxid), "leader node rewritten");
 }
 
@@ -155,7 +155,7 @@ async fn session_tolerant_keeps_leadership_through_a_server_restart() {
     assert!(leader.has_leadership(granted).await);
     let (observer, _s) = connected_session(&server.connect_string(), 10 * SECOND).await;
     let (info, stat) = leader_node(&observer).await;
-    assert_eq!((info.address.as_str(), info.session_id), ("a:1", granted));
+    assert_eq!((info.address.as_str(), info.leader_session), ("a:1", granted));
     assert_eq!(stat.ephemeral_owner, zk_session);
 }
 
@@ -232,5 +232,5 @@ async fn session_tolerant_revokes_when_the_lease_ends_and_starts_over_in_a_new_s
     let again = old.leads(5 * SECOND).await;
     assert!(again != first && again != successor_granted);
     let (info, stat) = leader_node(&observer).await;
-    assert_eq!((info.address.as_str(), info.session_id, stat.ephemeral_owner), ("old:1", again, new_zk_session));
+    assert_eq!((info.address.as_str(), info.leader_session, stat.ephemeral_owner), ("old:1", again, new_zk_session));
 }

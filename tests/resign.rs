@@ -22,7 +22,7 @@ const COMPONENT: &str = "jobmanager";
 
 /// Resign helpers over the shared test participant.
 trait ResignParticipant {
-    async fn has_leadership(&self, session_id: Uuid) -> bool;
+    async fn has_leadership(&self, leader_session: Uuid) -> bool;
     async fn resign(&self, rejoin: bool) -> Result<(), ElectionError>;
     async fn grants_within(&mut self, window: Duration) -> usize;
 }
@@ -33,8 +33,8 @@ async fn join(connect: &str, address: &str, auto_confirm: bool, timeout: Duratio
 }
 
 impl ResignParticipant for Participant {
-    async fn has_leadership(&self, session_id: Uuid) -> bool {
-        self.supervisor.send(HasLeadership { component: COMPONENT.into(), session_id }).await.unwrap()
+    async fn has_leadership(&self, leader_session: Uuid) -> bool {
+        self.supervisor.send(HasLeadership::leader_session(COMPONENT, leader_session)).await.unwrap()
     }
 
     async fn resign(&self, rejoin: bool) -> Result<(), ElectionError> {
@@ -160,10 +160,10 @@ async fn has_leadership_is_true_only_for_the_current_confirmed_id() {
     let mut solo = join(&server.connect_string(), "solo:1", false, 4 * SECOND).await;
     let first = expect_grant(&mut solo.events, 5 * SECOND).await;
     assert!(!solo.has_leadership(first).await, "granted but not confirmed yet");
-    solo.supervisor.send(Confirm { component: COMPONENT.into(), session_id: first }).await.unwrap().unwrap();
+    solo.supervisor.send(Confirm { component: COMPONENT.into(), leader_session: first }).await.unwrap().unwrap();
     assert!(solo.has_leadership(first).await);
     assert!(!solo.has_leadership(Uuid::new_v4()).await, "an unknown ID passes");
-    let other_component = HasLeadership { component: "dispatcher".into(), session_id: first };
+    let other_component = HasLeadership::leader_session("dispatcher", first);
     assert!(!solo.supervisor.send(other_component).await.unwrap(), "an unknown component passes");
 
     // Alone in the latch, a resigner leads again at once, but under a new ID.
@@ -172,7 +172,7 @@ async fn has_leadership_is_true_only_for_the_current_confirmed_id() {
     assert_ne!(second, first);
     assert!(!solo.has_leadership(first).await, "an old ID passes after a new grant");
     assert!(!solo.has_leadership(second).await, "the new ID passes before it is confirmed");
-    solo.supervisor.send(Confirm { component: COMPONENT.into(), session_id: second }).await.unwrap().unwrap();
+    solo.supervisor.send(Confirm { component: COMPONENT.into(), leader_session: second }).await.unwrap().unwrap();
     assert!(solo.has_leadership(second).await);
 
     solo.supervisor.send(Stop).await.unwrap().unwrap();

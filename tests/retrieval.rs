@@ -36,8 +36,8 @@ async fn retriever(session: &Addr<ZkSession>, codec: LeaderInfoCodec) -> (Addr<L
     (retriever, changes)
 }
 
-fn leader(address: &str, session_id: Uuid) -> LeaderChanged {
-    LeaderChanged::Leader { address: address.to_owned(), session_id }
+fn leader(address: &str, leader_session: Uuid) -> LeaderChanged {
+    LeaderChanged::Leader { address: address.to_owned(), leader_session, fencing_token: None }
 }
 
 /// Waits until the subscriber is told exactly `expected`; returns everything told up to then.
@@ -77,7 +77,8 @@ impl Contender {
 
     /// Waits for the next publish and returns what the leader node now says.
     async fn published(&mut self) -> LeaderChanged {
-        leader(&self.address, expect_published(&mut self.events, 10 * SECOND).await)
+        let (leader_session, fencing_token) = expect_publication(&mut self.events, 10 * SECOND).await;
+        LeaderChanged::Leader { address: self.address.clone(), leader_session, fencing_token: Some(fencing_token) }
     }
 
     async fn leave(self) {
@@ -212,7 +213,7 @@ async fn both_codecs_and_undecodable_data() {
         assert_eq!(changes.next(5 * SECOND).await.1, LeaderChanged::NoLeader);
     }
     let info = LeaderInfo::new("akka.tcp://flink@10.0.0.7:6123/user/rpc/jobmanager_1", Uuid::new_v4());
-    let told = leader(&info.address, info.session_id);
+    let told = leader(&info.address, info.leader_session);
     let write = |data: Vec<u8>| {
         let vandal = vandal.clone();
         async move { vandal.send(SetData { path: LEADER.into(), data, version: None }).await.unwrap().unwrap() }

@@ -42,7 +42,7 @@ async fn create_read_set_delete_and_watches() {
 
     let ephemeral = session.send(Create::new("/app/eph", b"e".to_vec(), NodeMode::Ephemeral)).await.unwrap().unwrap();
     let status = session.send(GetStatus).await.unwrap();
-    assert_eq!(Some(ephemeral.stat.ephemeral_owner), status.session_id);
+    assert_eq!(Some(ephemeral.stat.ephemeral_owner), status.zk_session);
     let seq1 = session.send(Create::new("/app/seq-", vec![], NodeMode::EphemeralSequential)).await.unwrap().unwrap();
     let seq2 = session.send(Create::new("/app/seq-", vec![], NodeMode::EphemeralSequential)).await.unwrap().unwrap();
     assert!(seq1.path.starts_with("/app/seq-") && seq1.path.len() == "/app/seq-".len() + 10, "{}", seq1.path);
@@ -134,7 +134,7 @@ async fn server_restart_within_timeout_keeps_session_and_watches() {
     blocking(move || restarting.restart()).await.expect("restart");
     let (_, event) = states.next(10 * SECOND).await;
     assert_eq!(event.state, ConnectionState::Reconnected { same_session: true });
-    assert_eq!(event.session_id, before.session_id);
+    assert_eq!(event.zk_session, before.zk_session);
 
     assert!(exists(&session, "/mine").await, "ephemeral node lost across a short outage");
     let (other, _s) = connected_session(&server.connect_string(), 4 * SECOND).await;
@@ -174,9 +174,9 @@ async fn partition_longer_than_timeout_loses_session_then_recovers() {
     session.send(Create::new("/eph", vec![], NodeMode::Ephemeral)).await.unwrap().expect("new session works");
 }
 
-/// The index of the ensemble member that holds `session_id`'s connection.
-fn member_serving(ensemble: &ZkEnsemble, session_id: i64) -> usize {
-    let needle = format!("sid={session_id:#x}");
+/// The index of the ensemble member that holds `zk_session`'s connection.
+fn member_serving(ensemble: &ZkEnsemble, zk_session: i64) -> usize {
+    let needle = format!("sid={zk_session:#x}");
     (0..ensemble.len())
         .find(|&i| ensemble.member(i).four_letter("cons").is_ok_and(|cons| cons.contains(&needle)))
         .expect("some member serves our session")
@@ -188,7 +188,7 @@ async fn ensemble_member_failures() {
     let ensemble = Arc::new(ZkEnsemble::start().expect("ensemble"));
     let (session, mut states) = connected_session(&ensemble.connect_string(), 4 * SECOND).await;
     let status = session.send(GetStatus).await.unwrap();
-    let serving = member_serving(&ensemble, status.session_id.expect("session"));
+    let serving = member_serving(&ensemble, status.zk_session.expect("session"));
 
     // Losing the member we talk to: the client moves to another one within the same session.
     let e = ensemble.clone();

@@ -105,7 +105,7 @@ impl CrashRun {
         let proxy = FaultProxy::for_connect_string(&bench.connect).map_err(|e| e.to_string())?;
         let crashing = session(&proxy.connect_string(), CRASH_SESSION_TIMEOUT)?;
         let negotiated = connected(&crashing, 15 * SECOND).await?;
-        let crashing_id = crashing.send(GetStatus).await.map_err(|e| e.to_string())?.session_id;
+        let crashing_id = crashing.send(GetStatus).await.map_err(|e| e.to_string())?.zk_session;
         let (events, mut event_rx) = mpsc::unbounded_channel();
         let crash_address = format!("crash-{run}:6123");
         let crash_supervisor = join_now(&crashing, &latch, &leader_path, &crash_address, 0, &events).await?;
@@ -193,9 +193,9 @@ fn local_ms_of_day(time: std::time::SystemTime) -> Option<f64> {
     Some(seconds * 1000.0 + since_epoch.subsec_nanos() as f64 / 1e6)
 }
 
-/// Milliseconds since midnight at which the server logged `Expiring session 0x{session_id}`.
-fn logged_expiry_ms_of_day(log: &Path, session_id: i64) -> Option<f64> {
-    let needle = format!("Expiring session 0x{session_id:x},");
+/// Milliseconds since midnight at which the server logged `Expiring session 0x{zk_session}`.
+fn logged_expiry_ms_of_day(log: &Path, zk_session: i64) -> Option<f64> {
+    let needle = format!("Expiring session 0x{zk_session:x},");
     let text = std::fs::read_to_string(log).ok()?;
     let line = text.lines().rev().find(|l| l.contains(&needle))?;
     // slf4j-simple with showDateTime: "HH:mm:ss.SSS [thread] INFO ..."

@@ -1,4 +1,4 @@
-//! The election benchmarks of issue 6: failover latency, time to first leader, scale, footprint.
+//! The election benchmarks: failover latency, time to first leader, scale, footprint.
 //!
 //! ```sh
 //! cargo bench --features testkit --bench election            # every figure

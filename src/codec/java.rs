@@ -1,5 +1,5 @@
 //! The Java codec: the Java serialization stream of `writeUTF(address)` then
-//! `writeObject(java.util.UUID)` on a fresh `ObjectOutputStream` (DESIGN.md §4).
+//! `writeObject(java.util.UUID)` on a fresh `ObjectOutputStream`, Flink's leader-information format.
 
 use uuid::Uuid;
 
@@ -33,6 +33,8 @@ const UUID_FIELDS: [&[u8]; 2] = [b"leastSigBits", b"mostSigBits"];
 /// Bytes after the address: class descriptor (60), `TC_ENDBLOCKDATA`, `TC_NULL`, two longs.
 const OBJECT_LEN: usize = 76;
 
+/// Writes Flink's bytes: the address and the leader session. Flink's format has no place for a
+/// fencing token, so one is not written (readers of a Java-coded node get `None`).
 pub(super) fn encode(info: &LeaderInfo) -> Result<Vec<u8>, EncodeError> {
     let utf_len = mutf8::encoded_len(&info.address);
     let Ok(utf_len_u16) = u16::try_from(utf_len) else {
@@ -58,7 +60,7 @@ pub(super) fn encode(info: &LeaderInfo) -> Result<Vec<u8>, EncodeError> {
         }
         out.extend_from_slice(block);
     }
-    write_uuid(&mut out, info.session_id);
+    write_uuid(&mut out, info.leader_session);
     Ok(out)
 }
 
@@ -96,9 +98,9 @@ pub(super) fn decode(bytes: &[u8]) -> Result<LeaderInfo, DecodeError> {
     }
     let utf = read_utf_block_data(&mut input)?;
     let address = mutf8::decode(&utf).map_err(|position| DecodeError::InvalidModifiedUtf8 { position })?;
-    let session_id = read_uuid(&mut input)?;
+    let leader_session = read_uuid(&mut input)?;
     match input.remaining() {
-        0 => Ok(LeaderInfo { address, session_id }),
+        0 => Ok(LeaderInfo::new(address, leader_session)),
         count => Err(DecodeError::TrailingBytes { count }),
     }
 }

@@ -27,19 +27,28 @@ mod bincode_record;
 mod java;
 mod mutf8;
 
-/// What the leader node holds: where the leader can be reached, and the leader session it runs.
+/// What the leader node holds: where the leader can be reached, the leader session it runs and,
+/// where the format carries it, its fencing token.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LeaderInfo {
     /// The leader contender's address, as it gave it when subscribing (opaque to this crate).
     pub address: String,
     /// The leader session ID the contender confirmed; followers tag their requests with it.
-    pub session_id: Uuid,
+    pub leader_session: Uuid,
+    /// The leader's fencing token (the czxid of its latch node), when the format carries one:
+    /// the bincode record from version 2 does, Flink's Java format does not.
+    pub fencing_token: Option<i64>,
 }
 
 impl LeaderInfo {
-    /// Leader information for `address` leading session `session_id`.
-    pub fn new(address: impl Into<String>, session_id: Uuid) -> Self {
-        LeaderInfo { address: address.into(), session_id }
+    /// Leader information for `address` leading session `leader_session`, without a token.
+    pub fn new(address: impl Into<String>, leader_session: Uuid) -> Self {
+        LeaderInfo { address: address.into(), leader_session, fencing_token: None }
+    }
+
+    /// The same information carrying `fencing_token`.
+    pub fn with_fencing_token(self, fencing_token: i64) -> Self {
+        LeaderInfo { fencing_token: Some(fencing_token), ..self }
     }
 }
 
@@ -49,7 +58,9 @@ impl LeaderInfo {
 /// does not decode and is treated as foreign.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LeaderInfoCodec {
-    /// A versioned bincode 2 record `{ version: 1, address, session_id }`.
+    /// A versioned bincode 2 record: `{ version: 2, address, leader_session, fencing_token }`,
+    /// or `{ version: 1, address, leader_session }` for information without a token (version 1
+    /// is what earlier releases wrote; both decode).
     #[default]
     Bincode,
     /// Java serialization as written by Flink's `ZooKeeperLeaderElectionService`.

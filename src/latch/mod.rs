@@ -119,8 +119,11 @@ impl LeaderLatch {
             return;
         }
         line.leader = leader;
-        let event =
-            if leader { LatchEvent::IsLeader { node: line.node.clone(), czxid: line.czxid } } else { LatchEvent::NotLeader };
+        let event = if leader {
+            LatchEvent::IsLeader { node: line.node.clone(), czxid: line.czxid }
+        } else {
+            LatchEvent::NotLeader
+        };
         info!(leader, "latch leadership changed");
         self.owner.do_send(event);
     }

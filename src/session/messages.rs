@@ -36,7 +36,7 @@ pub struct ConnectionStateChanged {
     /// The new state.
     pub state: ConnectionState,
     /// The ZooKeeper session ID in force after the change (`None` after `Lost`).
-    pub session_id: Option<i64>,
+    pub zk_session: Option<i64>,
     /// The client incarnation the change belongs to.
     pub generation: u64,
 }
@@ -46,8 +46,8 @@ pub struct ConnectionStateChanged {
 pub struct SessionStatus {
     /// The last state pushed to subscribers; `None` before the first session.
     pub state: Option<ConnectionState>,
-    /// The current session ID, if a client exists.
-    pub session_id: Option<i64>,
+    /// The current ZooKeeper session ID, if a client exists.
+    pub zk_session: Option<i64>,
     /// The session timeout the server granted (not the one asked for).
     pub negotiated_timeout: Option<Duration>,
     /// The current client incarnation; bumps each time a client is built.

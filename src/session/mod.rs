@@ -133,7 +133,7 @@ impl ZkSession {
     fn status(&self) -> SessionStatus {
         SessionStatus {
             state: self.last_state,
-            session_id: self.client.as_ref().map(|c| c.session_id().0),
+            zk_session: self.client.as_ref().map(|c| c.session_id().0),
             negotiated_timeout: self.client.as_ref().map(Client::session_timeout),
             generation: self.generation,
             authenticated: self.config.auth().is_some(),
@@ -337,7 +337,7 @@ impl ZkSession {
         }
         let event = ConnectionStateChanged {
             state,
-            session_id: self.client.as_ref().map(|c| c.session_id().0),
+            zk_session: self.client.as_ref().map(|c| c.session_id().0),
             generation: self.generation,
         };
         info!(?state, generation = self.generation, "connection state");

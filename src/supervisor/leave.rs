@@ -183,12 +183,10 @@ async fn delete_own_leader_node(
     }
     let version = Some(stat.version);
     let result = match guard {
-        Some(guard) => {
-            session
-                .send(GuardedMulti { guard, guard_version: None, ops: vec![WriteOp::Delete { path, version }] })
-                .await?
-                .map(drop)
-        }
+        Some(guard) => session
+            .send(GuardedMulti { guard, guard_version: None, ops: vec![WriteOp::Delete { path, version }] })
+            .await?
+            .map(drop),
         None => session.send(Delete { path, version }).await?,
     };
     match result {

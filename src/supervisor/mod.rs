@@ -11,6 +11,7 @@
 //! | publish | `publish.rs`: one guarded multi-op (latch node must exist); refused writes retried, the latch given up after the publish patience |
 //! | stop | `leave.rs`: → [`Lifecycle::Stopped`] first; leader nodes and latch node deleted in one guarded multi-op (retried after the next reconnect if the connection broke it) |
 
+mod fencing;
 mod leave;
 mod publish;
 mod role;
@@ -24,7 +25,7 @@ use uuid::Uuid;
 use crate::ask::AsksSession;
 use crate::codec::LeaderInfo;
 use crate::config::ElectionConfig;
-use crate::contender::{Confirm, ElectionError, HasLeadership, LeadershipEvent, Resign, Stop, Subscribe};
+use crate::contender::{Confirm, ElectionError, LeadershipEvent, Resign, Stop, Subscribe};
 use crate::error::ConfigError;
 use crate::latch::{LatchEvent, LeaderLatch, Requeue};
 use crate::metrics::{ElectionMetrics, GetMetrics};
@@ -144,12 +145,14 @@ impl ElectionSupervisor {
     }
 
     fn grant(&mut self, component: &str) {
+        let Some(fencing_token) = self.fencing_token() else { return };
         let Some(contender) = self.contenders.get_mut(component) else { return };
         let leader_session = Uuid::new_v4();
         contender.role = Role::Granted { leader_session };
         self.metrics.grants += 1;
-        info!(component, %leader_session, "leadership granted");
-        contender.send(LeadershipEvent::Granted { component: component.to_owned(), session_id: leader_session });
+        info!(component, %leader_session, fencing_token, "leadership granted");
+        let component = component.to_owned();
+        contender.send(LeadershipEvent::Granted { component, leader_session, fencing_token });
     }
 
     /// Grants every contender that holds no grant, if we may lead.
@@ -300,7 +303,7 @@ impl Actor for ElectionSupervisor {
                 .into_actor(self)
                 .map(|status, act, _ctx| {
                     if let Ok(status) = status {
-                        act.set_zk_session(status.session_id);
+                        act.set_zk_session(status.zk_session);
                         act.lease = Some(status.lease);
                         act.acl = match act.config.acl() {
                             Some(acl) => acl.clone(),
@@ -367,31 +370,21 @@ impl Handler<Confirm> for ElectionSupervisor {
             debug!(component = %msg.component, "confirm while not leader ignored");
             return Err(ElectionError::NotLeader);
         }
+        let confirmed = msg.leader_session;
         match contender.role {
-            Role::Granted { leader_session } if leader_session == msg.session_id => {}
+            Role::Granted { leader_session } if leader_session == confirmed => {}
             // Repeated confirm: already published or publishing.
-            Role::Leading { leader_session, .. } if leader_session == msg.session_id => return Ok(()),
+            Role::Leading { leader_session, .. } if leader_session == confirmed => return Ok(()),
             ref role => {
-                debug!(component = %msg.component, confirmed = %msg.session_id, "stale confirm ignored");
-                return Err(ElectionError::StaleSessionId { confirmed: msg.session_id, granted: role.granted() });
+                debug!(component = %msg.component, %confirmed, "stale confirm ignored");
+                return Err(ElectionError::StaleLeaderSession { confirmed, granted: role.granted() });
             }
         }
-        contender.role = Role::Leading { leader_session: msg.session_id, node: Default::default() };
+        contender.role = Role::Leading { leader_session: confirmed, node: Default::default() };
         self.metrics.confirms += 1;
-        info!(component = %msg.component, leader_session = %msg.session_id, "leadership confirmed");
+        info!(component = %msg.component, leader_session = %confirmed, "leadership confirmed");
         self.publish(&msg.component, ctx);
         Ok(())
-    }
-}
-
-impl Handler<HasLeadership> for ElectionSupervisor {
-    type Result = bool;
-
-    fn handle(&mut self, msg: HasLeadership, _ctx: &mut Context<Self>) -> bool {
-        let _span = self.span.clone().entered();
-        self.enforce_lease();
-        self.leading()
-            && self.contenders.get(&msg.component).is_some_and(|c| c.role.confirmed() == Some(msg.session_id))
     }
 }
 
@@ -436,7 +429,7 @@ impl Handler<ConnectionStateChanged> for ElectionSupervisor {
     fn handle(&mut self, msg: ConnectionStateChanged, ctx: &mut Context<Self>) {
         let _span = self.span.clone().entered();
         self.enforce_lease();
-        self.set_zk_session(msg.session_id);
+        self.set_zk_session(msg.zk_session);
         if !self.running() {
             self.on_connection_after_stop(msg.state, ctx);
         }

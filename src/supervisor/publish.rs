@@ -37,6 +37,8 @@ pub(super) struct PublishRound {
     guard: String,
     leader_path: String,
     data: Vec<u8>,
+    /// The fencing token published with it.
+    fencing_token: i64,
     attempt: u32,
 }
 
@@ -49,7 +51,9 @@ impl PublishRound {
 impl ElectionSupervisor {
     /// Starts writing the leader information of `component` unless a write is under way.
     pub(super) fn publish(&mut self, component: &str, ctx: &mut Context<Self>) {
-        let Some(guard) = self.held().map(str::to_owned) else { return };
+        let (Some(guard), Some(fencing_token)) = (self.held().map(str::to_owned), self.fencing_token()) else {
+            return;
+        };
         let Some(contender) = self.contenders.get_mut(component) else { return };
         let Role::Leading { leader_session, node } = &mut contender.role else { return };
         if let Write::InFlight { again } = &mut node.write {
@@ -58,12 +62,13 @@ impl ElectionSupervisor {
         }
         node.write = Write::InFlight { again: false };
         let leader_session = *leader_session;
-        let info = LeaderInfo::new(contender.address.clone(), leader_session);
+        let info = LeaderInfo::new(contender.address.clone(), leader_session).with_fencing_token(fencing_token);
         let leader_path = contender.leader_path.clone();
         let component = component.to_owned();
         match self.config.codec().encode(&info) {
             Ok(data) => {
-                let round = PublishRound { component, leader_session, guard, leader_path, data, attempt: 1 };
+                let round =
+                    PublishRound { component, leader_session, guard, leader_path, data, fencing_token, attempt: 1 };
                 self.publish_attempt(round, ctx);
             }
             // Checked at subscribe; kept as an error event rather than a panic.
@@ -166,7 +171,8 @@ impl ElectionSupervisor {
     /// what is there now (a new cache reads at start; a running one is asked to read again).
     fn published(&mut self, round: &PublishRound, ctx: &mut Context<Self>) {
         self.metrics.publishes += 1;
-        let (component, leader_session) = (round.component.as_str(), round.leader_session);
+        let (component, leader_session, fencing_token) =
+            (round.component.as_str(), round.leader_session, round.fencing_token);
         info!(component, leader_path = round.leader_path, %leader_session, "leader information published");
         let me = ctx.address().recipient();
         let session = self.session.clone();
@@ -179,8 +185,8 @@ impl ElectionSupervisor {
                     Some(cache) => cache.do_send(Refresh),
                     None => node.cache = Some(LeaderNodeCache::new(session, path, me).start()),
                 }
-                contender
-                    .send(LeadershipEvent::Published { component: component.to_owned(), session_id: leader_session });
+                let component = component.to_owned();
+                contender.send(LeadershipEvent::Published { component, leader_session, fencing_token });
             }
         }
         self.publish_done(component, leader_session, ctx);
@@ -276,24 +282,24 @@ impl ElectionSupervisor {
         }
         let Some(contender) = self.contenders.get(component) else { return };
         let Role::Leading { leader_session, node } = &contender.role else { return };
-        if !self.node_is_ours(&node.view, &contender.address, *leader_session) {
+        if !self.node_is_ours(&node.view, &contender.address, *leader_session, self.fencing_token()) {
             self.metrics.rewrites += 1;
             debug!(component, view = ?node.view, "leader node is not ours; rewriting");
             self.publish(component, ctx);
         }
     }
 
-    /// Whether the leader node as seen holds exactly `address` and `leader_session`, in a node
-    /// our session owns.
-    fn node_is_ours(&self, view: &NodeView, address: &str, leader_session: Uuid) -> bool {
+    /// Whether the leader node as seen holds exactly `address`, `leader_session` and (where the
+    /// codec carries one) `fencing_token`, in a node our session owns.
+    fn node_is_ours(&self, view: &NodeView, address: &str, leader_session: Uuid, fencing_token: Option<i64>) -> bool {
         match view {
             NodeView::Present { data, stat } => {
                 self.owns(stat)
-                    && self
-                        .config
-                        .codec()
-                        .decode(data)
-                        .is_ok_and(|info| info.address == address && info.session_id == leader_session)
+                    && self.config.codec().decode(data).is_ok_and(|info| {
+                        info.address == address
+                            && info.leader_session == leader_session
+                            && (info.fencing_token.is_none() || info.fencing_token == fencing_token)
+                    })
             }
             NodeView::Absent | NodeView::Unreadable(_) => false,
             // Not read yet: the read that is under way will tell.

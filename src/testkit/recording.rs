@@ -37,8 +37,8 @@ type OnAnswer = Box<dyn FnMut(Uuid, Result<(), ElectionError>)>;
 ///     .unwrap()
 ///     .unwrap();
 /// while let Some((at, event)) = events.recv().await {
-///     if let LeadershipEvent::Published { session_id, .. } = event {
-///         println!("published {session_id} at {at:?}");
+///     if let LeadershipEvent::Published { leader_session, fencing_token, .. } = event {
+///         println!("published {leader_session} (token {fencing_token}) at {at:?}");
 ///     }
 /// }
 /// # }
@@ -89,7 +89,7 @@ impl RecordingContender {
             self.supervisor.do_send(confirm);
             return;
         }
-        let session_id = confirm.session_id;
+        let session_id = confirm.leader_session;
         let answer = self.supervisor.send(confirm);
         let answered = async move { answer.await.unwrap_or_else(|mailbox| Err(mailbox.into())) };
         ctx.spawn(answered.into_actor(self).map(move |answer, act, _ctx| {
@@ -110,8 +110,8 @@ impl Handler<LeadershipEvent> for RecordingContender {
     fn handle(&mut self, event: LeadershipEvent, ctx: &mut Context<Self>) {
         let at = Instant::now();
         let confirm = match &event {
-            LeadershipEvent::Granted { component, session_id } if self.confirm => {
-                Some(Confirm { component: component.clone(), session_id: *session_id })
+            LeadershipEvent::Granted { component, leader_session, .. } if self.confirm => {
+                Some(Confirm { component: component.clone(), leader_session: *leader_session })
             }
             _ => None,
         };

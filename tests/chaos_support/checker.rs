@@ -13,7 +13,7 @@ use super::{report, Cluster, Entry, FaultKind, Happened, Recorder, Slot};
 pub struct Leadership {
     pub slot: usize,
     pub incarnation: usize,
-    pub session_id: Uuid,
+    pub leader_session: Uuid,
     pub start: Instant,
     pub end: Option<Instant>,
     /// The supervisor accepted the confirm.
@@ -26,7 +26,7 @@ pub fn leaderships(entries: &[Entry]) -> Vec<Leadership> {
     let mut open: BTreeMap<usize, usize> = BTreeMap::new(); // incarnation → index in `all`
     for entry in entries {
         match &entry.what {
-            Happened::Confirmed(session_id) => {
+            Happened::Confirmed(leader_session) => {
                 if let Some(previous) = open.remove(&entry.incarnation) {
                     all[previous].end = Some(entry.at); // a grant without a revoke: close it
                 }
@@ -34,15 +34,17 @@ pub fn leaderships(entries: &[Entry]) -> Vec<Leadership> {
                 all.push(Leadership {
                     slot: entry.slot,
                     incarnation: entry.incarnation,
-                    session_id: *session_id,
+                    leader_session: *leader_session,
                     start: entry.at,
                     end: None,
                     accepted: false,
                 });
             }
-            Happened::ConfirmAnswered { session_id, accepted } => {
-                if let Some(l) =
-                    all.iter_mut().rev().find(|l| l.incarnation == entry.incarnation && l.session_id == *session_id)
+            Happened::ConfirmAnswered { leader_session, accepted } => {
+                if let Some(l) = all
+                    .iter_mut()
+                    .rev()
+                    .find(|l| l.incarnation == entry.incarnation && l.leader_session == *leader_session)
                 {
                     l.accepted = *accepted;
                 }

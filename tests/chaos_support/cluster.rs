@@ -167,20 +167,20 @@ impl Cluster {
         };
         let holds = live
             .supervisor
-            .send(HasLeadership { component: COMPONENT.into(), session_id: leader.session_id })
+            .send(HasLeadership::leader_session(COMPONENT, leader.leader_session))
             .await
             .unwrap_or(false);
         if !holds {
             return Err(format!("supervisor of {} denies leadership", slot.address));
         }
-        let owner = live.session.send(GetStatus).await.map_err(|e| e.to_string())?.session_id;
+        let owner = live.session.send(GetStatus).await.map_err(|e| e.to_string())?.zk_session;
         let (data, stat) = match self.observer.send(GetData { path: LEADER.into(), watch: None }).await {
             Ok(Ok(found)) => found,
             other => return Err(format!("leader node unreadable: {other:?}")),
         };
         let info = LeaderInfoCodec::Bincode.decode(&data).map_err(|e| format!("leader node undecodable: {e}"))?;
-        if info.address != slot.address || info.session_id != leader.session_id {
-            return Err(format!("leader node holds {info:?}, leader is {} {}", slot.address, leader.session_id));
+        if info.address != slot.address || info.leader_session != leader.leader_session {
+            return Err(format!("leader node holds {info:?}, leader is {} {}", slot.address, leader.leader_session));
         }
         if Some(stat.ephemeral_owner) != owner {
             return Err("leader node owned by another session".into());
@@ -220,10 +220,10 @@ impl Cluster {
                 return Err(format!("{} not connected ({:?})", slot.address, status.state));
             }
             let owners = nodes.get(&slot.address).cloned().unwrap_or_default();
-            if owners != [status.session_id.unwrap_or_default()] {
+            if owners != [status.zk_session.unwrap_or_default()] {
                 return Err(format!(
                     "{} has latch nodes owned by {owners:x?}, its session is {:x?}",
-                    slot.address, status.session_id
+                    slot.address, status.zk_session
                 ));
             }
         }

@@ -17,7 +17,7 @@ pub enum Happened {
     Confirmed(Uuid),
     /// The supervisor's answer to the confirm.
     ConfirmAnswered {
-        session_id: Uuid,
+        leader_session: Uuid,
         accepted: bool,
     },
     Published(Uuid),
@@ -110,22 +110,22 @@ impl Recorder {
     ) -> RecordingContender {
         let (events, answers) = (self.clone(), self.clone());
         RecordingContender::new(supervisor, move |_at, event| events.note_event(slot, incarnation, event))
-            .on_confirm_answer(move |session_id, answer| {
+            .on_confirm_answer(move |leader_session, answer| {
                 let accepted = answer.is_ok();
-                answers.note(slot, incarnation, Happened::ConfirmAnswered { session_id, accepted });
+                answers.note(slot, incarnation, Happened::ConfirmAnswered { leader_session, accepted });
             })
     }
 
     fn note_event(&self, slot: usize, incarnation: usize, event: LeadershipEvent) {
         match event {
-            LeadershipEvent::Granted { session_id, .. } => {
-                self.note(slot, incarnation, Happened::Granted(session_id));
+            LeadershipEvent::Granted { leader_session, .. } => {
+                self.note(slot, incarnation, Happened::Granted(leader_session));
                 // Noted before the confirm is sent: from here the contender acts as leader.
-                self.note(slot, incarnation, Happened::Confirmed(session_id));
+                self.note(slot, incarnation, Happened::Confirmed(leader_session));
             }
             LeadershipEvent::Revoked { .. } => self.note(slot, incarnation, Happened::Revoked),
-            LeadershipEvent::Published { session_id, .. } => {
-                self.note(slot, incarnation, Happened::Published(session_id))
+            LeadershipEvent::Published { leader_session, .. } => {
+                self.note(slot, incarnation, Happened::Published(leader_session))
             }
             LeadershipEvent::Error { error, .. } => self.note(slot, incarnation, Happened::Error(error.to_string())),
         }

@@ -198,15 +198,20 @@ pub async fn subscribe(
 /// Waits for the next grant and returns its session ID.
 pub async fn expect_grant(events: &mut Events, within: Duration) -> uuid::Uuid {
     match events.until(within, |e| matches!(e, LeadershipEvent::Granted { .. })).await.1 {
-        LeadershipEvent::Granted { session_id, .. } => session_id,
+        LeadershipEvent::Granted { leader_session, .. } => leader_session,
         _ => unreachable!(),
     }
 }
 
 /// Waits for the next publish and returns its session ID.
 pub async fn expect_published(events: &mut Events, within: Duration) -> uuid::Uuid {
+    expect_publication(events, within).await.0
+}
+
+/// Waits for `Published`; returns its leader session and fencing token.
+pub async fn expect_publication(events: &mut Events, within: Duration) -> (uuid::Uuid, i64) {
     match events.until(within, |e| matches!(e, LeadershipEvent::Published { .. })).await.1 {
-        LeadershipEvent::Published { session_id, .. } => session_id,
+        LeadershipEvent::Published { leader_session, fencing_token, .. } => (leader_session, fencing_token),
         _ => unreachable!(),
     }
 }

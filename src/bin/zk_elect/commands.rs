@@ -103,13 +103,20 @@ impl Connected {
     }
 }
 
+/// A leadership whose leader node is published: what `run` hands its command.
+#[derive(Clone, Copy, Debug)]
+struct Published {
+    leader_session: Uuid,
+    fencing_token: i64,
+}
+
 /// The election side of `campaign` and `run`: prints leadership events and confirms every grant.
 struct Campaign {
     supervisor: Addr<ElectionSupervisor>,
     /// The leader session ID last granted.
     granted: Option<Uuid>,
     /// Set once the leader node holds the granted ID; cleared on revoke.
-    published: Option<Uuid>,
+    published: Option<Published>,
 }
 
 impl Campaign {
@@ -134,23 +141,23 @@ impl Campaign {
     /// Prints `event`; confirms a grant at once.
     async fn on_event(&mut self, event: LeadershipEvent, out: Output) {
         match event {
-            LeadershipEvent::Granted { session_id, .. } => {
-                out.emit(Event::Granted(session_id));
-                self.granted = Some(session_id);
+            LeadershipEvent::Granted { leader_session, fencing_token, .. } => {
+                out.emit(Event::Granted { leader_session, fencing_token });
+                self.granted = Some(leader_session);
                 self.published = None;
-                let confirm = Confirm { component: COMPONENT.to_owned(), session_id };
+                let confirm = Confirm { component: COMPONENT.to_owned(), leader_session };
                 match self.supervisor.send(confirm).await {
                     Ok(Ok(())) => {}
                     // Revoked in the meantime: the revoke is on its way to us.
-                    Ok(Err(ElectionError::NotLeader | ElectionError::StaleSessionId { .. })) => {}
+                    Ok(Err(ElectionError::NotLeader | ElectionError::StaleLeaderSession { .. })) => {}
                     Ok(Err(err)) => out.emit(Event::Error(&err.to_string())),
                     Err(_) => out.emit(Event::Error("the election supervisor stopped")),
                 }
             }
-            LeadershipEvent::Published { session_id, .. } => {
-                out.emit(Event::Published(session_id));
-                if self.granted == Some(session_id) {
-                    self.published = Some(session_id);
+            LeadershipEvent::Published { leader_session, fencing_token, .. } => {
+                out.emit(Event::Published { leader_session, fencing_token });
+                if self.granted == Some(leader_session) {
+                    self.published = Some(Published { leader_session, fencing_token });
                 }
             }
             LeadershipEvent::Revoked { .. } => {
@@ -340,9 +347,10 @@ pub async fn run(
             // Leadership lost while the command runs: ask it to stop.
             (Some(child), None) => ask_to_stop(child, grace),
             // Leading with a published leader node and nothing running: start the command.
-            (None, Some(session_id)) => {
+            (None, Some(published)) => {
                 let env = [
-                    ("ZK_ELECT_LEADER_SESSION_ID", session_id.to_string()),
+                    ("ZK_ELECT_FENCING_TOKEN", published.fencing_token.to_string()),
+                    ("ZK_ELECT_LEADER_SESSION_ID", published.leader_session.to_string()),
                     ("ZK_ELECT_ADDRESS", args.address.clone()),
                 ];
                 match Child::spawn(&command, &env, out.is_json()).await {

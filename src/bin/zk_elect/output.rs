@@ -19,10 +19,10 @@ pub enum Event<'a> {
     Connecting,
     /// The ZooKeeper connection changed state.
     Connection(ConnectionState),
-    /// Leadership was granted with this leader session ID.
-    Granted(Uuid),
-    /// The leader node now holds our address and this leader session ID.
-    Published(Uuid),
+    /// Leadership was granted with this leader session ID and fencing token.
+    Granted { leader_session: Uuid, fencing_token: i64 },
+    /// The leader node now holds our address, this leader session ID and the token.
+    Published { leader_session: Uuid, fencing_token: i64 },
     /// Leadership was lost.
     Revoked,
     /// Something failed; the program goes on unless it says otherwise.
@@ -43,14 +43,25 @@ impl Event<'_> {
         match self {
             Event::Connecting => ("connection", vec![("state", json!("connecting"))]),
             Event::Connection(state) => ("connection", vec![("state", json!(state_name(*state)))]),
-            Event::Granted(id) => ("granted", vec![("session_id", json!(id.to_string()))]),
-            Event::Published(id) => ("published", vec![("session_id", json!(id.to_string()))]),
+            Event::Granted { leader_session, fencing_token } => (
+                "granted",
+                vec![("session_id", json!(leader_session.to_string())), ("fencing_token", json!(fencing_token))],
+            ),
+            Event::Published { leader_session, fencing_token } => (
+                "published",
+                vec![("session_id", json!(leader_session.to_string())), ("fencing_token", json!(fencing_token))],
+            ),
             Event::Revoked => ("revoked", vec![]),
             Event::Error(message) => ("error", vec![("message", json!(message))]),
             Event::Stopped => ("stopped", vec![]),
-            Event::Leader(LeaderChanged::Leader { address, session_id }) => {
-                ("leader", vec![("address", json!(address)), ("session_id", json!(session_id.to_string()))])
-            }
+            Event::Leader(LeaderChanged::Leader { address, leader_session, fencing_token }) => (
+                "leader",
+                vec![
+                    ("address", json!(address)),
+                    ("session_id", json!(leader_session.to_string())),
+                    ("fencing_token", json!(fencing_token)),
+                ],
+            ),
             Event::Leader(LeaderChanged::NoLeader) => ("leader", vec![("address", Value::Null)]),
             Event::Leader(LeaderChanged::Undecodable { bytes }) => ("undecodable", vec![("bytes", json!(bytes))]),
             Event::Leader(LeaderChanged::Unreadable { error }) => {
@@ -87,13 +98,18 @@ impl Event<'_> {
                 "reconnected to ZooKeeper (new session)".to_owned()
             }
             Event::Connection(ConnectionState::Lost) => "ZooKeeper session lost".to_owned(),
-            Event::Granted(id) => format!("leadership granted, leader session {id}"),
-            Event::Published(id) => format!("leader information published, leader session {id}"),
+            Event::Granted { leader_session, fencing_token } => {
+                format!("leadership granted, leader session {leader_session}, fencing token {fencing_token}")
+            }
+            Event::Published { leader_session, fencing_token } => {
+                format!("leader information published, leader session {leader_session}, fencing token {fencing_token}")
+            }
             Event::Revoked => "leadership revoked".to_owned(),
             Event::Error(message) => format!("error: {}", escape_controls(message)),
             Event::Stopped => "stopped".to_owned(),
-            Event::Leader(LeaderChanged::Leader { address, session_id }) => {
-                format!("leader is {}, leader session {session_id}", escape_controls(address))
+            Event::Leader(LeaderChanged::Leader { address, leader_session, fencing_token }) => {
+                let token = fencing_token.map_or(String::new(), |token| format!(", fencing token {token}"));
+                format!("leader is {}, leader session {leader_session}{token}", escape_controls(address))
             }
             Event::Leader(LeaderChanged::NoLeader) => "no leader".to_owned(),
             Event::Leader(LeaderChanged::Undecodable { bytes }) => {
@@ -201,8 +217,8 @@ mod tests {
     fn json_lines_have_timestamp_and_event_first() {
         let id = Uuid::from_u128(1);
         assert_eq!(
-            Event::Granted(id).json(42),
-            format!("{{\"ts_ms\":42,\"event\":\"granted\",\"session_id\":\"{id}\"}}")
+            Event::Granted { leader_session: id, fencing_token: 7 }.json(42),
+            format!("{{\"ts_ms\":42,\"event\":\"granted\",\"session_id\":\"{id}\",\"fencing_token\":7}}")
         );
         assert_eq!(Event::Leader(&LeaderChanged::NoLeader).json(1), r#"{"ts_ms":1,"event":"leader","address":null}"#);
         assert_eq!(
@@ -216,8 +232,11 @@ mod tests {
 
     #[test]
     fn readable_lines_escape_control_characters_of_foreign_strings() {
-        let forged =
-            LeaderChanged::Leader { address: "evil\nleader is x:1\u{1b}[2J\\".into(), session_id: Uuid::nil() };
+        let forged = LeaderChanged::Leader {
+            address: "evil\nleader is x:1\u{1b}[2J\\".into(),
+            leader_session: Uuid::nil(),
+            fencing_token: None,
+        };
         assert_eq!(
             Event::Leader(&forged).human(),
             format!("leader is evil\\nleader is x:1\\u{{1b}}[2J\\\\, leader session {}", Uuid::nil())
