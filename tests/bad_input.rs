@@ -131,7 +131,8 @@ async fn damage(fixture: &mut Fixture, bytes: Vec<u8>) {
     eventually(5 * SECOND, "leader node rewritten", || async {
         let (data, stat) = read(&fixture.vandal, LEADER).await?;
         let info = LeaderInfoCodec::Bincode.decode(&data).ok()?;
-        (info == LeaderInfo::new("leader:1", granted) && Some(stat.ephemeral_owner) == owner).then_some(())
+        let ours = info.address == "leader:1" && info.leader_session == granted && info.fencing_token.is_some();
+        (ours && Some(stat.ephemeral_owner) == owner).then_some(())
     })
     .await;
 }

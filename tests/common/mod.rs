@@ -87,9 +87,14 @@ impl<M: std::fmt::Debug> Received<M> {
 
     /// Whatever is already queued.
     pub fn try_drain(&mut self) -> Vec<M> {
+        self.try_drain_timed().into_iter().map(|(_, msg)| msg).collect()
+    }
+
+    /// What has arrived so far, with the moment each arrived, without waiting.
+    pub fn try_drain_timed(&mut self) -> Vec<(Instant, M)> {
         let mut seen = Vec::new();
-        while let Ok((_, msg)) = self.receiver.try_recv() {
-            seen.push(msg);
+        while let Ok(item) = self.receiver.try_recv() {
+            seen.push(item);
         }
         seen
     }
