@@ -9,6 +9,7 @@ pub(crate) mod backoff;
 mod lease;
 mod messages;
 pub mod requests;
+mod serve;
 mod timing;
 
 use std::time::{Duration, Instant};
