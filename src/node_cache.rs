@@ -65,7 +65,7 @@ pub struct Refresh;
 /// Stop the cache. Its watch is left to fire into nothing.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct CloseCache;
+pub struct StopCache;
 
 /// The cache actor for one path.
 pub struct LeaderNodeCache {
@@ -227,10 +227,10 @@ impl Handler<GetView> for LeaderNodeCache {
     }
 }
 
-impl Handler<CloseCache> for LeaderNodeCache {
+impl Handler<StopCache> for LeaderNodeCache {
     type Result = ();
 
-    fn handle(&mut self, _msg: CloseCache, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _msg: StopCache, ctx: &mut Context<Self>) {
         let _span = self.span.clone().entered();
         ctx.stop();
     }

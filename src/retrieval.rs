@@ -64,7 +64,7 @@ use uuid::Uuid;
 use crate::codec::LeaderInfoCodec;
 use crate::contender::{ElectionError, Stop};
 use crate::error::{ConfigError, ZkError};
-use crate::node_cache::{CloseCache, LeaderNodeCache, NodeChanged, NodeView};
+use crate::node_cache::{LeaderNodeCache, NodeChanged, NodeView, StopCache};
 use crate::path;
 use crate::session::{ConnectionState, ConnectionStateChanged, SubscribeConnection, ZkSession};
 use crate::trace::InSpanExt;
@@ -176,7 +176,7 @@ impl LeaderRetriever {
     /// Replaces the leader-node cache with a fresh one, whose first read is always reported.
     fn start_cache(&mut self, ctx: &mut Context<Self>) {
         if let Some(old) = self.cache.take() {
-            old.do_send(CloseCache);
+            old.do_send(StopCache);
         }
         self.epoch += 1;
         let tap = CacheTap { epoch: self.epoch, retriever: ctx.address() }.start();
@@ -239,7 +239,7 @@ impl Actor for LeaderRetriever {
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
         if let Some(cache) = self.cache.take() {
-            cache.do_send(CloseCache);
+            cache.do_send(StopCache);
         }
     }
 }

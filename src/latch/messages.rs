@@ -28,7 +28,7 @@ pub enum LatchEvent {
 /// so leaving costs one request. (Nodes left behind by resets are deleted by the latch itself.)
 #[derive(Message)]
 #[rtype(result = "Option<String>")]
-pub struct CloseLatch;
+pub struct StopLatch;
 
 /// Give up leadership (or a place in line): delete our node and create a new one at the back.
 /// The writes in `with` (e.g. deleting the leader's own leader nodes) go in the same multi-op,
@@ -42,7 +42,7 @@ pub struct Requeue {
 
 /// Counters that make the latch's behaviour observable (watch herds, resets).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LatchStats {
+pub struct LatchMetrics {
     /// Watches delivered to this participant.
     pub watches_fired: u64,
     /// Times the participant (re)created its node.
@@ -55,7 +55,7 @@ pub struct LatchStats {
     pub is_leader: bool,
 }
 
-/// Ask the latch for its [`LatchStats`].
+/// Ask the latch for its [`LatchMetrics`].
 #[derive(Message)]
-#[rtype(result = "LatchStats")]
-pub struct GetLatchStats;
+#[rtype(result = "LatchMetrics")]
+pub struct GetLatchMetrics;

@@ -8,7 +8,7 @@
 //! leader at once and sends a waiting participant back into line, and a failover costs no extra
 //! request.
 //!
-//! State: [`Link`] (the session as the latch sees it) and [`Place`] (where we stand in line),
+//! State: `Link` (the session as the latch sees it) and `Place` (where we stand in line),
 //! changed in `on_connection` and in the continuations of the few requests below.
 
 mod join;
@@ -54,7 +54,7 @@ pub struct LeaderLatch {
     stale_prefixes: Vec<String>,
     /// Bumped on every reset and on close: answers to older requests are dropped.
     epoch: u64,
-    stats: LatchStats,
+    stats: LatchMetrics,
     /// `latch{node}`, remade for every node we create.
     span: Span,
     /// The span current where the latch was made (the election's): the parent of `span`.
@@ -101,7 +101,7 @@ impl LeaderLatch {
             stale_nodes: Vec::new(),
             stale_prefixes: Vec::new(),
             epoch: 0,
-            stats: LatchStats::default(),
+            stats: LatchMetrics::default(),
             span: latch_span(&Span::current(), None),
             parent_span: Span::current(),
         }
@@ -403,10 +403,10 @@ impl Handler<Requeue> for LeaderLatch {
     }
 }
 
-impl Handler<CloseLatch> for LeaderLatch {
+impl Handler<StopLatch> for LeaderLatch {
     type Result = Option<String>;
 
-    fn handle(&mut self, _msg: CloseLatch, ctx: &mut Context<Self>) -> Option<String> {
+    fn handle(&mut self, _msg: StopLatch, ctx: &mut Context<Self>) -> Option<String> {
         let _span = self.span.clone().entered();
         // Closed before the caller deletes our node: its watch firing must not start a rejoin.
         self.link = Link::Closed;
@@ -432,11 +432,11 @@ impl Handler<CloseLatch> for LeaderLatch {
     }
 }
 
-impl Handler<GetLatchStats> for LeaderLatch {
-    type Result = MessageResult<GetLatchStats>;
+impl Handler<GetLatchMetrics> for LeaderLatch {
+    type Result = MessageResult<GetLatchMetrics>;
 
-    fn handle(&mut self, _msg: GetLatchStats, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _msg: GetLatchMetrics, _ctx: &mut Context<Self>) -> Self::Result {
         let node = self.place.node().map(str::to_owned);
-        MessageResult(LatchStats { node, is_leader: self.place.leads(), ..self.stats.clone() })
+        MessageResult(LatchMetrics { node, is_leader: self.place.leads(), ..self.stats.clone() })
     }
 }

@@ -10,7 +10,7 @@ use super::role::{Role, Write};
 use super::{ElectionSupervisor, Lifecycle};
 use crate::contender::{ElectionError, Stop};
 use crate::error::ZkError;
-use crate::latch::CloseLatch;
+use crate::latch::StopLatch;
 use crate::node_cache::NodeView;
 use crate::session::{ConnectionState, Delete, Exists, GuardedMulti, WriteOp, ZkSession};
 use crate::trace::InSpanExt;
@@ -105,7 +105,7 @@ impl Handler<Stop> for ElectionSupervisor {
         // The latch first stops reacting, so deleting its node does not make it rejoin.
         let close_latch = async move {
             match latch {
-                Some(latch) => latch.send(CloseLatch).await.ok().flatten(),
+                Some(latch) => latch.send(StopLatch).await.ok().flatten(),
                 None => None,
             }
         };

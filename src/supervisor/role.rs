@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::contender::LeadershipEvent;
 use crate::error::ZkError;
-use crate::node_cache::{CloseCache, LeaderNodeCache, NodeView};
+use crate::node_cache::{LeaderNodeCache, NodeView, StopCache};
 
 /// One subscribed contender.
 pub(super) struct Contender {
@@ -91,7 +91,7 @@ impl Drop for LeaderNode {
     /// Leadership over: the cache stops watching.
     fn drop(&mut self) {
         if let Some(cache) = self.cache.take() {
-            cache.do_send(CloseCache);
+            cache.do_send(StopCache);
         }
     }
 }
