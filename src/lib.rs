@@ -42,7 +42,7 @@ pub use contender::{
     ProveLeadership, Resign, Stop, Subscribe,
 };
 pub use error::{ConfigError, PathProblem, ZkError};
-pub use handle::{ConfirmMode, ElectionHandle, Leadership};
+pub use handle::{ConfirmMode, ElectionHandle, Leadership, RetrievalHandle};
 pub use metrics::{ElectionMetrics, GetMetrics};
 pub use policy::ConnectionLossPolicy;
 pub use retrieval::{GetLeader, LeaderChanged, LeaderRetriever, SubscribeLeader};

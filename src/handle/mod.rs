@@ -1,9 +1,11 @@
 //! Handles for programs that do not use actix: a plain `#[tokio::main]` service (or any thread)
-//! takes part in an election with an [`ElectionHandle`].
+//! takes part in an election with an [`ElectionHandle`] and finds the leader with a
+//! [`RetrievalHandle`].
 //!
-//! Each handle starts its actors (session, election supervisor, and a small relay) on an actix `System` running on a dedicated thread, and talks to them through their
+//! Each handle starts its actors (session, election supervisor or leader retriever, and a small
+//! relay) on an actix `System` running on a dedicated thread, and talks to them through their
 //! addresses; nothing of actix shows in its API. What the actors tell arrives in a
-//! [`tokio::sync::watch`]: the [`Leadership`] of the contender.
+//! [`tokio::sync::watch`]: the [`Leadership`] of the contender, or who leads.
 //!
 //! # Leadership
 //!
@@ -53,6 +55,8 @@
 //! ```
 
 mod election;
+mod retrieval;
 mod thread;
 
 pub use election::{ConfirmMode, ElectionHandle, ElectionHandleBuilder, Leadership, DEFAULT_SHUTDOWN_TIMEOUT};
+pub use retrieval::RetrievalHandle;
