@@ -174,7 +174,9 @@ async fn explicit_confirm_shows_granted_until_confirmed() {
     handle.resign(false).await.expect("resign for good");
     assert_eq!(handle.current(), Leadership::Stopped);
     assert_eq!(handle.confirm(leader_session).await, Err(ElectionError::Stopped));
-    handle.shutdown().await.expect("shutdown after resigning");
+    // Two at once: the second waits for the first; both find the election stopped cleanly.
+    let (first, second) = tokio::join!(handle.shutdown(), handle.shutdown());
+    assert_eq!((first, second), (Ok(()), Ok(())), "shutdown after resigning");
 }
 
 /// A handle dropped without shutdown stops its election (so the next takes over at once, not

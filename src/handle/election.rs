@@ -1,6 +1,6 @@
 //! [`ElectionHandle`]: one contender in an election, run on an actix System of its own.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -159,7 +159,7 @@ impl ElectionHandleBuilder {
             leader_path: self.leader_path,
             confirm: self.confirm,
             leadership: leadership.clone(),
-            errors: Arc::new(errors),
+            errors,
         };
         let mark = leadership.clone();
         let on_exit = move || {
@@ -174,7 +174,7 @@ impl ElectionHandleBuilder {
                 started,
                 leadership,
                 errors: errors_rx,
-                thread: Mutex::new(Some(thread)),
+                thread: tokio::sync::Mutex::new(Some(thread)),
             }),
         })
     }
@@ -206,7 +206,7 @@ struct Inner {
     leadership: Arc<watch::Sender<Leadership>>,
     errors: watch::Receiver<Option<ElectionError>>,
     /// `None` once shut down. Dropped last (with `Inner`): stops everything if still running.
-    thread: Mutex<Option<ActorThread>>,
+    thread: tokio::sync::Mutex<Option<ActorThread>>,
 }
 
 impl std::fmt::Debug for ElectionHandle {
@@ -346,14 +346,16 @@ impl ElectionHandle {
 
     /// Stops the election (watch: [`Leadership::Stopped`]; latch and leader node deleted),
     /// closes the session, stops the System and joins its thread, within the shutdown timeout.
-    /// Answers what stopping the election answered. Affects every clone; later calls answer
-    /// `Ok(())` at once.
+    /// Answers what stopping the election answered. Affects every clone; a concurrent call waits
+    /// for the first, later calls answer `Ok(())` at once.
     pub async fn shutdown(&self) -> Result<(), ElectionError> {
-        let thread = self.inner.thread.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
-        match thread {
-            Some(mut thread) => thread.finish().await,
-            None => Ok(()),
-        }
+        // Held while stopping: a concurrent call waits for this one. If this future is dropped
+        // midway, the thread stays here and is stopped with the handle.
+        let mut thread = self.inner.thread.lock().await;
+        let Some(running) = thread.as_mut() else { return Ok(()) };
+        let stopped = running.finish().await;
+        *thread = None;
+        stopped
     }
 }
 
@@ -395,7 +397,7 @@ struct ElectionActors {
     leader_path: String,
     confirm: ConfirmMode,
     leadership: Arc<watch::Sender<Leadership>>,
-    errors: Arc<watch::Sender<Option<ElectionError>>>,
+    errors: watch::Sender<Option<ElectionError>>,
 }
 
 impl Actors for ElectionActors {
@@ -460,7 +462,7 @@ struct Relay {
     /// The grant last received and not revoked since: `(leader_session, fencing_token)`.
     grant: Option<(Uuid, i64)>,
     leadership: Arc<watch::Sender<Leadership>>,
-    errors: Arc<watch::Sender<Option<ElectionError>>>,
+    errors: watch::Sender<Option<ElectionError>>,
 }
 
 impl Relay {

@@ -1,6 +1,6 @@
 //! [`RetrievalHandle`]: who leads, watched from a program that does not use actix.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -49,7 +49,7 @@ struct Inner {
     leader_path: String,
     leader: watch::Receiver<Option<LeaderChanged>>,
     /// `None` once shut down; dropped with `Inner`, which stops everything if still running.
-    thread: Mutex<Option<ActorThread>>,
+    thread: tokio::sync::Mutex<Option<ActorThread>>,
 }
 
 impl std::fmt::Debug for RetrievalHandle {
@@ -79,7 +79,9 @@ impl RetrievalHandle {
         let actors = RetrievalActors { session, leader_path: leader_path.clone(), codec, sender };
         let (thread, _running) =
             ActorThread::spawn("zk-election-retrieval", actors, DEFAULT_SHUTDOWN_TIMEOUT, || ()).await?;
-        Ok(RetrievalHandle { inner: Arc::new(Inner { leader_path, leader, thread: Mutex::new(Some(thread)) }) })
+        Ok(RetrievalHandle {
+            inner: Arc::new(Inner { leader_path, leader, thread: tokio::sync::Mutex::new(Some(thread)) }),
+        })
     }
 
     /// The watched leader path.
@@ -100,11 +102,12 @@ impl RetrievalHandle {
     }
 
     /// Stops the retriever, closes the session, stops the System and joins its thread. Affects
-    /// every clone; later calls return at once.
+    /// every clone; a concurrent call waits for the first, later calls return at once.
     pub async fn shutdown(&self) {
-        let thread = self.inner.thread.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
-        if let Some(mut thread) = thread {
-            let _ = thread.finish().await;
+        let mut thread = self.inner.thread.lock().await;
+        if let Some(running) = thread.as_mut() {
+            let _ = running.finish().await;
+            *thread = None;
         }
     }
 }
