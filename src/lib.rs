@@ -22,6 +22,7 @@ pub mod codec;
 pub mod config;
 pub mod contender;
 pub mod error;
+pub mod handle;
 pub mod latch;
 pub mod metrics;
 pub mod node_cache;
@@ -41,6 +42,7 @@ pub use contender::{
     ProveLeadership, Resign, Stop, Subscribe,
 };
 pub use error::{ConfigError, PathProblem, ZkError};
+pub use handle::{ConfirmMode, ElectionHandle, Leadership, RetrievalHandle};
 pub use metrics::{ElectionMetrics, GetMetrics};
 pub use policy::ConnectionLossPolicy;
 pub use retrieval::{GetLeader, LeaderChanged, LeaderRetriever, SubscribeLeader};

@@ -1,0 +1,581 @@
+//! [`ElectionHandle`]: one contender in an election, run on an actix System of its own.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use tokio::sync::watch;
+use tracing::{debug, warn};
+use uuid::Uuid;
+
+use super::thread::{ActorThread, Actors};
+use crate::config::{ElectionConfig, SessionConfig};
+use crate::contender::{
+    Confirm, ElectionError, GetFencingToken, HasLeadership, LeaderWrite, LeadershipClaim, LeadershipEvent,
+    ProveLeadership, Resign, Stop, Subscribe,
+};
+use crate::error::{ConfigError, ZkError};
+use crate::session::{StopSession, WriteOp, WriteResult, ZkSession};
+use crate::supervisor::ElectionSupervisor;
+
+/// What an [`ElectionHandle`]'s contender holds, as its [`ElectionHandle::leadership`] watch
+/// tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leadership {
+    /// Not leading: not first in the latch yet, revoked, or (with [`ConfirmMode::Auto`]) granted
+    /// and still confirming.
+    Follower,
+    /// Only with [`ConfirmMode::Explicit`]: leadership is granted and waits for
+    /// [`ElectionHandle::confirm`] with this leader session. Do not act as leader yet.
+    Granted {
+        /// The leader session to confirm.
+        leader_session: Uuid,
+        /// The fencing token the leadership will have.
+        fencing_token: i64,
+    },
+    /// The supervisor accepted the confirm of this leader session: the contender leads. From
+    /// here on [`ElectionHandle::leader_write`], [`ElectionHandle::prove_leadership`] and
+    /// [`ElectionHandle::fencing_token`] answer for this leadership, and every system written to
+    /// should be handed `fencing_token`.
+    Leading {
+        /// The confirmed leader session.
+        leader_session: Uuid,
+        /// This leadership's fencing token: larger than any earlier leader's.
+        fencing_token: i64,
+        /// Whether the leader node was written (at least once) with this leadership, so that
+        /// leader retrieval finds it. Becomes `true` in a second change of the watch.
+        published: bool,
+    },
+    /// The handle was shut down (or dropped, or its actor thread ended): the contender no longer
+    /// takes part, and no other value follows.
+    Stopped,
+}
+
+impl Leadership {
+    /// Whether this is [`Leadership::Leading`].
+    pub fn is_leading(&self) -> bool {
+        matches!(self, Leadership::Leading { .. })
+    }
+
+    /// The confirmed leader session, while leading.
+    pub fn leader_session(&self) -> Option<Uuid> {
+        match self {
+            Leadership::Leading { leader_session, .. } => Some(*leader_session),
+            _ => None,
+        }
+    }
+
+    /// The fencing token, while leading.
+    pub fn fencing_token(&self) -> Option<i64> {
+        match self {
+            Leadership::Leading { fencing_token, .. } => Some(*fencing_token),
+            _ => None,
+        }
+    }
+}
+
+/// Who confirms a grant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ConfirmMode {
+    /// The handle confirms every grant itself; the watch goes from [`Leadership::Follower`]
+    /// straight to [`Leadership::Leading`] once the supervisor accepted the confirm.
+    #[default]
+    Auto,
+    /// The watch shows [`Leadership::Granted`], and the caller confirms with
+    /// [`ElectionHandle::confirm`] when it is ready to lead (e.g. has recovered its state).
+    Explicit,
+}
+
+/// Default of [`ElectionHandleBuilder::shutdown_timeout`].
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Builder of an [`ElectionHandle`]; start with [`ElectionHandle::builder`].
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until started"]
+pub struct ElectionHandleBuilder {
+    session: SessionConfig,
+    election: ElectionConfig,
+    component: String,
+    address: String,
+    leader_path: String,
+    confirm: ConfirmMode,
+    shutdown_timeout: Duration,
+}
+
+impl ElectionHandleBuilder {
+    /// The contender: its `component` name, the `address` published while it leads, and the
+    /// `leader_path` it is published at. Required (left empty, [`ElectionHandleBuilder::start`]
+    /// answers a [`ConfigError`]).
+    pub fn contender(
+        mut self,
+        component: impl Into<String>,
+        address: impl Into<String>,
+        leader_path: impl Into<String>,
+    ) -> Self {
+        self.component = component.into();
+        self.address = address.into();
+        self.leader_path = leader_path.into();
+        self
+    }
+
+    /// Who confirms grants (default [`ConfirmMode::Auto`]).
+    pub fn confirm(mut self, mode: ConfirmMode) -> Self {
+        self.confirm = mode;
+        self
+    }
+
+    /// How long stopping may take (default [`DEFAULT_SHUTDOWN_TIMEOUT`]): the election's
+    /// `Stop` and then closing the session share it. Dropping a handle blocks the dropping
+    /// thread for at most this (plus a second).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Starts the session and the election on a System of their own and subscribes the
+    /// contender; answers once subscribed (not once connected: the
+    /// [`leadership`](ElectionHandle::leadership) watch tells what follows).
+    ///
+    /// # Errors
+    /// [`ElectionError::Config`] for an empty component or address, an invalid leader path or
+    /// one overlapping the latch path; [`ElectionError::Unencodable`] for an address the codec
+    /// cannot write; [`ElectionError::Stopped`] if the actor thread could not be started.
+    pub async fn start(self) -> Result<ElectionHandle, ElectionError> {
+        // The supervisor checks these too; checked here, nothing is started for nothing.
+        if self.component.is_empty() {
+            return Err(ConfigError::EmptyComponent.into());
+        }
+        if self.address.is_empty() {
+            return Err(ConfigError::EmptyAddress.into());
+        }
+        self.election.check_leader_path(&self.leader_path)?;
+        let leadership = Arc::new(watch::Sender::new(Leadership::Follower));
+        let (errors, errors_rx) = watch::channel(None);
+        let actors = ElectionActors {
+            session: self.session,
+            election: self.election,
+            component: self.component.clone(),
+            address: self.address,
+            leader_path: self.leader_path,
+            confirm: self.confirm,
+            leadership: leadership.clone(),
+            errors,
+        };
+        let mark = leadership.clone();
+        let on_exit = move || {
+            mark.send_replace(Leadership::Stopped);
+        };
+        let name = format!("zk-election-{}", self.component);
+        let (thread, started) = ActorThread::spawn(&name, actors, self.shutdown_timeout, on_exit).await?;
+        Ok(ElectionHandle {
+            inner: Arc::new(Inner {
+                component: self.component,
+                confirm: self.confirm,
+                started,
+                leadership,
+                errors: errors_rx,
+                thread: tokio::sync::Mutex::new(Some(thread)),
+            }),
+        })
+    }
+}
+
+/// One contender in a leader election, for programs that do not use actix: the session, the
+/// election supervisor and the contender run on an actix `System` on a thread of their own, and
+/// the handle talks to them from any async runtime (or thread).
+///
+/// The handle is cheap to clone; clones share the contender. Leadership is a
+/// [`tokio::sync::watch`] of [`Leadership`]; fencing is [`ElectionHandle::fencing_token`],
+/// [`ElectionHandle::prove_leadership`] and [`ElectionHandle::leader_write`].
+///
+/// [`ElectionHandle::shutdown`] stops the election (its latch node and leader node are deleted,
+/// the watch shows [`Leadership::Stopped`]), closes the session, stops the System and joins its
+/// thread. Dropping the last clone does the same, blocking the dropping thread until done or
+/// the shutdown timeout has passed; in async code, prefer `shutdown().await`.
+///
+/// See the [module documentation](crate::handle) for an example.
+#[derive(Clone)]
+pub struct ElectionHandle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    component: String,
+    confirm: ConfirmMode,
+    started: Started,
+    leadership: Arc<watch::Sender<Leadership>>,
+    errors: watch::Receiver<Option<ElectionError>>,
+    /// `None` once shut down. Dropped last (with `Inner`): stops everything if still running.
+    thread: tokio::sync::Mutex<Option<ActorThread>>,
+}
+
+impl std::fmt::Debug for ElectionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ElectionHandle")
+            .field("component", &self.inner.component)
+            .field("confirm", &self.inner.confirm)
+            .field("leadership", &*self.inner.leadership.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ElectionHandle {
+    /// A builder of a handle for an election with `election` over a session with `session`.
+    pub fn builder(session: SessionConfig, election: ElectionConfig) -> ElectionHandleBuilder {
+        ElectionHandleBuilder {
+            session,
+            election,
+            component: String::new(),
+            address: String::new(),
+            leader_path: String::new(),
+            confirm: ConfirmMode::Auto,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+
+    /// Starts a handle with the defaults (grants confirmed automatically): a shortcut for
+    /// [`ElectionHandle::builder`], [`contender`](ElectionHandleBuilder::contender) and
+    /// [`start`](ElectionHandleBuilder::start), whose errors it answers.
+    pub async fn start(
+        session: SessionConfig,
+        election: ElectionConfig,
+        component: impl Into<String>,
+        address: impl Into<String>,
+        leader_path: impl Into<String>,
+    ) -> Result<ElectionHandle, ElectionError> {
+        Self::builder(session, election).contender(component, address, leader_path).start().await
+    }
+
+    /// The contender's component name.
+    pub fn component(&self) -> &str {
+        &self.inner.component
+    }
+
+    /// A receiver of the contender's leadership; see [`Leadership`] for what each value means.
+    /// Use [`watch::Receiver::wait_for`] to wait for a value, [`watch::Receiver::changed`] to
+    /// follow every change.
+    pub fn leadership(&self) -> watch::Receiver<Leadership> {
+        self.inner.leadership.subscribe()
+    }
+
+    /// The leadership as of now.
+    pub fn current(&self) -> Leadership {
+        *self.inner.leadership.borrow()
+    }
+
+    /// A receiver of the last error the election reported to the contender (it keeps running
+    /// after each: a failed publish, a refused session, a failed automatic confirm).
+    pub fn errors(&self) -> watch::Receiver<Option<ElectionError>> {
+        self.inner.errors.clone()
+    }
+
+    /// Confirms the grant with `leader_session` ([`ConfirmMode::Explicit`]; in auto mode the
+    /// handle has confirmed already and this answers `Ok(())` for the current leadership). On
+    /// `Ok` the watch shows [`Leadership::Leading`], unless a revoke came first.
+    ///
+    /// # Errors
+    /// [`ElectionError::StaleLeaderSession`] for a session other than the one granted,
+    /// [`ElectionError::NotLeader`] once revoked, [`ElectionError::Stopped`] after shutdown.
+    pub async fn confirm(&self, leader_session: Uuid) -> Result<(), ElectionError> {
+        self.inner.started.relay.send(ConfirmGrant(leader_session)).await?
+    }
+
+    /// Whether the contender leads, by the supervisor's own state (no ZooKeeper round trip):
+    /// see [`HasLeadership`].
+    pub async fn has_leadership(&self) -> bool {
+        let Some(leader_session) = self.current().leader_session() else { return false };
+        let ask = HasLeadership::leader_session(self.inner.component.clone(), leader_session);
+        self.inner.started.supervisor.send(ask).await.unwrap_or(false)
+    }
+
+    /// Whether the contender leads, proven through ZooKeeper's leader (linearizable): see
+    /// [`ProveLeadership`]. `Ok(false)` when not leading.
+    ///
+    /// # Errors
+    /// When ZooKeeper could not be asked; then nothing is proven either way.
+    pub async fn prove_leadership(&self) -> Result<bool, ElectionError> {
+        let Some(leader_session) = self.current().leader_session() else { return Ok(false) };
+        let ask = ProveLeadership {
+            component: self.inner.component.clone(),
+            claim: LeadershipClaim::LeaderSession(leader_session),
+        };
+        self.inner.started.supervisor.send(ask).await?
+    }
+
+    /// The fencing token of the contender's confirmed leadership, as the supervisor has it;
+    /// `None` unless it leads.
+    pub async fn fencing_token(&self) -> Option<i64> {
+        let ask = GetFencingToken { component: self.inner.component.clone() };
+        self.inner.started.supervisor.send(ask).await.ok().flatten()
+    }
+
+    /// Writes `ops` to ZooKeeper, all or none, only while the current leadership holds: see
+    /// [`LeaderWrite`]. Answers one [`WriteResult`] per op.
+    ///
+    /// # Errors
+    /// [`ElectionError::NotLeader`] (nothing written) unless leading;
+    /// [`ElectionError::ZooKeeper`] when an op failed (nothing written).
+    pub async fn leader_write(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteResult>, ElectionError> {
+        match self.current() {
+            Leadership::Leading { leader_session, .. } => self.leader_write_in(leader_session, ops).await,
+            Leadership::Stopped => Err(ElectionError::Stopped),
+            _ => Err(ElectionError::NotLeader),
+        }
+    }
+
+    /// [`ElectionHandle::leader_write`] pinned to the leadership with `leader_session`: refused
+    /// with [`ElectionError::NotLeader`] once that leadership ended, even if another one began
+    /// since (so work prepared under one leadership never lands under the next).
+    pub async fn leader_write_in(
+        &self,
+        leader_session: Uuid,
+        ops: Vec<WriteOp>,
+    ) -> Result<Vec<WriteResult>, ElectionError> {
+        let write = LeaderWrite { component: self.inner.component.clone(), leader_session, ops };
+        self.inner.started.supervisor.send(write).await?
+    }
+
+    /// Gives up leadership: with `rejoin` the contender queues again at the back of the latch
+    /// (the watch shows [`Leadership::Follower`]); without, it leaves the election for good (the
+    /// watch shows [`Leadership::Stopped`]; the session stays open until shutdown). See
+    /// [`Resign`]. The watch changes before the supervisor is asked: once this returns, it no
+    /// longer shows the leadership given up (it may show a newer one).
+    pub async fn resign(&self, rejoin: bool) -> Result<(), ElectionError> {
+        self.inner.started.relay.send(ResignVia(rejoin)).await?
+    }
+
+    /// Stops the election (watch: [`Leadership::Stopped`]; latch and leader node deleted),
+    /// closes the session, stops the System and joins its thread, within the shutdown timeout.
+    /// Answers what stopping the election answered. Affects every clone; a concurrent call waits
+    /// for the first, later calls answer `Ok(())` at once.
+    pub async fn shutdown(&self) -> Result<(), ElectionError> {
+        // Held while stopping: a concurrent call waits for this one. If this future is dropped
+        // midway, the thread stays here and is stopped with the handle.
+        let mut thread = self.inner.thread.lock().await;
+        let Some(running) = thread.as_mut() else { return Ok(()) };
+        let stopped = running.finish().await;
+        *thread = None;
+        stopped
+    }
+}
+
+/// Sets the watch to `Stopped` (for good).
+fn mark_stopped(leadership: &watch::Sender<Leadership>) {
+    leadership.send_if_modified(|now| {
+        let changed = *now != Leadership::Stopped;
+        *now = Leadership::Stopped;
+        changed
+    });
+}
+
+/// Sets the watch to `value`, unless it shows `Stopped` or `value` already.
+fn set(leadership: &watch::Sender<Leadership>, value: Leadership) {
+    leadership.send_if_modified(|now| {
+        let changed = *now != Leadership::Stopped && *now != value;
+        if changed {
+            *now = value;
+        }
+        changed
+    });
+}
+
+/// The addresses a handle keeps.
+#[derive(Clone)]
+struct Started {
+    session: Addr<ZkSession>,
+    supervisor: Addr<ElectionSupervisor>,
+    relay: Addr<Relay>,
+    leadership: Arc<watch::Sender<Leadership>>,
+}
+
+/// What the System of an [`ElectionHandle`] runs.
+struct ElectionActors {
+    session: SessionConfig,
+    election: ElectionConfig,
+    component: String,
+    address: String,
+    leader_path: String,
+    confirm: ConfirmMode,
+    leadership: Arc<watch::Sender<Leadership>>,
+    errors: watch::Sender<Option<ElectionError>>,
+}
+
+impl Actors for ElectionActors {
+    type Started = Started;
+
+    async fn start(self) -> Result<Started, ElectionError> {
+        let session = ZkSession::start(self.session);
+        let supervisor = ElectionSupervisor::start(session.clone(), self.election);
+        let relay = Relay {
+            component: self.component.clone(),
+            supervisor: supervisor.clone(),
+            confirm: self.confirm,
+            grant: None,
+            leadership: self.leadership.clone(),
+            errors: self.errors,
+        }
+        .start();
+        let subscribe = Subscribe::new(self.component, self.address, self.leader_path, relay.clone().recipient());
+        match supervisor.send(subscribe).await.map_err(ElectionError::from).and_then(|answer| answer) {
+            Ok(()) => Ok(Started { session, supervisor, relay, leadership: self.leadership }),
+            Err(err) => {
+                let _ = supervisor.send(Stop).await;
+                let _ = session.send(StopSession).await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn stop(started: Started, within: Duration) -> Result<(), ElectionError> {
+        let deadline = Instant::now() + within;
+        // Stopped from the moment the stop is sent: no revoke follows.
+        mark_stopped(&started.leadership);
+        let stopped = match started.supervisor.send(Stop).timeout(within).await {
+            Ok(answer) => answer,
+            Err(MailboxError::Timeout) => Err(ZkError::Timeout(within).into()),
+            Err(MailboxError::Closed) => Err(ElectionError::Stopped),
+        };
+        // Closing the session deletes our ephemeral nodes even where the stop could not.
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(200));
+        if started.session.send(StopSession).timeout(left).await.is_err() {
+            warn!("the ZooKeeper session did not close in time");
+        }
+        stopped
+    }
+}
+
+/// Confirm the grant with this leader session, through the relay (internal).
+#[derive(Message)]
+#[rtype(result = "Result<(), ElectionError>")]
+struct ConfirmGrant(Uuid);
+
+/// Resign, through the relay (internal).
+#[derive(Message)]
+#[rtype(result = "Result<(), ElectionError>")]
+struct ResignVia(bool);
+
+/// The contender inside the System: turns [`LeadershipEvent`]s into the watch, and confirms.
+struct Relay {
+    component: String,
+    supervisor: Addr<ElectionSupervisor>,
+    confirm: ConfirmMode,
+    /// The grant last received and not revoked since: `(leader_session, fencing_token)`.
+    grant: Option<(Uuid, i64)>,
+    leadership: Arc<watch::Sender<Leadership>>,
+    errors: watch::Sender<Option<ElectionError>>,
+}
+
+impl Relay {
+    /// Confirms `leader_session`; on success, the watch shows it leading if it is still the
+    /// current grant (a revoke may have come in meanwhile).
+    fn confirm(&self, leader_session: Uuid) -> impl ActorFuture<Self, Output = Result<(), ElectionError>> {
+        let confirm = Confirm { component: self.component.clone(), leader_session };
+        let answer = self.supervisor.send(confirm);
+        async move { answer.await.map_err(ElectionError::from).and_then(|answer| answer) }.into_actor(self).map(
+            move |answer, act, _ctx| {
+                if answer.is_ok() {
+                    act.leading(leader_session, false);
+                }
+                answer
+            },
+        )
+    }
+
+    /// The watch shows `leader_session` leading, if it is the current grant. A published
+    /// leadership stays published.
+    fn leading(&self, leader_session: Uuid, published: bool) {
+        let Some((granted, fencing_token)) = self.grant.filter(|(granted, _)| *granted == leader_session) else {
+            return;
+        };
+        self.leadership.send_if_modified(|now| {
+            let value = match *now {
+                Leadership::Stopped => return false,
+                Leadership::Leading { leader_session, published: true, .. } if leader_session == granted => {
+                    return false
+                }
+                _ => Leadership::Leading { leader_session: granted, fencing_token, published },
+            };
+            let changed = *now != value;
+            *now = value;
+            changed
+        });
+    }
+}
+
+impl Actor for Relay {
+    type Context = Context<Self>;
+}
+
+impl Handler<LeadershipEvent> for Relay {
+    type Result = ();
+
+    fn handle(&mut self, event: LeadershipEvent, ctx: &mut Context<Self>) {
+        if *self.leadership.borrow() == Leadership::Stopped {
+            return;
+        }
+        match event {
+            LeadershipEvent::Granted { leader_session, fencing_token, .. } => {
+                self.grant = Some((leader_session, fencing_token));
+                match self.confirm {
+                    ConfirmMode::Explicit => {
+                        set(&self.leadership, Leadership::Granted { leader_session, fencing_token });
+                    }
+                    ConfirmMode::Auto => {
+                        set(&self.leadership, Leadership::Follower);
+                        ctx.spawn(self.confirm(leader_session).map(move |answer, act, _ctx| match answer {
+                            Ok(()) => {}
+                            // Revoked or stopped before the confirm arrived: nothing to tell.
+                            Err(
+                                ElectionError::NotLeader
+                                | ElectionError::Stopped
+                                | ElectionError::StaleLeaderSession { .. },
+                            ) => debug!(component = %act.component, %leader_session, "automatic confirm came late"),
+                            Err(error) => {
+                                warn!(component = %act.component, %error, "automatic confirm failed");
+                                act.errors.send_replace(Some(error));
+                            }
+                        }));
+                    }
+                }
+            }
+            LeadershipEvent::Revoked { .. } => {
+                self.grant = None;
+                set(&self.leadership, Leadership::Follower);
+            }
+            LeadershipEvent::Published { leader_session, .. } => self.leading(leader_session, true),
+            LeadershipEvent::Error { error, .. } => {
+                debug!(component = %self.component, %error, "election error");
+                self.errors.send_replace(Some(error));
+            }
+        }
+    }
+}
+
+impl Handler<ConfirmGrant> for Relay {
+    type Result = ResponseActFuture<Self, Result<(), ElectionError>>;
+
+    fn handle(&mut self, msg: ConfirmGrant, _ctx: &mut Context<Self>) -> Self::Result {
+        if *self.leadership.borrow() == Leadership::Stopped {
+            return Box::pin(actix::fut::ready(Err(ElectionError::Stopped)));
+        }
+        Box::pin(self.confirm(msg.0))
+    }
+}
+
+impl Handler<ResignVia> for Relay {
+    type Result = ResponseFuture<Result<(), ElectionError>>;
+
+    fn handle(&mut self, msg: ResignVia, _ctx: &mut Context<Self>) -> Self::Result {
+        let rejoin = msg.0;
+        // Not leading from the moment we resign: a late confirm answer or publish report of
+        // the grant given up finds no grant to show.
+        self.grant = None;
+        if rejoin {
+            set(&self.leadership, Leadership::Follower);
+        } else {
+            mark_stopped(&self.leadership);
+        }
+        let resign = self.supervisor.send(Resign { rejoin });
+        Box::pin(async move { resign.await.map_err(ElectionError::from).and_then(|answer| answer) })
+    }
+}
