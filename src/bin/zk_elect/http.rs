@@ -229,7 +229,7 @@ async fn serve_connection(mut stream: TcpStream, shared: &Shared) -> std::io::Re
             respond(&mut stream, 200, "text/plain; version=0.0.4; charset=utf-8", &[], body.as_bytes()).await
         }
         "/leader" => {
-            let body = leader_json(shared.leader.borrow().as_ref()).to_string() + "\n";
+            let body = leader_json(shared.leader.borrow().as_ref()) + "\n";
             respond(&mut stream, 200, "application/json", &[], body.as_bytes()).await
         }
         "/healthz" => {
@@ -377,7 +377,7 @@ async fn watch_leader(
     let mut last_sent: Option<String> = None;
     let mut sink = [0u8; 256];
     loop {
-        let current = leader_json(leader.borrow_and_update().as_ref()).to_string();
+        let current = leader_json(leader.borrow_and_update().as_ref());
         if last_sent.as_ref() != Some(&current) {
             write_all(&mut writer, format!("data: {current}\n\n").as_bytes()).await?;
             last_sent = Some(current);
@@ -401,23 +401,29 @@ async fn watch_leader(
     Ok(())
 }
 
-/// `/leader`'s JSON for what the retriever last said (`None`: not read yet).
-fn leader_json(change: Option<&LeaderChanged>) -> Value {
-    match change {
-        Some(LeaderChanged::Leader { address, leader_session, fencing_token }) => json!({
-            "address": address,
-            "leader_session": leader_session.to_string(),
-            "fencing_token": fencing_token,
-        }),
-        None | Some(LeaderChanged::NoLeader) => json!({"address": null}),
-        Some(LeaderChanged::Undecodable { bytes }) => json!({
-            "address": null,
-            "error": format!("the leader node holds {bytes} bytes that are not leader information in this codec"),
-        }),
+/// `/leader`'s JSON for what the retriever last said (`None`: not read yet), keys in the
+/// order documented (serde_json's map would sort them).
+fn leader_json(change: Option<&LeaderChanged>) -> String {
+    let fields: Vec<(&str, Value)> = match change {
+        Some(LeaderChanged::Leader { address, leader_session, fencing_token }) => vec![
+            ("address", json!(address)),
+            ("leader_session", json!(leader_session.to_string())),
+            ("fencing_token", json!(fencing_token)),
+        ],
+        None | Some(LeaderChanged::NoLeader) => vec![("address", Value::Null)],
+        Some(LeaderChanged::Undecodable { bytes }) => vec![
+            ("address", Value::Null),
+            (
+                "error",
+                json!(format!("the leader node holds {bytes} bytes that are not leader information in this codec")),
+            ),
+        ],
         Some(LeaderChanged::Unreadable { error }) => {
-            json!({"address": null, "error": format!("the leader node cannot be read: {error}")})
+            vec![("address", Value::Null), ("error", json!(format!("the leader node cannot be read: {error}")))]
         }
-    }
+    };
+    let fields: Vec<String> = fields.into_iter().map(|(key, value)| format!("{}:{value}", json!(key))).collect();
+    format!("{{{}}}", fields.join(","))
 }
 
 fn state_name(state: ConnectionState) -> &'static str {
@@ -499,10 +505,15 @@ mod tests {
         let leader = LeaderChanged::Leader { address: "a:1".into(), leader_session: id, fencing_token: Some(12) };
         assert_eq!(
             leader_json(Some(&leader)),
-            json!({"address": "a:1", "leader_session": id.to_string(), "fencing_token": 12})
+            format!(r#"{{"address":"a:1","leader_session":"{id}","fencing_token":12}}"#)
         );
-        assert_eq!(leader_json(None), json!({"address": null}));
-        assert_eq!(leader_json(Some(&LeaderChanged::NoLeader)), json!({"address": null}));
-        assert!(leader_json(Some(&LeaderChanged::Undecodable { bytes: 3 }))["error"].is_string());
+        assert_eq!(leader_json(None), r#"{"address":null}"#);
+        assert_eq!(leader_json(Some(&LeaderChanged::NoLeader)), r#"{"address":null}"#);
+        let undecodable: Value =
+            serde_json::from_str(&leader_json(Some(&LeaderChanged::Undecodable { bytes: 3 }))).unwrap();
+        assert!(undecodable["error"].is_string());
+        let quoted = LeaderChanged::Leader { address: "\"\n".into(), leader_session: id, fencing_token: None };
+        let parsed: Value = serde_json::from_str(&leader_json(Some(&quoted))).unwrap();
+        assert_eq!((parsed["address"].as_str(), &parsed["fencing_token"]), (Some("\"\n"), &Value::Null));
     }
 }
