@@ -31,6 +31,7 @@ pub mod policy;
 pub mod retrieval;
 pub mod session;
 pub mod supervisor;
+pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod trace;

@@ -11,6 +11,17 @@
 //! on SIGINT, SIGTERM, the end of stdin or a line `quit`: it leaves the election (its nodes are
 //! deleted), closes the session, prints `stopped` and exits 0.
 //!
+//! `--http ADDR` (any subcommand; IP:PORT, port 0 for any free one) starts a sidecar HTTP server
+//! there, and nowhere without it. Its first event is `http` with the `address` bound; then
+//! `GET /metrics` serves the library's metrics in Prometheus text format (`zk_election_is_leader`
+//! and the others of `zk_election::telemetry`; empty when built without the `metrics` feature),
+//! `GET /leader` who leads as JSON (`{"address":…,"leader_session":…,"fencing_token":…}` or
+//! `{"address":null}`; `campaign` and `run` watch their leader path for it), `GET /leader/watch`
+//! the same as server-sent events (one `data:` line per change, the current value first), and
+//! `GET /healthz` 200 while the session is connected, or suspended within its lease, else 503.
+//! One request per connection; other paths get 404, other methods 405. A port already taken
+//! ends the command with exit code 1 before it connects.
+//!
 //! Exit codes: 2 for bad arguments, 1 for failures before the election runs (such as no session
 //! within `--connect-timeout-ms`). Either way the reason goes to stderr. Stdout gets it too, as an
 //! `error` event, for every exit-1 failure and, in JSON mode, for bad arguments only the library
@@ -30,6 +41,8 @@ mod commands;
 mod deadline;
 #[path = "zk_elect/guardian.rs"]
 mod guardian;
+#[path = "zk_elect/http.rs"]
+mod http;
 #[path = "zk_elect/output.rs"]
 mod output;
 #[path = "zk_elect/relay.rs"]

@@ -336,6 +336,7 @@ impl ZkSession {
             ConnectionState::Suspended => self.metrics.suspensions += 1,
             ConnectionState::Lost => self.metrics.sessions_lost += 1,
         }
+        crate::telemetry::connection_state(state);
         let event = ConnectionStateChanged {
             state,
             zk_session: self.client.as_ref().map(|c| c.session_id().0),

@@ -32,6 +32,7 @@ impl ZkSession {
         Fut: Future<Output = Result<T, ZkError>> + 'static,
     {
         *self.metrics.requests.entry(kind).or_default() += 1;
+        crate::telemetry::zk_request(kind);
         let deadline = self.config.request_timeout();
         let Some(client) = self.client.clone() else {
             return Box::pin(async { Err(ZkError::NotConnected) });

@@ -100,6 +100,7 @@ impl Handler<Stop> for ElectionSupervisor {
         self.epoch += 1;
         for contender in self.contenders.values_mut() {
             contender.role = Role::Follower; // silently: the caller asked for it
+            contender.meter.stopped();
         }
         let zk_session = self.zk_session;
         // The latch first stops reacting, so deleting its node does not make it rejoin.

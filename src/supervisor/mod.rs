@@ -35,6 +35,7 @@ use crate::session::{
     ConnectionStateChanged, Lease, LeaseChanged, NodeAcl, SessionFailed, Stat, SubscribeConnection, SubscribeFailures,
     SubscribeLease, WriteOp, ZkSession,
 };
+use crate::telemetry::ContenderMeter;
 use crate::trace::InSpanExt;
 use leave::Leaving;
 use role::{Contender, Role, Write};
@@ -150,6 +151,7 @@ impl ElectionSupervisor {
         let leader_session = Uuid::new_v4();
         contender.role = Role::Granted { leader_session };
         self.metrics.grants += 1;
+        contender.meter.granted();
         info!(component, %leader_session, fencing_token, "leadership granted");
         let component = component.to_owned();
         contender.send(LeadershipEvent::Granted { component, leader_session, fencing_token });
@@ -175,6 +177,7 @@ impl ElectionSupervisor {
                 continue;
             }
             self.metrics.revokes += 1;
+            contender.meter.revoked();
             info!(component, "leadership revoked");
             contender.send(LeadershipEvent::Revoked { component: component.clone() });
         }
@@ -326,7 +329,9 @@ impl Handler<Subscribe> for ElectionSupervisor {
         self.validate(&msg)?;
         info!(component = %msg.component, address = %msg.address, leader_path = %msg.leader_path, "contender subscribed");
         let participant = self.config.participant_id().map_or_else(|| msg.address.clone(), str::to_owned);
-        self.contenders.insert(msg.component.clone(), Contender::new(msg.contender, msg.address, msg.leader_path));
+        let meter = ContenderMeter::new(self.config.latch_path(), &msg.component);
+        let contender = Contender::new(msg.contender, msg.address, msg.leader_path, meter);
+        self.contenders.insert(msg.component.clone(), contender);
         let new_latch = match &self.lifecycle {
             Lifecycle::Running { latch: None, .. } => Some(self.start_latch(participant, ctx)),
             _ => None,
@@ -382,6 +387,7 @@ impl Handler<Confirm> for ElectionSupervisor {
         }
         contender.role = Role::Leading { leader_session: confirmed, node: Default::default() };
         self.metrics.confirms += 1;
+        contender.meter.confirmed();
         info!(component = %msg.component, leader_session = %confirmed, "leadership confirmed");
         self.publish(&msg.component, ctx);
         Ok(())

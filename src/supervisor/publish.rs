@@ -73,6 +73,7 @@ impl ElectionSupervisor {
             }
             // Checked at subscribe; kept as an error event rather than a panic.
             Err(err) => {
+                contender.meter.publish_failed();
                 self.publish_done(&component, leader_session, ctx);
                 self.report(&component, ElectionError::Unencodable(err.into()));
             }
@@ -185,6 +186,7 @@ impl ElectionSupervisor {
                     Some(cache) => cache.do_send(Refresh),
                     None => node.cache = Some(LeaderNodeCache::new(session, path, me).start()),
                 }
+                contender.meter.published();
                 let component = component.to_owned();
                 contender.send(LeadershipEvent::Published { component, leader_session, fencing_token });
             }
@@ -199,6 +201,9 @@ impl ElectionSupervisor {
     /// backoff, until the election's publish patience runs out: then we give the latch up, so
     /// that a leader that cannot publish does not keep everyone else waiting.
     fn publish_failed(&mut self, round: &PublishRound, err: ZkError, ctx: &mut Context<Self>) {
+        if let Some(contender) = self.contenders.get(&round.component) {
+            contender.meter.publish_failed();
+        }
         self.publish_done(&round.component, round.leader_session, ctx);
         if !self.still_entitled(round) {
             return;
@@ -284,6 +289,7 @@ impl ElectionSupervisor {
         let Role::Leading { leader_session, node } = &contender.role else { return };
         if !self.node_is_ours(&node.view, &contender.address, *leader_session, self.fencing_token()) {
             self.metrics.rewrites += 1;
+            contender.meter.rewrite();
             debug!(component, view = ?node.view, "leader node is not ours; rewriting");
             self.publish(component, ctx);
         }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::contender::LeadershipEvent;
 use crate::error::ZkError;
 use crate::node_cache::{LeaderNodeCache, NodeView, StopCache};
+use crate::telemetry::ContenderMeter;
 
 /// One subscribed contender.
 pub(super) struct Contender {
@@ -17,11 +18,18 @@ pub(super) struct Contender {
     pub address: String,
     pub leader_path: String,
     pub role: Role,
+    /// Its metrics (`crate::telemetry`).
+    pub meter: ContenderMeter,
 }
 
 impl Contender {
-    pub fn new(recipient: Recipient<LeadershipEvent>, address: String, leader_path: String) -> Contender {
-        Contender { recipient, address, leader_path, role: Role::Follower }
+    pub fn new(
+        recipient: Recipient<LeadershipEvent>,
+        address: String,
+        leader_path: String,
+        meter: ContenderMeter,
+    ) -> Contender {
+        Contender { recipient, address, leader_path, role: Role::Follower, meter }
     }
 
     pub fn send(&self, event: LeadershipEvent) {

@@ -2,6 +2,7 @@
 //! checked before connecting is checked here, so mistakes end with clap's message and exit code 2:
 //! each flag by its parser, what involves several flags by [`Cli::parse_checked`].
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
@@ -115,6 +116,11 @@ pub struct Common {
     /// writable only by this user.
     #[arg(long, value_name = "USER:PASSWORD", value_parser = digest)]
     pub digest: Option<Digest>,
+    /// Serve GET /metrics (Prometheus), /leader, /leader/watch (server-sent events) and /healthz
+    /// over HTTP at IP:PORT (port 0: any free port; the `http` event tells which). Default: no
+    /// server.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
 }
 
 impl Common {
@@ -234,6 +240,20 @@ mod tests {
         assert_eq!((common.session_timeout_ms, common.codec, common.json), (6000, LeaderInfoCodec::Bincode, false));
         assert_eq!(leader_path, "/l");
         assert!(common.digest.is_none());
+        assert!(common.http.is_none());
+        let cli = Cli::try_parse_from([
+            "zk-elect",
+            "observe",
+            "--connect",
+            "a:1",
+            "--leader-path",
+            "/l",
+            "--http",
+            "127.0.0.1:0",
+        ])
+        .unwrap();
+        let Command::Observe { common, .. } = cli.command else { panic!("not observe") };
+        assert_eq!(common.http, Some("127.0.0.1:0".parse().unwrap()));
     }
 
     #[test]
@@ -263,6 +283,8 @@ mod tests {
             &["--latch-path", "relative", "--connect", "a:1"],
             &["--latch-path", "/l/", "--connect", "a:1"],
             &["--latch-path", "/l"],
+            &["--latch-path", "/l", "--connect", "a:1", "--http", "localhost"],
+            &["--latch-path", "/l", "--connect", "a:1", "--http", "127.0.0.1:99999"],
         ] {
             let err = Cli::try_parse_from(base.iter().chain(bad)).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad:?}");

@@ -16,6 +16,7 @@ use zk_election::{
 use crate::child::{self, Child};
 use crate::cli::{Common, ElectionArgs};
 use crate::deadline;
+use crate::http::Sidecar;
 use crate::output::{escape_controls, Event, Output};
 use crate::relay::{Input, Relay};
 use crate::termination::Termination;
@@ -65,25 +66,30 @@ impl From<&str> for Failure {
     }
 }
 
-/// A session, with its connection states relayed, plus the relay's queue.
+/// A session, with its connection states relayed, plus the relay's queue and the sidecar.
 struct Connected {
     session: Addr<ZkSession>,
     relay: Addr<Relay>,
     inputs: UnboundedReceiver<Input>,
+    sidecar: Sidecar,
 }
 
 impl Connected {
-    /// Starts the session for `common` and prints its state as it is now (`connecting` before
-    /// the first session). With a connect timeout, the process ends with code 1 if no session
-    /// is established within it.
+    /// Starts the sidecar (`--http`) and the session for `common`, and prints the session's
+    /// state as it is now (`connecting` before the first session). With a connect timeout, the
+    /// process ends with code 1 if no session is established within it.
     async fn start(common: &Common, out: Output) -> Result<Connected, Failure> {
         let config = common.session_config().map_err(Failure::usage)?;
+        // Before the session, so that the metrics recorder sees all it does.
+        let mut sidecar = Sidecar::bind(common.http, out).await?;
         let session = ZkSession::start(config);
         let (relay, inputs) = Relay::start();
         let status = session
             .send(zk_election::session::SubscribeConnection(relay.clone().recipient()))
             .await
             .map_err(|_| "the session actor stopped".to_owned())?;
+        sidecar.set_connection(status.state);
+        sidecar.serve(status.lease);
         match status.state {
             Some(state) => out.emit(Event::Connection(state)),
             None => {
@@ -93,7 +99,38 @@ impl Connected {
                 }
             }
         }
-        Ok(Connected { session, relay, inputs })
+        Ok(Connected { session, relay, inputs, sidecar })
+    }
+
+    /// The next input from the library, after the sidecar has taken note of it.
+    async fn next_input(&mut self) -> Option<Input> {
+        let input = self.inputs.recv().await?;
+        match &input {
+            Input::Connection(state) => self.sidecar.set_connection(Some(*state)),
+            Input::Leader(change) => self.sidecar.set_leader(change),
+            Input::Leadership(_) => {}
+        }
+        Some(input)
+    }
+
+    /// A retriever of `leader_path` for the sidecar's `/leader`, if it serves.
+    async fn retrieve_for_sidecar(
+        &self,
+        common: &Common,
+        leader_path: &str,
+    ) -> Result<Option<Addr<LeaderRetriever>>, Failure> {
+        if !self.sidecar.is_serving() {
+            return Ok(None);
+        }
+        self.retrieve(common, leader_path).await.map(Some)
+    }
+
+    /// A retriever of `leader_path`, its changes relayed.
+    async fn retrieve(&self, common: &Common, leader_path: &str) -> Result<Addr<LeaderRetriever>, Failure> {
+        let retriever =
+            LeaderRetriever::start(self.session.clone(), leader_path, common.codec).map_err(Failure::usage)?;
+        retriever.send(SubscribeLeader(self.relay.clone().recipient())).await.map_err(|_| "the retriever stopped")?;
+        Ok(retriever)
     }
 
     /// Closes the session (our ephemeral nodes go with it) and prints `stopped`.
@@ -197,10 +234,11 @@ pub async fn campaign(common: Common, args: ElectionArgs, out: Output) -> Result
     let mut termination = Termination::install().map_err(|err| format!("cannot watch signals and stdin: {err}"))?;
     let mut connected = Connected::start(&common, out).await?;
     let mut campaign = Campaign::join(&connected, &common, &args).await?;
+    let retriever = connected.retrieve_for_sidecar(&common, &args.leader_path).await?;
     let reason = loop {
         tokio::select! {
             reason = termination.wait() => break reason,
-            Some(input) = connected.inputs.recv() => match input {
+            Some(input) = connected.next_input() => match input {
                 Input::Connection(state) => out.emit(Event::Connection(state)),
                 Input::Leadership(event) => campaign.on_event(event, out).await,
                 Input::Leader(_) => {}
@@ -209,6 +247,7 @@ pub async fn campaign(common: Common, args: ElectionArgs, out: Output) -> Result
     };
     info!(?reason, "stopping");
     campaign.leave(false, out).await;
+    stop_retriever(retriever).await;
     connected.close(out).await;
     Ok(0)
 }
@@ -217,13 +256,11 @@ pub async fn campaign(common: Common, args: ElectionArgs, out: Output) -> Result
 pub async fn observe(common: Common, leader_path: String, out: Output) -> Result<ExitCode, Failure> {
     let mut termination = Termination::install().map_err(|err| format!("cannot watch signals and stdin: {err}"))?;
     let mut connected = Connected::start(&common, out).await?;
-    let retriever =
-        LeaderRetriever::start(connected.session.clone(), leader_path, common.codec).map_err(Failure::usage)?;
-    retriever.send(SubscribeLeader(connected.relay.clone().recipient())).await.map_err(|_| "the retriever stopped")?;
+    let retriever = connected.retrieve(&common, &leader_path).await?;
     let reason = loop {
         tokio::select! {
             reason = termination.wait() => break reason,
-            Some(input) = connected.inputs.recv() => match input {
+            Some(input) = connected.next_input() => match input {
                 Input::Connection(state) => out.emit(Event::Connection(state)),
                 Input::Leader(change) => out.emit(Event::Leader(&change)),
                 Input::Leadership(_) => {}
@@ -231,9 +268,15 @@ pub async fn observe(common: Common, leader_path: String, out: Output) -> Result
         }
     };
     info!(?reason, "stopping");
-    let _ = retriever.send(Stop).await;
+    stop_retriever(Some(retriever)).await;
     connected.close(out).await;
     Ok(0)
+}
+
+async fn stop_retriever(retriever: Option<Addr<LeaderRetriever>>) {
+    if let Some(retriever) = retriever {
+        let _ = retriever.send(Stop).await;
+    }
 }
 
 /// The command of `run` while it runs.
@@ -314,6 +357,7 @@ pub async fn run(
     let mut termination = Termination::install().map_err(|err| format!("cannot watch signals and stdin: {err}"))?;
     let mut connected = Connected::start(&common, out).await?;
     let mut campaign = Campaign::join(&connected, &common, &args).await?;
+    let retriever = connected.retrieve_for_sidecar(&common, &args.leader_path).await?;
     let mut running: Option<Running> = None;
     // `Some(code)` once the command ended by itself (or could not start): leave with its code.
     let own_exit = loop {
@@ -322,7 +366,7 @@ pub async fn run(
                 info!(?reason, "stopping");
                 break None;
             }
-            Some(input) = connected.inputs.recv() => match input {
+            Some(input) = connected.next_input() => match input {
                 Input::Connection(state) => out.emit(Event::Connection(state)),
                 Input::Leadership(event) => campaign.on_event(event, out).await,
                 Input::Leader(_) => {}
@@ -372,6 +416,7 @@ pub async fn run(
         stop_child(running, grace, out).await;
     }
     campaign.leave(own_exit.is_some(), out).await;
+    stop_retriever(retriever).await;
     connected.close(out).await;
     Ok(own_exit.unwrap_or(0))
 }

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
@@ -15,6 +16,8 @@ use zk_election::{ConnectionState, LeaderChanged};
 /// One thing worth telling the user.
 #[derive(Debug)]
 pub enum Event<'a> {
+    /// `--http`: the sidecar listens at this address.
+    Http { address: SocketAddr },
     /// No session exists yet: the first one is being established.
     Connecting,
     /// The ZooKeeper connection changed state.
@@ -41,6 +44,7 @@ impl Event<'_> {
     /// The `event` name and the other fields of the JSON line.
     fn fields(&self) -> (&'static str, Vec<(&'static str, Value)>) {
         match self {
+            Event::Http { address } => ("http", vec![("address", json!(address.to_string()))]),
             Event::Connecting => ("connection", vec![("state", json!("connecting"))]),
             Event::Connection(state) => ("connection", vec![("state", json!(state_name(*state)))]),
             Event::Granted { leader_session, fencing_token } => (
@@ -88,6 +92,7 @@ impl Event<'_> {
 
     fn human(&self) -> String {
         match self {
+            Event::Http { address } => format!("serving HTTP on {address}"),
             Event::Connecting => "connecting to ZooKeeper".to_owned(),
             Event::Connection(ConnectionState::Connected) => "connected to ZooKeeper".to_owned(),
             Event::Connection(ConnectionState::Suspended) => "connection to ZooKeeper suspended".to_owned(),
@@ -246,6 +251,9 @@ mod tests {
         assert_eq!(escape_controls("zk-é:2181 ✓"), "zk-é:2181 ✓");
         assert_eq!(escape_controls("a\u{202e}b\u{2028}c"), "a\\u{202e}b\\u{2028}c");
         assert!(matches!(escape_controls("plain"), Cow::Borrowed(_)));
+        let http = Event::Http { address: "127.0.0.1:9100".parse().unwrap() };
+        assert_eq!(http.json(1), r#"{"ts_ms":1,"event":"http","address":"127.0.0.1:9100"}"#);
+        assert_eq!(http.human(), "serving HTTP on 127.0.0.1:9100");
         // JSON lines escape by themselves.
         assert_eq!(Event::Connecting.json(1), r#"{"ts_ms":1,"event":"connection","state":"connecting"}"#);
     }
