@@ -483,6 +483,7 @@ impl Demo {
             }
             What::Leadership(LeadershipEvent::Revoked { .. }) => "revoked".into(),
             What::Leadership(LeadershipEvent::Error { error, .. }) => format!("error        {error}"),
+            What::Leadership(other) => format!("{other:?}"),
             What::LeaderNode(NodeView::Unknown) => return None,
             What::LeaderNode(NodeView::Absent) => "leader node absent".into(),
             What::LeaderNode(NodeView::Unreadable(err)) => format!("leader node unreadable ({err})"),

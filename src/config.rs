@@ -134,6 +134,7 @@ impl SessionConfig {
 
 /// Builder of [`SessionConfig`]; [`SessionConfigBuilder::build`] validates.
 #[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
 pub struct SessionConfigBuilder {
     connect_string: String,
     chroot: Option<String>,
@@ -395,6 +396,7 @@ impl ElectionConfig {
 
 /// Builder of [`ElectionConfig`]; [`ElectionConfigBuilder::build`] validates.
 #[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
 pub struct ElectionConfigBuilder {
     config: ElectionConfig,
 }

@@ -16,6 +16,7 @@
 //!
 //! The README follows; its example compiles as a doctest.
 #![doc = include_str!("../README.md")]
+#![warn(missing_debug_implementations)]
 
 mod ask;
 pub mod codec;
