@@ -8,7 +8,7 @@
 //! leader at once and sends a waiting participant back into line, and a failover costs no extra
 //! request.
 //!
-//! State: [`Link`] (the session as the latch sees it) and [`Place`] (where we stand in line),
+//! State: `Link` (the session as the latch sees it) and `Place` (where we stand in line),
 //! changed in `on_connection` and in the continuations of the few requests below.
 
 mod join;

@@ -4,12 +4,12 @@
 //! | event | here |
 //! |---|---|
 //! | subscribe | [`Handler<Subscribe>`]: validates, joins the latch with the first contender |
-//! | latch: is leader | `on_latch`: only if running and within the session lease: every contender → [`Role::Granted`] with a fresh leader session, **granted** |
-//! | latch: not leader, lease lapsed | `revoke_all`: every contender → [`Role::Follower`] (its leader node, cache and write state dropped), **revoked** |
-//! | confirm | [`Handler<Confirm>`]: only if leading and the ID is the one granted: → [`Role::Leading`], publish |
+//! | latch: is leader | `on_latch`: only if running and within the session lease: every contender → `Role::Granted` with a fresh leader session, **granted** |
+//! | latch: not leader, lease lapsed | `revoke_all`: every contender → `Role::Follower` (its leader node, cache and write state dropped), **revoked** |
+//! | confirm | [`Handler<Confirm>`]: only if leading and the ID is the one granted: → `Role::Leading`, publish |
 //! | leader node changed | [`Handler<NodeChanged>`]: only while leading: rewrite when absent, foreign, undecodable or different |
 //! | publish | `publish.rs`: one guarded multi-op (latch node must exist); refused writes retried, the latch given up after the publish patience |
-//! | stop | `leave.rs`: → [`Lifecycle::Stopped`] first; leader nodes and latch node deleted in one guarded multi-op (retried after the next reconnect if the connection broke it) |
+//! | stop | `leave.rs`: → `Lifecycle::Stopped` first; leader nodes and latch node deleted in one guarded multi-op (retried after the next reconnect if the connection broke it) |
 
 mod fencing;
 mod leave;
