@@ -43,6 +43,7 @@
 //!             LeaderChanged::NoLeader => println!("hold requests: nobody leads"),
 //!             LeaderChanged::Undecodable { bytes } => println!("leader node holds {bytes} foreign bytes"),
 //!             LeaderChanged::Unreadable { error } => println!("leader node unreadable: {error}"),
+//!             _ => {} // the enum is non-exhaustive
 //!         }
 //!     }
 //! }
