@@ -334,7 +334,7 @@ impl Demo {
         if self.state.contenders.get(second).is_some_and(|c| c.granted.is_some()) {
             return Err(format!("{second} was granted leadership again after rejoining"));
         }
-        if !self.state.visible_leader(&[first, second]).is_some_and(|(leader, _)| leader == third) {
+        if self.state.visible_leader(&[first, second]).is_none_or(|(leader, _)| leader != third) {
             return Err(format!("{third} lost the leader node when {second} rejoined"));
         }
         self.narrate(&format!("== {second} rejoined as a follower; {third} still leads"));

@@ -34,7 +34,7 @@ pub fn validate_session_timeout(timeout: Duration) -> Result<(), ConfigError> {
         return Err(ConfigError::SessionTimeoutTooLong { requested: timeout, max: MAX_SESSION_TIMEOUT });
     }
     // The client sends `as_millis()`: a fraction would be dropped without a word.
-    if timeout.subsec_nanos() % 1_000_000 != 0 {
+    if !timeout.subsec_nanos().is_multiple_of(1_000_000) {
         return Err(ConfigError::SessionTimeoutFraction { requested: timeout });
     }
     Ok(())
