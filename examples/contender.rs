@@ -198,6 +198,8 @@ impl Handler<LeadershipEvent> for Contender {
             }
             LeadershipEvent::Revoked { .. } => self.clock.line("revoked"),
             LeadershipEvent::Error { error, .. } => self.clock.line(&format!("error        {error}")),
+            // Events added after this example was written.
+            other => self.clock.line(&format!("{other:?}")),
         }
     }
 }

@@ -334,7 +334,7 @@ impl Demo {
         if self.state.contenders.get(second).is_some_and(|c| c.granted.is_some()) {
             return Err(format!("{second} was granted leadership again after rejoining"));
         }
-        if !self.state.visible_leader(&[first, second]).is_some_and(|(leader, _)| leader == third) {
+        if self.state.visible_leader(&[first, second]).is_none_or(|(leader, _)| leader != third) {
             return Err(format!("{third} lost the leader node when {second} rejoined"));
         }
         self.narrate(&format!("== {second} rejoined as a follower; {third} still leads"));
@@ -483,6 +483,7 @@ impl Demo {
             }
             What::Leadership(LeadershipEvent::Revoked { .. }) => "revoked".into(),
             What::Leadership(LeadershipEvent::Error { error, .. }) => format!("error        {error}"),
+            What::Leadership(other) => format!("{other:?}"),
             What::LeaderNode(NodeView::Unknown) => return None,
             What::LeaderNode(NodeView::Absent) => "leader node absent".into(),
             What::LeaderNode(NodeView::Unreadable(err)) => format!("leader node unreadable ({err})"),

@@ -267,6 +267,8 @@ impl Handler<LeadershipEvent> for Writer {
                 let _ = self.report.send(Report::Revoked { who: self.name });
             }
             LeadershipEvent::Error { error, .. } => self.timeline.log(self.name, format!("election error: {error}")),
+            // Events this example does not know of (the enum is non-exhaustive).
+            _ => {}
         }
     }
 }

@@ -34,7 +34,7 @@ pub fn validate_session_timeout(timeout: Duration) -> Result<(), ConfigError> {
         return Err(ConfigError::SessionTimeoutTooLong { requested: timeout, max: MAX_SESSION_TIMEOUT });
     }
     // The client sends `as_millis()`: a fraction would be dropped without a word.
-    if timeout.subsec_nanos() % 1_000_000 != 0 {
+    if !timeout.subsec_nanos().is_multiple_of(1_000_000) {
         return Err(ConfigError::SessionTimeoutFraction { requested: timeout });
     }
     Ok(())
@@ -134,6 +134,7 @@ impl SessionConfig {
 
 /// Builder of [`SessionConfig`]; [`SessionConfigBuilder::build`] validates.
 #[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
 pub struct SessionConfigBuilder {
     connect_string: String,
     chroot: Option<String>,
@@ -395,6 +396,7 @@ impl ElectionConfig {
 
 /// Builder of [`ElectionConfig`]; [`ElectionConfigBuilder::build`] validates.
 #[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
 pub struct ElectionConfigBuilder {
     config: ElectionConfig,
 }

@@ -23,6 +23,7 @@ use crate::session::{WriteOp, WriteResult};
 /// What the supervisor tells a contender.
 #[derive(Clone, Debug, PartialEq, Eq, Message)]
 #[rtype(result = "()")]
+#[non_exhaustive]
 pub enum LeadershipEvent {
     /// Leadership is granted with a fresh leader session ID; confirm it with [`Confirm`].
     Granted {
@@ -72,6 +73,7 @@ impl LeadershipEvent {
 /// Errors of the election API: misuse (answered to the caller) and failures (sent to
 /// contenders as [`LeadershipEvent::Error`]).
 #[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ElectionError {
     /// A path, address or name is invalid.
     #[error(transparent)]

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 /// Why a path given in configuration or to the election API is not a valid ZooKeeper path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PathProblem {
     /// The path is empty.
     #[error("it is empty")]
@@ -34,6 +35,7 @@ pub enum PathProblem {
 
 /// A configuration mistake, reported before anything connects.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The connect string names no server.
     #[error("the connect string is empty")]
@@ -140,6 +142,7 @@ pub enum ConfigError {
 
 /// The outcome of a failed ZooKeeper operation requested from the session actor.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ZkError {
     /// The node does not exist (or a parent of a node to create does not exist).
     #[error("node does not exist")]

@@ -52,18 +52,18 @@ pub struct NodeChanged {
 }
 
 /// Ask the cache for its current view.
-#[derive(Message)]
+#[derive(Clone, Copy, Debug, Message)]
 #[rtype(result = "NodeView")]
 pub struct GetView;
 
 /// Forget what was seen and read the node again now: the owner hears the fresh view even if
 /// it did not change (e.g. after the owner's own write, which made its view stale).
-#[derive(Message)]
+#[derive(Clone, Copy, Debug, Message)]
 #[rtype(result = "()")]
 pub struct Refresh;
 
 /// Stop the cache. Its watch is left to fire into nothing.
-#[derive(Message)]
+#[derive(Clone, Copy, Debug, Message)]
 #[rtype(result = "()")]
 pub struct StopCache;
 
@@ -80,6 +80,12 @@ pub struct LeaderNodeCache {
     requests: u64,
     /// `leader_node_cache{path}`, inside the span of whoever created the cache.
     span: Span,
+}
+
+impl std::fmt::Debug for LeaderNodeCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaderNodeCache").field("path", &self.path).field("view", &self.view).finish_non_exhaustive()
+    }
 }
 
 impl AsksSession for LeaderNodeCache {

@@ -43,6 +43,7 @@
 //!             LeaderChanged::NoLeader => println!("hold requests: nobody leads"),
 //!             LeaderChanged::Undecodable { bytes } => println!("leader node holds {bytes} foreign bytes"),
 //!             LeaderChanged::Unreadable { error } => println!("leader node unreadable: {error}"),
+//!             _ => {} // the enum is non-exhaustive
 //!         }
 //!     }
 //! }
@@ -72,6 +73,7 @@ use crate::trace::InSpanExt;
 /// Who leads, as a [`LeaderRetriever`] tells its subscribers.
 #[derive(Clone, Debug, PartialEq, Eq, Message)]
 #[rtype(result = "()")]
+#[non_exhaustive]
 pub enum LeaderChanged {
     /// The leader node holds this leader.
     Leader {
@@ -103,7 +105,7 @@ pub enum LeaderChanged {
 /// Subscribe a recipient to the [`LeaderChanged`] events of a [`LeaderRetriever`]. Any number of
 /// recipients may subscribe; each is told the current value at once (if known), then every
 /// change. A recipient whose actor has stopped is dropped.
-#[derive(Message)]
+#[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct SubscribeLeader(pub Recipient<LeaderChanged>);
 
@@ -128,6 +130,17 @@ pub struct LeaderRetriever {
     epoch: u64,
     /// `leader_retriever{leader_path}`, inside the span that created the retriever.
     span: Span,
+}
+
+impl std::fmt::Debug for LeaderRetriever {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaderRetriever")
+            .field("leader_path", &self.leader_path)
+            .field("codec", &self.codec)
+            .field("current", &self.current)
+            .field("subscribers", &self.subscribers.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl LeaderRetriever {

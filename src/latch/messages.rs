@@ -26,14 +26,14 @@ pub enum LatchEvent {
 /// Leave the latch: stop reacting to anything and stop. Answers our node, which the caller
 /// must now delete: the supervisor deletes it in one multi-op together with its leader nodes,
 /// so leaving costs one request. (Nodes left behind by resets are deleted by the latch itself.)
-#[derive(Message)]
+#[derive(Clone, Copy, Debug, Message)]
 #[rtype(result = "Option<String>")]
 pub struct StopLatch;
 
 /// Give up leadership (or a place in line): delete our node and create a new one at the back.
 /// The writes in `with` (e.g. deleting the leader's own leader nodes) go in the same multi-op,
 /// guarded by our node; if that fails, our node is deleted alone.
-#[derive(Message, Default)]
+#[derive(Debug, Default, Message)]
 #[rtype(result = "()")]
 pub struct Requeue {
     /// Writes to apply atomically with deleting our node.
@@ -56,6 +56,6 @@ pub struct LatchMetrics {
 }
 
 /// Ask the latch for its [`LatchMetrics`].
-#[derive(Message)]
+#[derive(Clone, Copy, Debug, Message)]
 #[rtype(result = "LatchMetrics")]
 pub struct GetLatchMetrics;

@@ -61,6 +61,17 @@ pub struct LeaderLatch {
     parent_span: Span,
 }
 
+impl std::fmt::Debug for LeaderLatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaderLatch")
+            .field("latch_path", &self.latch_path)
+            .field("participant_id", &self.participant_id)
+            .field("link", &self.link)
+            .field("place", &self.place)
+            .finish_non_exhaustive()
+    }
+}
+
 impl AsksSession for LeaderLatch {
     fn session(&self) -> &Addr<ZkSession> {
         &self.session

@@ -67,7 +67,7 @@ impl SessionStatus {
 
 /// Subscribe to connection state changes; answers the current status so the subscriber starts
 /// from a known point.
-#[derive(Message)]
+#[derive(Debug, Message)]
 #[rtype(result = "SessionStatus")]
 pub struct SubscribeConnection(pub Recipient<ConnectionStateChanged>);
 
@@ -85,7 +85,7 @@ pub struct SessionFailed {
 }
 
 /// Subscribe to [`SessionFailed`] reports.
-#[derive(Message)]
+#[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct SubscribeFailures(pub Recipient<SessionFailed>);
 
@@ -105,17 +105,17 @@ pub struct LeaseChanged {
 }
 
 /// Subscribe to [`LeaseChanged`] reports.
-#[derive(Message)]
+#[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct SubscribeLease(pub Recipient<LeaseChanged>);
 
 /// Ask for the current status (session ID, negotiated timeout, state).
-#[derive(Message)]
+#[derive(Clone, Copy, Debug, Message)]
 #[rtype(result = "SessionStatus")]
 pub struct GetStatus;
 
 /// Close the ZooKeeper session (the server drops our ephemeral nodes at once) and stop the
 /// actor and its arbiter. Idempotent.
-#[derive(Message)]
+#[derive(Clone, Copy, Debug, Message)]
 #[rtype(result = "()")]
 pub struct StopSession;

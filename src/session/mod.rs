@@ -88,9 +88,21 @@ pub struct ZkSession {
     parent_span: Span,
 }
 
+impl std::fmt::Debug for ZkSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZkSession")
+            .field("connect_string", &self.config.connect_string())
+            .field("generation", &self.generation)
+            .field("phase", &self.phase)
+            .field("last_state", &self.last_state)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ZkSession {
     /// Starts a session actor on an `Arbiter` of its own; it connects in the background and
     /// tells subscribers when the session is up. Must be called inside a running actix `System`.
+    #[must_use = "an actor stops once no `Addr` to it is left"]
     pub fn start(config: SessionConfig) -> Addr<ZkSession> {
         let arbiter = Arbiter::new();
         // Taken here, not on the session's own thread, so that our spans nest in the caller's.

@@ -81,8 +81,20 @@ pub struct ElectionSupervisor {
     span: Span,
 }
 
+impl std::fmt::Debug for ElectionSupervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ElectionSupervisor")
+            .field("latch_path", &self.config.latch_path())
+            .field("zk_session", &self.zk_session)
+            .field("running", &matches!(self.lifecycle, Lifecycle::Running { .. }))
+            .field("contenders", &self.contenders.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
 impl ElectionSupervisor {
     /// Starts a supervisor for the election `config` over `session`, on the current arbiter.
+    #[must_use = "an actor stops once no `Addr` to it is left"]
     pub fn start(session: Addr<ZkSession>, config: ElectionConfig) -> Addr<ElectionSupervisor> {
         ElectionSupervisor {
             session,

@@ -51,6 +51,16 @@ pub struct RecordingContender {
     on_answer: Option<OnAnswer>,
 }
 
+impl std::fmt::Debug for RecordingContender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordingContender")
+            .field("supervisor", &self.supervisor)
+            .field("confirm", &self.confirm)
+            .field("awaits_confirms", &self.on_answer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl RecordingContender {
     /// A contender of `supervisor` that calls `on_event` with each event and when it arrived.
     pub fn new(supervisor: Addr<ElectionSupervisor>, on_event: impl FnMut(Instant, LeadershipEvent) + 'static) -> Self {

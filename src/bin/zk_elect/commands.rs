@@ -203,6 +203,8 @@ impl Campaign {
                 self.published = None;
             }
             LeadershipEvent::Error { error, .. } => out.emit(Event::Error(&error.to_string())),
+            // The enum is non-exhaustive; the library adds no other event today.
+            _ => {}
         }
     }
 

@@ -421,6 +421,8 @@ fn leader_json(change: Option<&LeaderChanged>) -> String {
         Some(LeaderChanged::Unreadable { error }) => {
             vec![("address", Value::Null), ("error", json!(format!("the leader node cannot be read: {error}")))]
         }
+        // A kind of change this build does not know: say nothing rather than guess.
+        Some(_) => vec![("address", Value::Null)],
     };
     let fields: Vec<String> = fields.into_iter().map(|(key, value)| format!("{}:{value}", json!(key))).collect();
     format!("{{{}}}", fields.join(","))

@@ -71,6 +71,8 @@ impl Event<'_> {
             Event::Leader(LeaderChanged::Unreadable { error }) => {
                 ("unreadable", vec![("message", json!(error.to_string()))])
             }
+            // The enum is non-exhaustive; the library adds no other value today.
+            Event::Leader(other) => ("leader_changed", vec![("debug", json!(format!("{other:?}")))]),
             Event::ChildStarted { pid } => ("child_started", vec![("pid", json!(pid))]),
             Event::ChildExited { code, signal: None } => ("child_exited", vec![("code", json!(code))]),
             Event::ChildExited { code, signal: Some(signal) } => {
@@ -123,6 +125,7 @@ impl Event<'_> {
             Event::Leader(LeaderChanged::Unreadable { error }) => {
                 format!("leader node cannot be read: {}", escape_controls(&error.to_string()))
             }
+            Event::Leader(other) => format!("leader node changed: {}", escape_controls(&format!("{other:?}"))),
             Event::ChildStarted { pid } => format!("command started, pid {pid}"),
             Event::ChildExited { code, signal: None } => format!("command exited with code {code}"),
             Event::ChildExited { code, signal: Some(signal) } => {

@@ -83,7 +83,7 @@ fn confirm(pid: i32, parent: i32, me: i32, parent_member: Option<&Member>) -> Op
     // Read the parent link only now: if the process has not exited since, the link we read is
     // its own; if the parent has not exited either, that parent pid still names our member.
     let linked = parent_of(pid) == Some(parent);
-    let parent_alive = parent_member.map_or(true, |p| !p.exited());
+    let parent_alive = parent_member.is_none_or(|p| !p.exited());
     (linked && !member.exited() && parent_alive).then_some(member)
 }
 
