@@ -90,6 +90,10 @@ pub struct SessionConfig {
     request_timeout: Duration,
     auth: Option<DigestAuth>,
     backoff: Backoff,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::secure::TlsConfig>,
+    #[cfg(feature = "sasl")]
+    sasl: Option<crate::secure::SaslDigest>,
 }
 
 impl SessionConfig {
@@ -103,6 +107,10 @@ impl SessionConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             auth: None,
             backoff: Backoff::default(),
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "sasl")]
+            sasl: None,
         }
     }
 
@@ -130,6 +138,28 @@ impl SessionConfig {
     pub fn backoff(&self) -> Backoff {
         self.backoff
     }
+
+    /// TLS settings, if the servers are reached over TLS.
+    #[cfg(feature = "tls")]
+    pub fn tls(&self) -> Option<&crate::secure::TlsConfig> {
+        self.tls.as_ref()
+    }
+
+    /// SASL DIGEST-MD5 credentials, if any.
+    #[cfg(feature = "sasl")]
+    pub fn sasl(&self) -> Option<&crate::secure::SaslDigest> {
+        self.sasl.as_ref()
+    }
+
+    /// Whether the session authenticates (digest or SASL): nodes the election creates are then
+    /// creator-only unless an ACL is set explicitly.
+    pub fn authenticates(&self) -> bool {
+        #[cfg(feature = "sasl")]
+        if self.sasl.is_some() {
+            return true;
+        }
+        self.auth.is_some()
+    }
 }
 
 /// Builder of [`SessionConfig`]; [`SessionConfigBuilder::build`] validates.
@@ -142,6 +172,10 @@ pub struct SessionConfigBuilder {
     request_timeout: Duration,
     auth: Option<DigestAuth>,
     backoff: Backoff,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::secure::TlsConfig>,
+    #[cfg(feature = "sasl")]
+    sasl: Option<crate::secure::SaslDigest>,
 }
 
 impl SessionConfigBuilder {
@@ -174,6 +208,21 @@ impl SessionConfigBuilder {
         self
     }
 
+    /// Reach every server over TLS (feature `tls`): see [`TlsConfig`](crate::secure::TlsConfig).
+    /// [`SessionConfigBuilder::build`] reads and checks the certificate files.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::secure::TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Authenticate every connection with SASL DIGEST-MD5 (feature `sasl`).
+    #[cfg(feature = "sasl")]
+    pub fn sasl_digest(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.sasl = Some(crate::secure::SaslDigest::new(user.into(), password.into()));
+        self
+    }
+
     /// Backoff between attempts to build a new client after session loss or failed connects.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
@@ -186,7 +235,8 @@ impl SessionConfigBuilder {
     /// [`ConfigError`] for an empty connect string, an entry without host, a non-numeric or
     /// out-of-range port, an invalid chroot or two different ones, a session timeout outside
     /// [`validate_session_timeout`]'s range, a zero request timeout, a zero initial backoff or a
-    /// largest backoff below it, or an invalid digest user.
+    /// largest backoff below it, an invalid digest user, an empty SASL user, or TLS files that
+    /// cannot be read or hold no usable certificate or key ([`ConfigError::TlsMaterial`]).
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         let (servers, inline_chroot) = match self.connect_string.find('/') {
             Some(i) => (&self.connect_string[..i], Some(&self.connect_string[i..])),
@@ -223,12 +273,24 @@ impl SessionConfigBuilder {
                 return Err(ConfigError::InvalidDigestUser);
             }
         }
+        #[cfg(feature = "sasl")]
+        if self.sasl.as_ref().is_some_and(|sasl| sasl.user().is_empty()) {
+            return Err(ConfigError::EmptySaslUser);
+        }
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            tls.validate()?;
+        }
         Ok(SessionConfig {
             connect_string: format!("{servers}{}", chroot.unwrap_or("")),
             session_timeout: self.session_timeout,
             request_timeout: self.request_timeout,
             auth: self.auth,
             backoff: self.backoff,
+            #[cfg(feature = "tls")]
+            tls: self.tls,
+            #[cfg(feature = "sasl")]
+            sasl: self.sasl,
         })
     }
 }

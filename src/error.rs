@@ -126,6 +126,19 @@ pub enum ConfigError {
     /// Digest auth needs `user:password` with a non-empty user.
     #[error("digest auth needs a non-empty user name without ':'")]
     InvalidDigestUser,
+    /// SASL needs a non-empty user name.
+    #[error("SASL needs a non-empty user name")]
+    EmptySaslUser,
+    /// A TLS file (or inline PEM) cannot be read or holds no usable certificate or key.
+    #[error("TLS {what} from {origin}: {reason}")]
+    TlsMaterial {
+        /// "CA bundle", "client certificate" or "client key".
+        what: &'static str,
+        /// The file path, or "inline PEM".
+        origin: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A contender address is empty.
     #[error("the contender address is empty")]
     EmptyAddress,
@@ -180,6 +193,13 @@ pub enum ZkError {
     /// The server rejected our credentials.
     #[error("authentication failed")]
     AuthFailed,
+    /// The server refused a session without credentials: it demands authentication (SASL,
+    /// with `enforce.auth.enabled`) and none is configured.
+    #[error("the server demands authentication (SASL) and none is configured")]
+    AuthRequired,
+    /// The TLS handshake with a server failed; the problem names the cause.
+    #[error(transparent)]
+    Tls(crate::secure::TlsFailure),
     /// No ZooKeeper session is established right now (the session actor is (re)connecting).
     #[error("not connected to ZooKeeper")]
     NotConnected,

@@ -127,6 +127,7 @@ pub mod node_cache;
 mod path;
 pub mod policy;
 pub mod retrieval;
+pub mod secure;
 pub mod session;
 pub mod supervisor;
 pub mod telemetry;

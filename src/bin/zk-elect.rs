@@ -35,6 +35,8 @@ mod attempts;
 mod child;
 #[path = "zk_elect/cli.rs"]
 mod cli;
+#[path = "zk_elect/credentials.rs"]
+mod credentials;
 #[path = "zk_elect/commands.rs"]
 mod commands;
 #[path = "zk_elect/deadline.rs"]
@@ -73,9 +75,13 @@ fn main() {
     let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(colors).with_filter(filter);
     tracing_subscriber::registry().with(logs).with(attempts::layer()).init();
 
-    let json = match &cli.command {
-        Command::Campaign { common, .. } | Command::Observe { common, .. } | Command::Run { common, .. } => common.json,
+    let common = match &cli.command {
+        Command::Campaign { common, .. } | Command::Observe { common, .. } | Command::Run { common, .. } => common,
     };
+    if let Some(warning) = common.credentials.deprecation() {
+        tracing::warn!("{warning}");
+    }
+    let json = common.json;
     let out = Output::new(json);
     let system = actix_rt::System::new();
     let result = system.block_on(async move {

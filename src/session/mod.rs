@@ -9,6 +9,7 @@ pub(crate) mod backoff;
 mod lease;
 mod messages;
 pub mod requests;
+mod secure;
 mod serve;
 mod timing;
 
@@ -81,6 +82,8 @@ pub struct ZkSession {
     last_negotiated: Option<Duration>,
     /// Failed client builds in a row, for the backoff.
     failed_attempts: u32,
+    /// Credentials and certificates added to every client.
+    security: secure::Security,
     metrics: SessionMetrics,
     /// `zk_session{connect, session_id}`, remade for every new ZooKeeper session.
     span: Span,
@@ -119,6 +122,7 @@ impl ZkSession {
     fn new(config: SessionConfig, parent_span: Span) -> Self {
         let span = session_span(&parent_span, &config, None);
         let connection_timeout = timing::connection_timeout(config.session_timeout());
+        let security = secure::Security::new(&config);
         ZkSession {
             config,
             generation: 0,
@@ -137,6 +141,7 @@ impl ZkSession {
             connection_timeout,
             last_negotiated: None,
             failed_attempts: 0,
+            security,
             metrics: SessionMetrics::default(),
             span,
             parent_span,
@@ -149,7 +154,7 @@ impl ZkSession {
             zk_session: self.client.as_ref().map(|c| c.session_id().0),
             negotiated_timeout: self.client.as_ref().map(Client::session_timeout),
             generation: self.generation,
-            authenticated: self.config.auth().is_some(),
+            authenticated: self.config.authenticates(),
             lease: self.lease.clone(),
         }
     }
@@ -168,21 +173,21 @@ impl ZkSession {
         // follows the granted one (a tiny asked timeout would make the client give up healthy
         // connections).
         self.connection_timeout = timing::connection_timeout(self.last_negotiated.unwrap_or(timeout));
-        let mut connector = Client::connector()
+        let connector = Client::connector()
             .with_session_timeout(timeout)
             .with_connection_timeout(self.connection_timeout)
             // Return NoHosts once every server refused, so our own backoff paces retries.
             .with_fail_eagerly();
-        if let Some(auth) = self.config.auth() {
-            connector = connector.with_auth("digest", &auth.payload());
-        }
+        let connector = self.security.apply(&self.config, connector);
+        let tls = self.security.uses_tls();
         let connect_string = self.config.connect_string().to_owned();
         // The client's own connect gives up after about a session timeout; bound it anyway.
         let deadline = timeout * 2 + Duration::from_secs(1);
         debug!(generation, "building ZooKeeper client");
         let attempt = async move {
-            match tokio::time::timeout(deadline, connector.connect(&connect_string)).await {
-                Ok(result) => result.map_err(ZkError::from),
+            let connector = connector?;
+            match tokio::time::timeout(deadline, secure::connect(connector, &connect_string, tls)).await {
+                Ok(result) => result,
                 Err(_) => Err(ZkError::Timeout(deadline)),
             }
         };
@@ -201,6 +206,7 @@ impl ZkSession {
         let client = match result {
             Ok(client) => client,
             Err(err) => {
+                let err = self.security.explain(&self.config, err);
                 self.failed_attempts += 1;
                 let delay = backoff::delay(self.config.backoff(), self.failed_attempts);
                 let retry_in_ms = delay.as_millis() as u64;
@@ -210,8 +216,11 @@ impl ZkSession {
                 } else {
                     debug!(generation, error = %err, retry_in_ms, "cannot establish a ZooKeeper session");
                 }
-                if err == ZkError::AuthFailed {
-                    self.report_failure(err);
+                match err {
+                    // Credentials refused, or certificates unusable: waiting will not help.
+                    ZkError::AuthFailed | ZkError::AuthRequired | ZkError::Tls(_) => self.report_failure(err),
+                    _ if self.security.uses_tls() => self.diagnose_tls(ctx),
+                    _ => {}
                 }
                 ctx.run_later(delay, |act, ctx| {
                     let _span = act.span.clone().entered();
@@ -223,6 +232,7 @@ impl ZkSession {
             }
         };
         self.failed_attempts = 0;
+        self.security.connected();
         let session_id = client.session_id();
         self.span = session_span(&self.parent_span, &self.config, Some(session_id));
         let _span = self.span.clone().entered();
@@ -304,7 +314,8 @@ impl ZkSession {
             ) => {
                 warn!(generation = self.generation, ?state, "ZooKeeper session ended");
                 if state == SessionState::AuthFailed {
-                    self.report_failure(ZkError::AuthFailed);
+                    let err = self.security.explain(&self.config, ZkError::AuthFailed);
+                    self.report_failure(err);
                 }
                 self.lose_session(ctx);
             }
@@ -377,6 +388,7 @@ impl Actor for ZkSession {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let _span = self.span.clone().entered();
+        self.schedule_tls_reload(ctx);
         self.build_client(ctx);
     }
 

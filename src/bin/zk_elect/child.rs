@@ -15,6 +15,7 @@ use tokio::net::UnixStream;
 use tokio::process::Command;
 use tracing::debug;
 
+use crate::credentials;
 use crate::guardian::{self, Report};
 
 /// The longest report line the guardian writes, with room to spare.
@@ -48,6 +49,9 @@ impl Child {
             .arg0("zk-elect guardian")
             .args(argv)
             .env(guardian::MODE_VAR, guardian::MODE_VALUE)
+            // Our passwords are ours: the command does not inherit them.
+            .env_remove(credentials::SASL_PASSWORD_VAR)
+            .env_remove(credentials::DIGEST_PASSWORD_VAR)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::from(OwnedFd::from(theirs)))
             .process_group(0);

@@ -10,6 +10,7 @@ use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use uuid::Uuid;
 use zk_election::config::validate_session_timeout;
+use crate::credentials::Credentials;
 use zk_election::{ConfigError, ConnectionLossPolicy, ElectionConfig, LeaderInfo, LeaderInfoCodec, SessionConfig};
 
 /// Leader election over Apache ZooKeeper from the shell (Curator-compatible latch, Flink-compatible
@@ -87,8 +88,11 @@ impl Command {
     /// What no single flag can tell.
     fn check(&self) -> Result<(), String> {
         match self {
-            Command::Campaign { common, election } | Command::Run { common, election, .. } => election.check(common),
-            Command::Observe { .. } => Ok(()),
+            Command::Campaign { common, election } | Command::Run { common, election, .. } => {
+                common.session_config()?;
+                election.check(common)
+            }
+            Command::Observe { common, .. } => common.session_config().map(drop),
         }
     }
 }
@@ -112,10 +116,9 @@ pub struct Common {
     /// Print one JSON object per line instead of readable lines.
     #[arg(long)]
     pub json: bool,
-    /// Authenticate with ZooKeeper's digest scheme; the nodes created are then readable and
-    /// writable only by this user.
-    #[arg(long, value_name = "USER:PASSWORD", value_parser = digest)]
-    pub digest: Option<Digest>,
+    /// TLS, SASL and digest authentication.
+    #[command(flatten)]
+    pub credentials: Credentials,
     /// Serve GET /metrics (Prometheus), /leader, /leader/watch (server-sent events) and /healthz
     /// over HTTP at IP:PORT (port 0: any free port; the `http` event tells which). Default: no
     /// server.
@@ -125,13 +128,11 @@ pub struct Common {
 
 impl Common {
     /// The session configuration these flags describe.
-    pub fn session_config(&self) -> Result<SessionConfig, ConfigError> {
-        let mut builder =
+    /// Passwords and TLS files are read here: a missing or unreadable one is a usage error.
+    pub fn session_config(&self) -> Result<SessionConfig, String> {
+        let builder =
             SessionConfig::builder(&self.connect).session_timeout(Duration::from_millis(self.session_timeout_ms));
-        if let Some(digest) = &self.digest {
-            builder = builder.digest_auth(&digest.user, &digest.password);
-        }
-        builder.build()
+        self.credentials.apply(builder)?.build().map_err(|err| err.to_string())
     }
 
     /// How long to wait for the first session, if not forever.
@@ -168,29 +169,6 @@ impl ElectionArgs {
             .encode(&LeaderInfo::new(self.address.clone(), Uuid::nil()))
             .map_err(|err| format!("--address cannot be encoded with the {} codec: {err}", common.codec))?;
         Ok(())
-    }
-}
-
-/// Credentials of `--digest`.
-#[derive(Clone)]
-pub struct Digest {
-    user: String,
-    password: String,
-}
-
-impl std::fmt::Debug for Digest {
-    // Never print the password.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Digest").field("user", &self.user).finish_non_exhaustive()
-    }
-}
-
-fn digest(value: &str) -> Result<Digest, String> {
-    match value.split_once(':') {
-        Some((user, password)) if !user.is_empty() => {
-            Ok(Digest { user: user.to_owned(), password: password.to_owned() })
-        }
-        _ => Err("expected USER:PASSWORD with a non-empty user".to_owned()),
     }
 }
 
@@ -239,7 +217,7 @@ mod tests {
         let Command::Observe { common, leader_path } = cli.command else { panic!("not observe") };
         assert_eq!((common.session_timeout_ms, common.codec, common.json), (6000, LeaderInfoCodec::Bincode, false));
         assert_eq!(leader_path, "/l");
-        assert!(common.digest.is_none());
+        assert!(common.credentials.digest.is_none());
         assert!(common.http.is_none());
         let cli = Cli::try_parse_from([
             "zk-elect",
@@ -295,8 +273,5 @@ mod tests {
                 Cli::try_parse_from(args.iter().chain(&["--latch-path", latch, "--leader-path", leader])).unwrap();
             assert!(cli.command.check().is_err_and(|e| e.contains("overlaps")), "{latch} {leader}");
         }
-        let digest = digest("alice:pa:ss").unwrap();
-        assert_eq!((digest.user.as_str(), digest.password.as_str()), ("alice", "pa:ss"));
-        assert!(!format!("{digest:?}").contains("pa:ss"));
     }
 }

@@ -12,6 +12,7 @@ use zk_election::{
     Confirm, ElectionConfig, ElectionError, ElectionSupervisor, LeaderRetriever, LeadershipEvent, Resign, Stop,
     StopSession, Subscribe, SubscribeLeader, ZkSession,
 };
+use zk_election::session::SubscribeFailures;
 
 use crate::child::{self, Child};
 use crate::cli::{Common, ElectionArgs};
@@ -108,7 +109,7 @@ impl Connected {
         match &input {
             Input::Connection(state) => self.sidecar.set_connection(Some(*state)),
             Input::Leader(change) => self.sidecar.set_leader(change),
-            Input::Leadership(_) => {}
+            Input::Leadership(_) | Input::SessionFailed(_) => {}
         }
         Some(input)
     }
@@ -243,7 +244,8 @@ pub async fn campaign(common: Common, args: ElectionArgs, out: Output) -> Result
             Some(input) = connected.next_input() => match input {
                 Input::Connection(state) => out.emit(Event::Connection(state)),
                 Input::Leadership(event) => campaign.on_event(event, out).await,
-                Input::Leader(_) => {}
+                // Only observers subscribe to these; campaigns hear them from the supervisor.
+                Input::Leader(_) | Input::SessionFailed(_) => {}
             },
         }
     };
@@ -258,6 +260,13 @@ pub async fn campaign(common: Common, args: ElectionArgs, out: Output) -> Result
 pub async fn observe(common: Common, leader_path: String, out: Output) -> Result<ExitCode, Failure> {
     let mut termination = Termination::install().map_err(|err| format!("cannot watch signals and stdin: {err}"))?;
     let mut connected = Connected::start(&common, out).await?;
+    // Campaigns hear of a session that cannot be established from their supervisor; an
+    // observer has none.
+    connected
+        .session
+        .send(SubscribeFailures(connected.relay.clone().recipient()))
+        .await
+        .map_err(|_| "the session actor stopped")?;
     let retriever = connected.retrieve(&common, &leader_path).await?;
     let reason = loop {
         tokio::select! {
@@ -265,6 +274,7 @@ pub async fn observe(common: Common, leader_path: String, out: Output) -> Result
             Some(input) = connected.next_input() => match input {
                 Input::Connection(state) => out.emit(Event::Connection(state)),
                 Input::Leader(change) => out.emit(Event::Leader(&change)),
+                Input::SessionFailed(error) => out.emit(Event::Error(&error.to_string())),
                 Input::Leadership(_) => {}
             },
         }
@@ -371,7 +381,8 @@ pub async fn run(
             Some(input) = connected.next_input() => match input {
                 Input::Connection(state) => out.emit(Event::Connection(state)),
                 Input::Leadership(event) => campaign.on_event(event, out).await,
-                Input::Leader(_) => {}
+                // Only observers subscribe to these; campaigns hear them from the supervisor.
+                Input::Leader(_) | Input::SessionFailed(_) => {}
             },
             event = child_event(&mut running) => match event {
                 ChildEvent::Exited(status) => {

@@ -3,7 +3,8 @@
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
-use zk_election::{ConnectionState, ConnectionStateChanged, LeaderChanged, LeadershipEvent};
+use zk_election::session::SessionFailed;
+use zk_election::{ConnectionState, ConnectionStateChanged, LeaderChanged, LeadershipEvent, ZkError};
 
 /// A message from the library, as the main loop sees it.
 #[derive(Debug)]
@@ -14,6 +15,8 @@ pub enum Input {
     Leadership(LeadershipEvent),
     /// From the leader retriever.
     Leader(LeaderChanged),
+    /// From the session: it cannot be established (TLS handshake, credentials refused).
+    SessionFailed(ZkError),
 }
 
 /// Queues what it receives for the main loop.
@@ -43,6 +46,14 @@ impl Handler<ConnectionStateChanged> for Relay {
 
     fn handle(&mut self, msg: ConnectionStateChanged, _ctx: &mut Context<Self>) {
         self.forward(Input::Connection(msg.state));
+    }
+}
+
+impl Handler<SessionFailed> for Relay {
+    type Result = ();
+
+    fn handle(&mut self, msg: SessionFailed, _ctx: &mut Context<Self>) {
+        self.forward(Input::SessionFailed(msg.error));
     }
 }
 
