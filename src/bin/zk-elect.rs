@@ -35,10 +35,10 @@ mod attempts;
 mod child;
 #[path = "zk_elect/cli.rs"]
 mod cli;
-#[path = "zk_elect/credentials.rs"]
-mod credentials;
 #[path = "zk_elect/commands.rs"]
 mod commands;
+#[path = "zk_elect/credentials.rs"]
+mod credentials;
 #[path = "zk_elect/deadline.rs"]
 mod deadline;
 #[path = "zk_elect/guardian.rs"]

@@ -55,6 +55,7 @@
 //! ```
 
 mod election;
+mod relay;
 mod retrieval;
 mod thread;
 

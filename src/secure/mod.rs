@@ -12,14 +12,16 @@
 //! the session goes on retrying with backoff, since an operator may fix the server or the
 //! files (certificates are read again on every attempt when reloading is on).
 
+#[cfg(feature = "tls")]
+mod probe;
+mod problem;
 #[cfg(feature = "sasl")]
 mod sasl;
 #[cfg(feature = "tls")]
 mod tls;
-#[cfg(feature = "tls")]
-mod probe;
-mod problem;
 
+#[cfg(feature = "tls")]
+pub(crate) use probe::diagnose;
 pub use problem::{TlsFailure, TlsProblem};
 #[cfg(feature = "sasl")]
 pub use sasl::SaslDigest;
@@ -27,5 +29,3 @@ pub use sasl::SaslDigest;
 pub use tls::TlsConfig;
 #[cfg(feature = "tls")]
 pub(crate) use tls::{Reload, TlsReloader};
-#[cfg(feature = "tls")]
-pub(crate) use probe::diagnose;

@@ -33,9 +33,8 @@ fn shake_hands(server: &str, config: &Arc<ClientConfig>, has_identity: bool) -> 
     let Some((host, _port)) = split_host(server) else { return Ok(()) };
     let Some(address) = server.to_socket_addrs().ok().and_then(|mut addrs| addrs.next()) else { return Ok(()) };
     let Ok(mut socket) = TcpStream::connect_timeout(&address, STEP_TIMEOUT) else { return Ok(()) };
-    let set_timeouts = socket
-        .set_read_timeout(Some(STEP_TIMEOUT))
-        .and_then(|()| socket.set_write_timeout(Some(STEP_TIMEOUT)));
+    let set_timeouts =
+        socket.set_read_timeout(Some(STEP_TIMEOUT)).and_then(|()| socket.set_write_timeout(Some(STEP_TIMEOUT)));
     if set_timeouts.is_err() {
         return Ok(());
     }

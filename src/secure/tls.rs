@@ -159,12 +159,11 @@ impl LoadedTls {
         for cert in CertificateDer::pem_slice_iter(ca_text.as_bytes()).flatten() {
             roots.add(cert).map_err(|err| invalid("CA bundle", &config.ca, err.to_string()))?;
         }
-        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|err| invalid("CA bundle", &config.ca, err.to_string()))?
-        .with_root_certificates(roots);
+        let builder =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|err| invalid("CA bundle", &config.ca, err.to_string()))?
+                .with_root_certificates(roots);
         let mut certs = TlsCerts::builder().with_ca(ca);
         let probe = match &config.identity {
             None => builder.with_no_client_auth(),
@@ -257,4 +256,3 @@ impl std::fmt::Debug for TlsReloader {
         f.debug_struct("TlsReloader").field("config", &self.config).finish_non_exhaustive()
     }
 }
-

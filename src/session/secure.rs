@@ -166,7 +166,9 @@ impl ZkSession {
         match reloader.reload() {
             Reload::Unchanged => {}
             Reload::Reloaded => info!("TLS certificates reloaded; later connections use them"),
-            Reload::Broken(err) => warn!(error = %err, "changed TLS files cannot be used; keeping the previous certificates"),
+            Reload::Broken(err) => {
+                warn!(error = %err, "changed TLS files cannot be used; keeping the previous certificates")
+            }
         }
     }
 }

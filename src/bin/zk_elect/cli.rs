@@ -5,12 +5,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::credentials::Credentials;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use uuid::Uuid;
 use zk_election::config::validate_session_timeout;
-use crate::credentials::Credentials;
 use zk_election::{ConfigError, ConnectionLossPolicy, ElectionConfig, LeaderInfo, LeaderInfoCodec, SessionConfig};
 
 /// Leader election over Apache ZooKeeper from the shell (Curator-compatible latch, Flink-compatible

@@ -8,11 +8,11 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 use tracing::{debug, info};
 use uuid::Uuid;
+use zk_election::session::SubscribeFailures;
 use zk_election::{
     Confirm, ElectionConfig, ElectionError, ElectionSupervisor, LeaderRetriever, LeadershipEvent, Resign, Stop,
     StopSession, Subscribe, SubscribeLeader, ZkSession,
 };
-use zk_election::session::SubscribeFailures;
 
 use crate::child::{self, Child};
 use crate::cli::{Common, ElectionArgs};

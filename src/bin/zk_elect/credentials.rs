@@ -73,8 +73,13 @@ impl Credentials {
             builder = builder.tls(tls);
         }
         if let Some(user) = &self.sasl_user {
-            let password =
-                password("--sasl-user", SASL_PASSWORD_VAR, "--sasl-password-file", self.sasl_password_file.as_deref(), env)?;
+            let password = password(
+                "--sasl-user",
+                SASL_PASSWORD_VAR,
+                "--sasl-password-file",
+                self.sasl_password_file.as_deref(),
+                env,
+            )?;
             builder = builder.sasl_digest(user, password);
         }
         if let Some(user) = &self.digest_user {

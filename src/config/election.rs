@@ -1,0 +1,151 @@
+//! One election's configuration: latch path, codec, ACL, policy, participant ID.
+
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::path;
+
+/// Configuration of one election (one latch path), shared by every contender subscribed to its
+/// supervisor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElectionConfig {
+    latch_path: String,
+    codec: crate::codec::LeaderInfoCodec,
+    /// `None`: creator-only when the session authenticates, open otherwise.
+    acl: Option<crate::session::NodeAcl>,
+    policy: crate::policy::ConnectionLossPolicy,
+    participant_id: Option<String>,
+    publish_patience: Duration,
+}
+
+/// How long a leader retries a leader-node write that ZooKeeper refuses before it gives the
+/// latch up, by default.
+pub const DEFAULT_PUBLISH_PATIENCE: Duration = Duration::from_secs(5);
+
+impl ElectionConfig {
+    /// Starts a builder for an election on `latch_path`.
+    pub fn builder(latch_path: impl Into<String>) -> ElectionConfigBuilder {
+        ElectionConfigBuilder {
+            config: ElectionConfig {
+                latch_path: latch_path.into(),
+                codec: Default::default(),
+                acl: Default::default(),
+                policy: Default::default(),
+                participant_id: None,
+                publish_patience: DEFAULT_PUBLISH_PATIENCE,
+            },
+        }
+    }
+
+    /// The latch path.
+    pub fn latch_path(&self) -> &str {
+        &self.latch_path
+    }
+
+    /// The leader information codec.
+    pub fn codec(&self) -> crate::codec::LeaderInfoCodec {
+        self.codec
+    }
+
+    /// The ACL of created nodes, if set explicitly (else chosen from the session's auth).
+    pub fn acl(&self) -> Option<&crate::session::NodeAcl> {
+        self.acl.as_ref()
+    }
+
+    /// The connection-loss policy.
+    pub fn policy(&self) -> crate::policy::ConnectionLossPolicy {
+        self.policy
+    }
+
+    /// The participant ID written in the latch node, if set explicitly.
+    pub fn participant_id(&self) -> Option<&str> {
+        self.participant_id.as_deref()
+    }
+
+    /// How long a leader retries a refused leader-node write before giving the latch up.
+    pub fn publish_patience(&self) -> Duration {
+        self.publish_patience
+    }
+
+    /// Checks a contender's leader path for this election: a valid ZooKeeper path (see
+    /// [`ElectionConfigBuilder::build`]) that neither is the latch path nor lies above or
+    /// below it (`/a/b` and `/a/bc` do not overlap).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidPath`] or [`ConfigError::OverlappingPaths`].
+    pub fn check_leader_path(&self, leader_path: &str) -> Result<(), ConfigError> {
+        path::validate("leader path", leader_path)?;
+        if path::overlap(&self.latch_path, leader_path) {
+            return Err(ConfigError::OverlappingPaths {
+                latch_path: self.latch_path.clone(),
+                leader_path: leader_path.to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Builder of [`ElectionConfig`]; [`ElectionConfigBuilder::build`] validates.
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ElectionConfigBuilder {
+    config: ElectionConfig,
+}
+
+impl ElectionConfigBuilder {
+    /// Leader information codec (default `bincode`; `java` for Flink peers).
+    pub fn codec(mut self, codec: crate::codec::LeaderInfoCodec) -> Self {
+        self.config.codec = codec;
+        self
+    }
+
+    /// ACL of the latch and leader nodes we create. By default nodes are creator-only
+    /// ([`crate::session::NodeAcl::CreatorAll`]) when the session has digest auth, and open
+    /// otherwise.
+    pub fn acl(mut self, acl: crate::session::NodeAcl) -> Self {
+        self.config.acl = Some(acl);
+        self
+    }
+
+    /// What leadership survives connection trouble (default [`crate::ConnectionLossPolicy::Standard`]).
+    pub fn policy(mut self, policy: crate::policy::ConnectionLossPolicy) -> Self {
+        self.config.policy = policy;
+        self
+    }
+
+    /// Participant ID written in the latch node (default: the first contender's address),
+    /// what Curator tools show as the participant. Must not be empty.
+    pub fn participant_id(mut self, id: impl Into<String>) -> Self {
+        self.config.participant_id = Some(id.into());
+        self
+    }
+
+    /// How long a leader keeps retrying a leader-node write that ZooKeeper refuses (an ACL
+    /// that denies it, a quota, a parent that is an ephemeral node) before it gives the latch up
+    /// and queues again at the back, so that another contender gets its turn (default
+    /// [`DEFAULT_PUBLISH_PATIENCE`]). Connection trouble never counts: the connection-loss
+    /// policy decides then.
+    pub fn publish_patience(mut self, patience: Duration) -> Self {
+        self.config.publish_patience = patience;
+        self
+    }
+
+    /// Validates and builds.
+    ///
+    /// # Errors
+    /// [`ConfigError::ZeroTimeout`] for a zero publish patience;
+    /// [`ConfigError::InvalidPath`] for a latch path that is not absolute, is the root, ends
+    /// with `/`, has empty, `.` or `..` segments or control characters, or lies in ZooKeeper's
+    /// reserved `/zookeeper` subtree; [`ConfigError::EmptyParticipantId`] for an empty
+    /// participant ID.
+    pub fn build(self) -> Result<ElectionConfig, ConfigError> {
+        path::validate("latch path", &self.config.latch_path)?;
+        if self.config.participant_id.as_deref() == Some("") {
+            return Err(ConfigError::EmptyParticipantId);
+        }
+        if self.config.publish_patience.is_zero() {
+            return Err(ConfigError::ZeroTimeout { what: "publish patience" });
+        }
+        Ok(self.config)
+    }
+}
