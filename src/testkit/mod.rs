@@ -28,6 +28,7 @@
 //! meanwhile) or move an `Arc<ZkServer>` into `tokio::task::spawn_blocking`. The proxy runs on
 //! its own thread and runtime and does not need the caller's.
 
+mod certs;
 mod ensemble;
 mod error;
 mod four_letter;
@@ -40,6 +41,7 @@ mod proxy;
 mod recording;
 mod server;
 
+pub use certs::{TestCa, TestIdentity, Validity};
 pub use ensemble::{ZkEnsemble, ZkEnsembleBuilder};
 pub use error::TestkitError;
 pub use four_letter::{four_letter_word, ServerMode};
