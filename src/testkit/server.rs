@@ -466,7 +466,17 @@ impl ZkServer {
             Readiness::Answering => !answer.is_empty(),
             Readiness::Serving => parse_srvr(&answer).is_some_and(|s| s.mode.is_serving()),
         };
-        Ok(if ready { Probe::Ready } else { Probe::NotYet(format!("`srvr` answered {:?}", answer.trim())) })
+        if !ready {
+            return Ok(Probe::NotYet(format!("`srvr` answered {:?}", answer.trim())));
+        }
+        // ZooKeeper opens the TLS port after the plain one serves: a client told "ready" must
+        // not find it closed.
+        if let Some(secure_port) = self.secure_port.filter(|_| readiness == Readiness::Serving) {
+            if !ports::is_listening(secure_port) {
+                return Ok(Probe::NotYet(format!("TLS port {secure_port} not listening yet")));
+            }
+        }
+        Ok(Probe::Ready)
     }
 
     /// The error for a server that did not get ready in time.
