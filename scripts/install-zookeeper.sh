@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need to start real ZooKeeper servers, when missing:
 # Java and Debian's `zookeeper` package (jars under /usr/share/java). Does nothing when
-# ZOOKEEPER_HOME or ZK_ELECTION_CLASSPATH points at another ZooKeeper.
+# ZOOKEEPER_HOME or ZK_ELECTION_CLASSPATH points at another ZooKeeper. The testkit's TLS servers
+# also need /usr/share/java/netty-codec.jar, from libnetty-java, which `zookeeper` depends on.
 set -euo pipefail
 
 have_zookeeper() {

@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use super::options::{option_setters, Membership, Options};
-use super::server::{Probe, Readiness, PORT_ATTEMPTS};
-use super::{locate, ports, ServerMode, TestkitError, ZkServer};
+use super::server::{Launch, Probe, Readiness, ServerPorts, PORT_ATTEMPTS};
+use super::{ports, ServerMode, TestkitError, TlsMaterial, ZkServer};
 
 /// How often readiness is probed.
 const POLL_INTERVAL: Duration = Duration::from_millis(25);
@@ -56,21 +56,21 @@ impl ZkEnsembleBuilder {
     /// * [`TestkitError::Exited`]: a member's JVM died during start (its log tail is included).
     /// * [`TestkitError::NotReady`]: not all members serve within the start timeout.
     pub fn start(self) -> Result<ZkEnsemble, TestkitError> {
-        let java = locate::java_executable()?;
-        let classpath = locate::zookeeper_classpath()?;
+        let launch = Launch::prepare(&self.options)?;
         let n = self.size;
         let mut attempt = 1;
         loop {
-            // Client, quorum and election port of every member, all distinct.
-            let ports = ports::free_ports(3 * n)?;
-            let (client, peer) = ports.split_at(n);
+            // Client (and TLS), quorum and election port of every member, all distinct. The
+            // quorum talks plain TCP, also when clients use TLS.
+            let client = ServerPorts::take(n, launch.tls.is_some())?;
+            let peer = ports::free_ports(2 * n)?;
             let (quorum, election) = peer.split_at(n);
             let server_lines: Vec<String> =
                 (0..n).map(|i| format!("server.{}=127.0.0.1:{}:{}", i + 1, quorum[i], election[i])).collect();
             let members = (0..n)
                 .map(|i| {
                     let member = Membership { id: member_id(i), server_lines: server_lines.clone() };
-                    ZkServer::create(&self.options, &java, &classpath, client[i], Some(member))
+                    ZkServer::create(&self.options, &launch, client[i], Some(member))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let ensemble = ZkEnsemble { members, start_timeout: self.options.start_timeout };
@@ -141,6 +141,36 @@ impl ZkEnsemble {
     /// The connect string listing every member, `127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3`.
     pub fn connect_string(&self) -> String {
         self.members.iter().map(ZkServer::connect_string).collect::<Vec<_>>().join(",")
+    }
+
+    /// The TLS connect string listing every member, `127.0.0.1:s1,127.0.0.1:s2,...`, when the
+    /// ensemble serves TLS (see [`ZkEnsembleBuilder::tls`]). [`Self::connect_string`] stays the
+    /// plain one.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), zk_election::testkit::TestkitError> {
+    /// use zk_election::testkit::ZkEnsemble;
+    /// let ensemble = ZkEnsemble::builder().tls().sasl_user("app", "secret").enforce_sasl().start()?;
+    /// let connect_string = ensemble.secure_connect_string().expect("started with TLS");
+    /// let ca_pem = ensemble.tls().expect("started with TLS").ca_pem();
+    /// # let _ = (connect_string, ca_pem); Ok(()) }
+    /// ```
+    pub fn secure_connect_string(&self) -> Option<String> {
+        self.members.iter().map(ZkServer::secure_connect_string).collect::<Option<Vec<_>>>().map(|all| all.join(","))
+    }
+
+    /// The TLS connect string of member `index` alone, when the ensemble serves TLS.
+    ///
+    /// # Panics
+    /// When `index >= self.len()`.
+    pub fn member_secure_connect_string(&self, index: usize) -> Option<String> {
+        self.member(index).secure_connect_string()
+    }
+
+    /// The CA and certificates every member serves (one CA, one server certificate for all),
+    /// when the ensemble serves TLS.
+    pub fn tls(&self) -> Option<&TlsMaterial> {
+        self.members.first().and_then(ZkServer::tls)
     }
 
     /// The connect string of member `index` alone, to pin a client to one member.

@@ -117,6 +117,25 @@ pub enum TestkitError {
         reason: String,
     },
 
+    /// A test certificate or key could not be generated.
+    #[error("{action}: {source}")]
+    Certificate {
+        /// What the testkit was doing, e.g. "generating the test CA".
+        action: String,
+        /// The certificate generator's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// A builder option has a value the server cannot be configured with.
+    #[error("invalid testkit option `{option}`: {reason}")]
+    InvalidOption {
+        /// The builder method, e.g. "sasl_user".
+        option: String,
+        /// Why the value was rejected.
+        reason: String,
+    },
+
     /// The process-lifetime launcher thread that forks every JVM is gone.
     #[error("the testkit launcher thread is gone; no process can be started")]
     LauncherGone,
@@ -145,6 +164,14 @@ impl TestkitError {
     /// Wraps an I/O error with what we were doing.
     pub(crate) fn io(action: impl Into<String>, source: io::Error) -> Self {
         TestkitError::Io { action: action.into(), source }
+    }
+
+    /// Wraps a certificate generator's error with what we were doing.
+    pub(crate) fn certificate(
+        action: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        TestkitError::Certificate { action: action.into(), source: Box::new(source) }
     }
 
     /// True when a server exited because one of its ports was taken: the caller may retry on

@@ -21,6 +21,12 @@ const DEBIAN_JAR: &str = "/usr/share/java/zookeeper.jar";
 /// log says why a server failed to start.
 const DEBIAN_SLF4J_BINDING: &str = "slf4j-simple.jar";
 
+/// Netty's codec jar next to the Debian jar, shipped by Debian's `libnetty-java` (a dependency
+/// of `zookeeper`). The manifest classpath lacks it, but the Netty connection factory, which
+/// TLS needs, does not start without it (`ByteToMessageDecoder`). Harmless for the default NIO
+/// factory, so it is always added.
+const DEBIAN_NETTY_CODEC: &str = "netty-codec.jar";
+
 /// Returns the Java classpath that runs ZooKeeper's `QuorumPeerMain`.
 ///
 /// Looked up in this order:
@@ -28,7 +34,7 @@ const DEBIAN_SLF4J_BINDING: &str = "slf4j-simple.jar";
 /// 2. `ZOOKEEPER_HOME` (release tarball layout): `$ZOOKEEPER_HOME/conf` (for its logging
 ///    configuration, if present), `$ZOOKEEPER_HOME/lib/*.jar` and `$ZOOKEEPER_HOME/*.jar`;
 /// 3. Debian's `/usr/share/java/zookeeper.jar` (plus `slf4j-simple.jar` when installed, so the
-///    server log is not empty).
+///    server log is not empty, and `netty-codec.jar`, which TLS needs).
 ///
 /// # Notable errors
 /// * [`TestkitError::ZooKeeperNotFound`] when none of these exists; its message says how to
@@ -78,9 +84,11 @@ fn classpath_from(env: Env<'_>, debian_jar: &Path) -> Result<String, TestkitErro
 
     if debian_jar.is_file() {
         let mut entries = vec![debian_jar.to_path_buf()];
-        let binding = debian_jar.with_file_name(DEBIAN_SLF4J_BINDING);
-        if binding.is_file() {
-            entries.push(binding);
+        for extra in [DEBIAN_SLF4J_BINDING, DEBIAN_NETTY_CODEC] {
+            let jar = debian_jar.with_file_name(extra);
+            if jar.is_file() {
+                entries.push(jar);
+            }
         }
         return Ok(join_classpath(&entries));
     }
@@ -165,6 +173,18 @@ mod tests {
         let cp = classpath_from(&e, Path::new("/nonexistent/zookeeper.jar")).expect("classpath");
         let h = home.path().display();
         assert_eq!(cp, format!("{h}/conf:{h}/lib/netty.jar:{h}/lib/zookeeper-3.8.0.jar:{h}/zookeeper-extra.jar"));
+        Ok(())
+    }
+
+    #[test]
+    fn debian_jar_comes_with_the_log_binding_and_netty_codec() -> std::io::Result<()> {
+        let share = tempfile::tempdir()?;
+        for jar in ["zookeeper.jar", DEBIAN_SLF4J_BINDING, DEBIAN_NETTY_CODEC] {
+            std::fs::write(share.path().join(jar), b"")?;
+        }
+        let cp = classpath_from(&env(&[]), &share.path().join("zookeeper.jar")).expect("classpath");
+        let s = share.path().display();
+        assert_eq!(cp, format!("{s}/zookeeper.jar:{s}/slf4j-simple.jar:{s}/netty-codec.jar"));
         Ok(())
     }
 

@@ -10,6 +10,28 @@
 //! * [`RecordingContender`] — a contender that confirms every grant at once and records each
 //!   leadership event, with when it arrived, into a channel or a callback.
 //!
+//! # Secured servers
+//!
+//! Both builders can make a server secured the way production ones are, for testing a
+//! client's TLS and SASL handling:
+//!
+//! * `.tls()` serves clients over TLS on a second port ([`ZkServer::secure_connect_string`])
+//!   with certificates from a throw-away CA ([`TlsMaterial`]: PEM strings and files for the
+//!   client), mutual TLS by default ([`ClientAuth`]); `.tls_expired_server_cert()` serves an
+//!   expired certificate. [`TestCa`] issues more identities or serves as a "wrong" CA.
+//! * `.sasl_user(user, password)` adds DIGEST-MD5 users, `.enforce_sasl()` refuses clients
+//!   that did not authenticate.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), zk_election::testkit::TestkitError> {
+//! use zk_election::testkit::ZkServer;
+//! let server = ZkServer::builder().tls().sasl_user("app", "secret").enforce_sasl().start()?;
+//! let tls = server.tls().expect("started with TLS");
+//! let (ca, cert, key) = (tls.ca_pem(), tls.client_identity().cert_pem(), tls.client_identity().key_pem());
+//! let connect_string = server.secure_connect_string().expect("started with TLS");
+//! # let _ = (ca, cert, key, connect_string); Ok(()) }
+//! ```
+//!
 //! ZooKeeper itself is found by [`zookeeper_classpath`] (Debian's `apt-get install zookeeper`,
 //! `ZOOKEEPER_HOME`, or `ZK_ELECTION_CLASSPATH`) and Java by [`java_executable`].
 //!
@@ -28,6 +50,7 @@
 //! meanwhile) or move an `Arc<ZkServer>` into `tokio::task::spawn_blocking`. The proxy runs on
 //! its own thread and runtime and does not need the caller's.
 
+mod certs;
 mod ensemble;
 mod error;
 mod four_letter;
@@ -38,8 +61,11 @@ mod ports;
 mod process;
 mod proxy;
 mod recording;
+mod sasl;
 mod server;
+mod tls;
 
+pub use certs::{TestCa, TestIdentity, Validity};
 pub use ensemble::{ZkEnsemble, ZkEnsembleBuilder};
 pub use error::TestkitError;
 pub use four_letter::{four_letter_word, ServerMode};
@@ -47,3 +73,4 @@ pub use locate::{java_executable, zookeeper_classpath};
 pub use proxy::{FaultProxy, ProxyMode};
 pub use recording::RecordingContender;
 pub use server::{ZkServer, ZkServerBuilder};
+pub use tls::{ClientAuth, TlsMaterial};

@@ -5,6 +5,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::sasl::SaslSetup;
+use super::tls::{TlsMaterial, TlsSetup};
+
 /// Settings of one server, identical for every member of an ensemble.
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
@@ -19,6 +22,10 @@ pub(crate) struct Options {
     pub(crate) jvm_args: Vec<String>,
     /// How long a start or restart may take before [`TestkitError::NotReady`](super::TestkitError).
     pub(crate) start_timeout: Duration,
+    /// `Some` to serve clients over TLS too (on a second port).
+    pub(crate) tls: Option<TlsSetup>,
+    /// SASL users and whether to require SASL.
+    pub(crate) sasl: SaslSetup,
 }
 
 impl Default for Options {
@@ -31,6 +38,8 @@ impl Default for Options {
             cfg_lines: Vec::new(),
             jvm_args: Vec::new(),
             start_timeout: Duration::from_secs(30),
+            tls: None,
+            sasl: SaslSetup::default(),
         }
     }
 }
@@ -69,17 +78,28 @@ impl Options {
         self.min_session_timeout.unwrap_or(self.tick_time * 2)
     }
 
-    /// The JVM arguments before the main class.
-    pub(crate) fn jvm_args(&self, classpath: &str) -> Vec<String> {
+    /// The JVM arguments before the main class; `jaas` is where the server's JAAS file is
+    /// (used when SASL is on).
+    pub(crate) fn jvm_args(&self, classpath: &str, jaas: &Path) -> Vec<String> {
         let mut args: Vec<String> = JVM_FLAGS.iter().map(|s| (*s).to_owned()).collect();
+        if self.sasl.is_enabled() {
+            args.extend(self.sasl.jvm_args(jaas));
+        }
         args.extend(self.jvm_args.iter().cloned());
         args.push("-cp".to_owned());
         args.push(classpath.to_owned());
         args
     }
 
-    /// The text of `zoo.cfg` for a server with this client port and data dir.
-    pub(crate) fn zoo_cfg(&self, data_dir: &Path, client_port: u16, member: Option<&Membership>) -> String {
+    /// The text of `zoo.cfg` for a server with this client port and data dir, and `tls` with
+    /// its secure client port when it serves TLS.
+    pub(crate) fn zoo_cfg(
+        &self,
+        data_dir: &Path,
+        client_port: u16,
+        member: Option<&Membership>,
+        tls: Option<(&TlsMaterial, u16)>,
+    ) -> String {
         let tick = self.tick_time.as_millis().max(1);
         let mut lines = vec![
             format!("tickTime={tick}"),
@@ -93,6 +113,9 @@ impl Options {
             "maxClientCnxns=0".to_owned(),
             format!("forceSync={}", if self.force_sync { "yes" } else { "no" }),
         ];
+        if let Some((material, secure_port)) = tls {
+            lines.extend(material.cfg_lines(secure_port));
+        }
         if let Some(member) = member {
             // Limits in ticks: followers get 10 s to connect and sync at start, and a member
             // that stops answering is given up after 2 s (a paused leader is replaced quickly).
@@ -152,6 +175,68 @@ macro_rules! option_setters {
             self
         }
 
+        /// Serves clients over TLS as well, on a second port ([`secure_connect_string`]), with
+        /// certificates from a fresh throw-away CA (see [`TlsMaterial`]) and mutual TLS
+        /// ([`ClientAuth::Need`]) unless [`Self::tls_client_auth`] says otherwise.
+        ///
+        /// The plain client port stays open: the testkit checks readiness with four-letter
+        /// words on it, and [`connect_string`] still names it. TLS needs ZooKeeper's Netty
+        /// connection factory, which then serves both ports.
+        ///
+        /// [`secure_connect_string`]: crate::testkit::ZkServer::secure_connect_string
+        /// [`connect_string`]: crate::testkit::ZkServer::connect_string
+        /// [`TlsMaterial`]: crate::testkit::TlsMaterial
+        /// [`ClientAuth::Need`]: crate::testkit::ClientAuth::Need
+        pub fn tls(mut self) -> Self {
+            self.options.tls.get_or_insert_with(Default::default);
+            self
+        }
+
+        /// Issues the server and client certificates from `ca` instead of a fresh CA, e.g. to
+        /// share one CA between servers or to keep issuing identities from it. Turns TLS on.
+        pub fn tls_ca(mut self, ca: impl Into<std::sync::Arc<crate::testkit::TestCa>>) -> Self {
+            self.options.tls.get_or_insert_with(Default::default).ca = Some(ca.into());
+            self
+        }
+
+        /// ZooKeeper's `ssl.clientAuth` (default [`ClientAuth::Need`]: mutual TLS). Turns TLS
+        /// on.
+        ///
+        /// [`ClientAuth::Need`]: crate::testkit::ClientAuth::Need
+        pub fn tls_client_auth(mut self, client_auth: crate::testkit::ClientAuth) -> Self {
+            self.options.tls.get_or_insert_with(Default::default).client_auth = client_auth;
+            self
+        }
+
+        /// Serves a server certificate that expired yesterday, so a test can check that its
+        /// client refuses it. Turns TLS on.
+        pub fn tls_expired_server_cert(mut self) -> Self {
+            self.options.tls.get_or_insert_with(Default::default).expired_server_cert = true;
+            self
+        }
+
+        /// Adds a SASL DIGEST-MD5 user (a `user_<name>="<password>"` line in the server's JAAS
+        /// `Server` section). Clients may then authenticate as it; add [`Self::enforce_sasl`]
+        /// to refuse those that do not. User names are ASCII letters, digits, `_` and `-`
+        /// (others fail the start with
+        /// [`TestkitError::InvalidOption`](crate::testkit::TestkitError::InvalidOption)).
+        pub fn sasl_user(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+            self.options.sasl.users.push((user.into(), password.into()));
+            self
+        }
+
+        /// Requires SASL: `zookeeper.enforce.auth.enabled=true` with
+        /// `zookeeper.enforce.auth.schemes=sasl` (ZooKeeper 3.7+).
+        ///
+        /// A client that has not authenticated with SASL still gets a session, but its first
+        /// request is answered with `SESSIONCLOSEDREQUIRESASLAUTH` (-124) and the server closes
+        /// the session; zookeeper-client reports that as `Error::AuthFailed`. A wrong password
+        /// fails the SASL exchange itself (`AuthFailed` while connecting).
+        pub fn enforce_sasl(mut self) -> Self {
+            self.options.sasl.enforce = true;
+            self
+        }
+
         /// How long a start or restart may take before it fails with
         /// [`TestkitError::NotReady`](crate::testkit::TestkitError::NotReady) (default 30 s).
         pub fn start_timeout(mut self, timeout: std::time::Duration) -> Self {
@@ -168,7 +253,7 @@ mod tests {
 
     #[test]
     fn standalone_cfg_has_the_required_settings() {
-        let cfg = Options::default().zoo_cfg(Path::new("/tmp/d"), 2181, None);
+        let cfg = Options::default().zoo_cfg(Path::new("/tmp/d"), 2181, None, None);
         for line in [
             "tickTime=200",
             "dataDir=/tmp/d",
@@ -190,7 +275,7 @@ mod tests {
     fn member_cfg_has_limits_in_ticks_and_extra_lines_last() {
         let options = Options { cfg_lines: vec!["syncLimit=3".to_owned()], ..Options::default() };
         let member = Membership { id: 1, server_lines: vec!["server.1=127.0.0.1:1:2".to_owned()] };
-        let cfg = options.zoo_cfg(Path::new("/d"), 1, Some(&member));
+        let cfg = options.zoo_cfg(Path::new("/d"), 1, Some(&member), None);
         let lines: Vec<&str> = cfg.lines().collect();
         assert!(lines.contains(&"initLimit=50"), "{cfg}");
         assert!(lines.contains(&"syncLimit=10"), "{cfg}");

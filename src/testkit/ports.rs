@@ -1,8 +1,9 @@
-//! Choosing free loopback ports for servers that bind them later.
+//! Choosing free loopback ports for servers that bind them later, and seeing when they have.
 
 use std::collections::HashSet;
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use super::TestkitError;
 
@@ -42,4 +43,77 @@ pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>, TestkitError> {
         ));
     }
     Ok(ports)
+}
+
+/// The kernel's table of IPv4 TCP sockets (the JVMs run with `preferIPv4Stack`).
+const TCP_TABLE: &str = "/proc/net/tcp";
+
+/// Whether a socket listens on `port` on 127.0.0.1 or the wildcard address.
+///
+/// Read from the kernel's socket table rather than by connecting: a TLS port logs every
+/// connection that closes before its handshake as an error, which would fill the server log
+/// that a test reads to learn why a client was refused. Without `/proc`, a connection it is.
+pub(crate) fn is_listening(port: u16) -> bool {
+    match std::fs::read_to_string(TCP_TABLE) {
+        Ok(table) => listening_in(&table, port),
+        Err(_) => {
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+        }
+    }
+}
+
+/// Whether the `/proc/net/tcp` text `table` has a listening socket on `port` on 127.0.0.1 or
+/// the wildcard address.
+fn listening_in(table: &str, port: u16) -> bool {
+    /// The state column's value for `LISTEN`.
+    const LISTEN: &str = "0A";
+    table.lines().skip(1).any(|line| {
+        // Columns: slot, local address, remote address, state, ...
+        let columns: Vec<&str> = line.split_whitespace().take(4).collect();
+        let [_, local, _, state] = columns[..] else {
+            return false;
+        };
+        let Some((addr, local_port)) = local.split_once(':') else {
+            return false;
+        };
+        // The address is the network-order bytes printed as a native integer: 127.0.0.1 is
+        // 0100007F on little-endian machines.
+        let ip = u32::from_str_radix(addr, 16).map(|raw| Ipv4Addr::from(raw.to_ne_bytes()));
+        let loopback = ip.is_ok_and(|ip| ip.is_unspecified() || ip.is_loopback());
+        state == LISTEN && loopback && u16::from_str_radix(local_port, 16) == Ok(port)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_listening_loopback_and_wildcard_sockets_only() {
+        // As the kernel prints them: network-order bytes as a native integer.
+        let hex = |ip: [u8; 4]| format!("{:08X}", u32::from_ne_bytes(ip));
+        let (loopback, any, other) = (hex([127, 0, 0, 1]), hex([0, 0, 0, 0]), hex([10, 0, 0, 10]));
+        let table = format!(
+            "  sl  local_address rem_address   st tx_queue ...\n\
+             0: {loopback}:1F90 00000000:0000 0A 00000000:00000000\n\
+             1: {any}:1F91 00000000:0000 0A 00000000:00000000\n\
+             2: {loopback}:1F92 {loopback}:8009 01 00000000:00000000\n\
+             3: {other}:1F93 00000000:0000 0A 00000000:00000000\n"
+        );
+        let table = table.as_str();
+        assert!(listening_in(table, 0x1F90));
+        assert!(listening_in(table, 0x1F91));
+        assert!(!listening_in(table, 0x1F92), "established, not listening");
+        assert!(!listening_in(table, 0x1F93), "10.0.0.10 is not loopback");
+        assert!(!listening_in(table, 1));
+        assert!(!listening_in("", 0x1F90));
+    }
+
+    #[test]
+    fn sees_a_real_listener() -> std::io::Result<()> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        assert!(is_listening(listener.local_addr()?.port()));
+        Ok(())
+    }
 }

@@ -7,12 +7,14 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::four_letter::{four_letter_word, parse_srvr};
 use super::options::{option_setters, Membership, Options};
 use super::process::ChildProcess;
-use super::{locate, ports, ServerMode, TestkitError};
+use super::sasl::JAAS_FILE;
+use super::{locate, ports, ServerMode, TestkitError, TlsMaterial};
 
 /// How often readiness is probed.
 const POLL_INTERVAL: Duration = Duration::from_millis(25);
@@ -50,6 +52,10 @@ pub struct ZkServer {
     /// The JVM; declared before `dir` so it is killed before its data dir is removed.
     process: ChildProcess,
     port: u16,
+    /// The TLS client port, when the server serves TLS.
+    secure_port: Option<u16>,
+    /// The certificates it serves; shared by the members of an ensemble.
+    tls: Option<Arc<TlsMaterial>>,
     /// `Some` for ensemble members, whose readiness is "leader or follower" instead of `imok`.
     member: Option<Membership>,
     java: PathBuf,
@@ -80,17 +86,56 @@ impl ZkServerBuilder {
     /// * [`TestkitError::Exited`]: the JVM died during start (its log tail is included).
     /// * [`TestkitError::NotReady`]: no `imok` within the start timeout.
     pub fn start(self) -> Result<ZkServer, TestkitError> {
-        let java = locate::java_executable()?;
-        let classpath = locate::zookeeper_classpath()?;
+        let launch = Launch::prepare(&self.options)?;
         let mut attempt = 1;
         loop {
-            let port = ports::free_ports(1)?[0];
-            let server = ZkServer::create(&self.options, &java, &classpath, port, None)?;
+            let ports = ServerPorts::take(1, launch.tls.is_some())?.remove(0);
+            let server = ZkServer::create(&self.options, &launch, ports, None)?;
             match server.spawn().and_then(|()| server.wait_ready()) {
                 Err(e) if e.is_port_in_use() && attempt < PORT_ATTEMPTS => attempt += 1,
                 result => return result.map(|()| server),
             }
         }
+    }
+}
+
+/// What every server of one start shares: Java, ZooKeeper's classpath and the TLS material.
+#[derive(Debug)]
+pub(crate) struct Launch {
+    pub(crate) java: PathBuf,
+    pub(crate) classpath: String,
+    pub(crate) tls: Option<Arc<TlsMaterial>>,
+}
+
+impl Launch {
+    /// Finds Java and ZooKeeper, checks the options and issues the certificates.
+    ///
+    /// # Notable errors
+    /// * [`TestkitError::ZooKeeperNotFound`], [`TestkitError::JavaNotFound`]: see [`super::locate`].
+    /// * [`TestkitError::InvalidOption`], [`TestkitError::Certificate`].
+    pub(crate) fn prepare(options: &Options) -> Result<Launch, TestkitError> {
+        options.sasl.validate()?;
+        let java = locate::java_executable()?;
+        let classpath = locate::zookeeper_classpath()?;
+        let tls = options.tls.as_ref().map(TlsMaterial::create).transpose()?.map(Arc::new);
+        Ok(Launch { java, classpath, tls })
+    }
+}
+
+/// The client ports of one server.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServerPorts {
+    pub(crate) client: u16,
+    /// The TLS port, when the server serves TLS.
+    pub(crate) secure: Option<u16>,
+}
+
+impl ServerPorts {
+    /// Free ports for `n` servers, with a TLS port each when `tls`.
+    pub(crate) fn take(n: usize, tls: bool) -> Result<Vec<ServerPorts>, TestkitError> {
+        let per_server = if tls { 2 } else { 1 };
+        let free = ports::free_ports(n * per_server)?;
+        Ok(free.chunks(per_server).map(|pair| ServerPorts { client: pair[0], secure: pair.get(1).copied() }).collect())
     }
 }
 
@@ -142,6 +187,38 @@ impl ZkServer {
     /// The connect string for ZooKeeper clients, `127.0.0.1:PORT`.
     pub fn connect_string(&self) -> String {
         self.addr().to_string()
+    }
+
+    /// The TLS client port on 127.0.0.1, when the server serves TLS (see
+    /// [`ZkServerBuilder::tls`]); stays the same across restarts.
+    pub fn secure_port(&self) -> Option<u16> {
+        self.secure_port
+    }
+
+    /// The TLS client address, `127.0.0.1:SECURE_PORT`, when the server serves TLS.
+    pub fn secure_addr(&self) -> Option<SocketAddr> {
+        self.secure_port.map(|port| SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+    }
+
+    /// The connect string for TLS clients, `127.0.0.1:SECURE_PORT`, when the server serves TLS.
+    /// The server certificate names `127.0.0.1`, so clients can verify the host name.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), zk_election::testkit::TestkitError> {
+    /// use zk_election::testkit::ZkServer;
+    /// let server = ZkServer::builder().tls().start()?;
+    /// let tls_connect_string = server.secure_connect_string().expect("started with TLS");
+    /// let plain_connect_string = server.connect_string(); // still open
+    /// # let _ = (tls_connect_string, plain_connect_string); Ok(()) }
+    /// ```
+    pub fn secure_connect_string(&self) -> Option<String> {
+        self.secure_addr().map(|addr| addr.to_string())
+    }
+
+    /// The CA, certificates and key files the server uses, when it serves TLS: hand
+    /// [`TlsMaterial::ca_pem`] and [`TlsMaterial::client_identity`] to a client.
+    pub fn tls(&self) -> Option<&TlsMaterial> {
+        self.tls.as_deref()
     }
 
     /// The file receiving the JVM's stdout and stderr, across restarts.
@@ -291,12 +368,12 @@ impl ZkServer {
         })
     }
 
-    /// Creates the server's directory, `zoo.cfg` (and `myid` for a member); starts nothing.
+    /// Creates the server's directory, `zoo.cfg` (and `myid` for a member, `jaas.conf` with
+    /// SASL); starts nothing.
     pub(crate) fn create(
         options: &Options,
-        java: &Path,
-        classpath: &str,
-        port: u16,
+        launch: &Launch,
+        ports: ServerPorts,
         member: Option<Membership>,
     ) -> Result<ZkServer, TestkitError> {
         let dir = tempfile::Builder::new()
@@ -310,15 +387,23 @@ impl ZkServer {
             std::fs::write(&myid, format!("{}\n", member.id))
                 .map_err(|e| TestkitError::io(format!("writing {}", myid.display()), e))?;
         }
+        let jaas_path = dir.path().join(JAAS_FILE);
+        if options.sasl.is_enabled() {
+            std::fs::write(&jaas_path, options.sasl.jaas())
+                .map_err(|e| TestkitError::io(format!("writing {}", jaas_path.display()), e))?;
+        }
+        let tls = launch.tls.clone().zip(ports.secure);
         let cfg_path = dir.path().join("zoo.cfg");
-        std::fs::write(&cfg_path, options.zoo_cfg(&data_dir, port, member.as_ref()))
-            .map_err(|e| TestkitError::io(format!("writing {}", cfg_path.display()), e))?;
+        let cfg = options.zoo_cfg(&data_dir, ports.client, member.as_ref(), tls.as_ref().map(|(m, p)| (&**m, *p)));
+        std::fs::write(&cfg_path, cfg).map_err(|e| TestkitError::io(format!("writing {}", cfg_path.display()), e))?;
         Ok(ZkServer {
             process: ChildProcess::default(),
-            port,
+            port: ports.client,
+            secure_port: tls.as_ref().map(|(_, port)| *port),
+            tls: tls.map(|(material, _)| material),
             member,
-            java: java.to_path_buf(),
-            jvm_args: options.jvm_args(classpath),
+            java: launch.java.clone(),
+            jvm_args: options.jvm_args(&launch.classpath, &jaas_path),
             log_path: dir.path().join("server.log"),
             cfg_path,
             data_dir,
@@ -381,7 +466,17 @@ impl ZkServer {
             Readiness::Answering => !answer.is_empty(),
             Readiness::Serving => parse_srvr(&answer).is_some_and(|s| s.mode.is_serving()),
         };
-        Ok(if ready { Probe::Ready } else { Probe::NotYet(format!("`srvr` answered {:?}", answer.trim())) })
+        if !ready {
+            return Ok(Probe::NotYet(format!("`srvr` answered {:?}", answer.trim())));
+        }
+        // ZooKeeper opens the TLS port after the plain one serves: a client told "ready" must
+        // not find it closed.
+        if let Some(secure_port) = self.secure_port.filter(|_| readiness == Readiness::Serving) {
+            if !ports::is_listening(secure_port) {
+                return Ok(Probe::NotYet(format!("TLS port {secure_port} not listening yet")));
+            }
+        }
+        Ok(Probe::Ready)
     }
 
     /// The error for a server that did not get ready in time.
