@@ -117,8 +117,26 @@ impl SessionConfig {
         self.sasl.as_ref()
     }
 
+    /// The ACL of nodes an election creates unless its configuration sets one: with SASL alone,
+    /// all rights to `sasl:<user>` and nobody else (not even a session presenting the same TLS
+    /// client certificate, which creator-only would admit); with digest auth, creator-only;
+    /// open without credentials.
+    pub fn default_acl(&self) -> crate::session::NodeAcl {
+        use crate::session::NodeAcl;
+        #[cfg(feature = "sasl")]
+        if let (Some(sasl), None) = (&self.sasl, &self.auth) {
+            let user = zookeeper_client::AuthId::new("sasl", sasl.user());
+            return NodeAcl::Custom(vec![zookeeper_client::Acl::new(zookeeper_client::Permission::ALL, user)]);
+        }
+        if self.authenticates() {
+            NodeAcl::CreatorAll
+        } else {
+            NodeAcl::Open
+        }
+    }
+
     /// Whether the session authenticates (digest or SASL): nodes the election creates are then
-    /// creator-only unless an ACL is set explicitly.
+    /// restricted unless an ACL is set explicitly (see [`SessionConfig::default_acl`]).
     pub fn authenticates(&self) -> bool {
         #[cfg(feature = "sasl")]
         if self.sasl.is_some() {

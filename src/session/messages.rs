@@ -52,8 +52,11 @@ pub struct SessionStatus {
     pub negotiated_timeout: Option<Duration>,
     /// The current client incarnation; bumps each time a client is built.
     pub generation: u64,
-    /// Whether the session authenticates (digest auth configured).
+    /// Whether the session authenticates (digest or SASL configured).
     pub authenticated: bool,
+    /// The ACL of nodes an election creates when its configuration sets none: the SASL user
+    /// alone (`sasl:<user>`) with SASL, creator-only with digest auth, open without either.
+    pub default_acl: super::NodeAcl,
     /// The session's lease, shared: whether the server is known to still hold the session.
     pub lease: Lease,
 }

@@ -155,6 +155,7 @@ impl ZkSession {
             negotiated_timeout: self.client.as_ref().map(Client::session_timeout),
             generation: self.generation,
             authenticated: self.config.authenticates(),
+            default_acl: self.config.default_acl(),
             lease: self.lease.clone(),
         }
     }

@@ -320,11 +320,7 @@ impl Actor for ElectionSupervisor {
                     if let Ok(status) = status {
                         act.set_zk_session(status.zk_session);
                         act.lease = Some(status.lease);
-                        act.acl = match act.config.acl() {
-                            Some(acl) => acl.clone(),
-                            None if status.authenticated => NodeAcl::CreatorAll,
-                            None => NodeAcl::Open,
-                        };
+                        act.acl = act.config.acl().cloned().unwrap_or(status.default_acl);
                     }
                 })
                 .in_span(&self.span),
