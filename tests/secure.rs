@@ -95,14 +95,14 @@ async fn an_election_over_mutual_tls_and_sasl_fails_over_and_keeps_its_nodes_to_
     let connect = server.secure_connect_string().expect("TLS port");
     let material = server.tls().expect("TLS material");
 
-    let (clean, crash) = fail_over_twice(&connect, || mutual(&material)).await;
+    let (clean, crash) = fail_over_twice(&connect, || mutual(material)).await;
     eprintln!("standalone, TLS + SASL: clean failover {clean:?}, session-close failover {crash:?}");
 
     // The nodes the election created belong to `sasl:app`: another SASL user may not read them.
     let (leader_session, _l, mut events) =
-        participant(secured(&connect, mutual(&material), USER, PASSWORD), "d:4").await;
+        participant(secured(&connect, mutual(material), USER, PASSWORD), "d:4").await;
     expect_published(&mut events, 10 * SECOND).await;
-    let (other, _states) = session_with(secured(&connect, mutual(&material), "other", "other-secret")).await;
+    let (other, _states) = session_with(secured(&connect, mutual(material), "other", "other-secret")).await;
     let refused = other.send(GetData { path: LEADER.into(), watch: None }).await.unwrap();
     assert_eq!(refused.err(), Some(ZkError::NoAuth), "another SASL user read the leader node");
     let own = leader_session.send(GetData { path: LEADER.into(), watch: None }).await.unwrap();
@@ -137,7 +137,7 @@ async fn an_election_over_a_tls_ensemble_fails_over_as_over_plain_tcp() {
     let ensemble = ZkEnsemble::builder().tls().sasl_user(USER, PASSWORD).enforce_sasl().start().expect("ensemble");
     let connect = ensemble.secure_connect_string().expect("TLS ports");
     let material = ensemble.tls().expect("TLS material");
-    let (clean, crash) = fail_over_twice(&connect, || mutual(&material)).await;
+    let (clean, crash) = fail_over_twice(&connect, || mutual(material)).await;
     eprintln!("3-member ensemble, TLS + SASL: clean failover {clean:?}, session-close failover {crash:?}");
 }
 
