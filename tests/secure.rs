@@ -152,6 +152,9 @@ async fn first_failure(config: SessionConfig) -> (ZkError, Duration) {
     (failure.error, at - started)
 }
 
+/// Whether a reported error is the one a case expects.
+type Verdict = fn(&ZkError) -> bool;
+
 fn with(connect: &str, tls: TlsConfig) -> SessionConfig {
     secured(connect, tls, USER, PASSWORD)
 }
@@ -166,7 +169,7 @@ async fn each_misconfiguration_is_reported_at_once_with_its_cause() {
     let expired_client = material.ca().client_identity("expired", Validity::Expired).unwrap();
     let identity = material.client_identity();
 
-    let cases: Vec<(&str, SessionConfig, fn(&ZkError) -> bool)> = vec![
+    let cases: Vec<(&str, SessionConfig, Verdict)> = vec![
         (
             "CA that did not sign the server's certificate",
             with(
