@@ -191,7 +191,7 @@ pub enum ZkError {
     #[error("session expired")]
     SessionExpired,
     /// The server rejected our credentials.
-    #[error("authentication failed")]
+    #[error("authentication failed: the server refused our credentials")]
     AuthFailed,
     /// The server refused a session without credentials: it demands authentication (SASL,
     /// with `enforce.auth.enabled`) and none is configured.

@@ -46,18 +46,24 @@ impl ZkElect {
     /// Starts `zk-elect` with `args` (which include `--json`); read it with [`ZkElect::next`],
     /// [`ZkElect::expect`] and the like.
     pub fn spawn(name: &str, args: &[&str]) -> ZkElect {
-        ZkElect::start(name, args, Output::Json)
+        ZkElect::start(name, args, &[], Output::Json)
+    }
+
+    /// [`ZkElect::spawn`] with extra environment variables (passwords).
+    pub fn spawn_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> ZkElect {
+        ZkElect::start(name, args, env, Output::Json)
     }
 
     /// Starts `zk-elect` with `args`, its stdout read as raw lines ([`ZkElect::line`],
     /// [`ZkElect::rest`]).
     pub fn spawn_text(name: &str, args: &[&str]) -> ZkElect {
-        ZkElect::start(name, args, Output::Text)
+        ZkElect::start(name, args, &[], Output::Text)
     }
 
-    fn start(name: &str, args: &[&str], output: Output) -> ZkElect {
+    fn start(name: &str, args: &[&str], env: &[(&str, &str)], output: Output) -> ZkElect {
         let mut process = Command::new(env!("CARGO_BIN_EXE_zk-elect"))
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
