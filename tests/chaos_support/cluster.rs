@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use zk_election::secure::TlsConfig;
 use zk_election::session::{GetChildren, GetData, GetStatus};
 use zk_election::testkit::{FaultProxy, ZkEnsemble};
 use zk_election::{
@@ -30,10 +31,21 @@ pub struct Slot {
     pub live: Option<Live>,
 }
 
+/// How contenders reach the ensemble.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// Plain TCP.
+    Plain,
+    /// Mutual TLS on the members' secure ports (the proxies forward the TLS bytes unchanged).
+    Tls,
+}
+
 /// A 3-node ensemble, K contenders each behind its own proxy, an observer straight to the
 /// ensemble, and the record.
 pub struct Cluster {
     pub ensemble: Arc<ZkEnsemble>,
+    /// The contenders' TLS settings, when they speak TLS.
+    tls: Option<TlsConfig>,
     pub slots: Vec<Slot>,
     pub observer: Addr<ZkSession>,
     pub recorder: Recorder,
@@ -46,7 +58,26 @@ impl Cluster {
     /// Starts the ensemble and `contenders` contenders with `policy`, and waits for a first
     /// confirmed leader.
     pub async fn start(contenders: usize, policy: ConnectionLossPolicy, session_timeout: Duration) -> Cluster {
-        let ensemble = Arc::new(blocking(ZkEnsemble::start).await.expect("ensemble"));
+        Cluster::start_over(Transport::Plain, contenders, policy, session_timeout).await
+    }
+
+    /// [`Cluster::start`] with contenders reaching the ensemble over `transport`.
+    pub async fn start_over(
+        transport: Transport,
+        contenders: usize,
+        policy: ConnectionLossPolicy,
+        session_timeout: Duration,
+    ) -> Cluster {
+        let ensemble = match transport {
+            Transport::Plain => blocking(ZkEnsemble::start).await,
+            Transport::Tls => blocking(|| ZkEnsemble::builder().tls().start()).await,
+        };
+        let ensemble = Arc::new(ensemble.expect("ensemble"));
+        let tls = ensemble.tls().map(|material| {
+            TlsConfig::ca_file(material.ca_path())
+                .client_identity_files(material.client_cert_path(), material.client_key_path())
+        });
+        let contender_connect = ensemble.secure_connect_string().unwrap_or_else(|| ensemble.connect_string());
         let observer_config = SessionConfig::builder(ensemble.connect_string())
             .session_timeout(Duration::from_secs(10))
             .request_timeout(Duration::from_secs(2))
@@ -55,11 +86,12 @@ impl Cluster {
         let observer = ZkSession::start(observer_config);
         let mut slots = Vec::new();
         for index in 0..contenders {
-            let proxy = FaultProxy::for_connect_string(&ensemble.connect_string()).expect("proxy");
+            let proxy = FaultProxy::for_connect_string(&contender_connect).expect("proxy");
             slots.push(Slot { index, address: format!("contender-{index}:6123"), proxy: Arc::new(proxy), live: None });
         }
         let mut cluster = Cluster {
             ensemble,
+            tls,
             slots,
             observer,
             recorder: Recorder::default(),
@@ -80,12 +112,14 @@ impl Cluster {
         let incarnation = self.next_incarnation;
         self.next_incarnation += 1;
         let slot = &mut self.slots[index];
-        let config = SessionConfig::builder(slot.proxy.connect_string())
+        let mut config = SessionConfig::builder(slot.proxy.connect_string())
             .session_timeout(self.session_timeout)
             .request_timeout(Duration::from_secs(3))
-            .backoff(Backoff { initial: Duration::from_millis(100), max: Duration::from_millis(800) })
-            .build()
-            .expect("session config");
+            .backoff(Backoff { initial: Duration::from_millis(100), max: Duration::from_millis(800) });
+        if let Some(tls) = &self.tls {
+            config = config.tls(tls.clone());
+        }
+        let config = config.build().expect("session config");
         let session = ZkSession::start(config);
         let election = ElectionConfig::builder(LATCH).policy(self.policy).build().expect("election config");
         let supervisor = ElectionSupervisor::start(session.clone(), election);
