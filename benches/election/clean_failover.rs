@@ -10,8 +10,8 @@ use zk_election::{ElectionSupervisor, LeadershipEvent, Stop, ZkSession};
 
 use crate::observer::{await_leader, await_node, Node, Observer, StopObserver};
 use crate::setup::{
-    await_children, close_sessions, connect, drain_into, join_now, stop, within, Bench, Event, EVENT_DEADLINE, SECOND,
-    WARMUP,
+    await_children, close_sessions, connect_to, drain_into, join_now, stop, within, Bench, Event, EVENT_DEADLINE,
+    SECOND, WARMUP,
 };
 use crate::stats::{row, Outcome, Samples};
 
@@ -22,6 +22,13 @@ const CONTENDERS: usize = 3;
 
 /// Three contenders in separate sessions; the leader stops → the successor's node is seen.
 pub(crate) async fn clean_failover(bench: &Bench) -> Result<Outcome, String> {
+    let (samples, granted) = handovers(bench, CLEAN_FAILOVERS).await?;
+    Ok(outcome(&samples, &granted))
+}
+
+/// `count` measured clean handovers (after the warm-up): the observer's times, and the
+/// successors' grant times.
+pub(crate) async fn handovers(bench: &Bench, count: usize) -> Result<(Samples, Samples), String> {
     let (observer, mut seen) = Observer::start(&bench.observer, LEADER);
     await_node(&mut seen, EVENT_DEADLINE, "initial read", |n| *n == Node::Absent).await?;
     let (events, mut event_rx) = mpsc::unbounded_channel();
@@ -29,7 +36,7 @@ pub(crate) async fn clean_failover(bench: &Bench) -> Result<Outcome, String> {
     let mut leader = await_leader(&mut seen, "first leader", |_| true).await?.0;
     let mut samples = Samples::default();
     let mut granted = Samples::default();
-    for handover in 0..(WARMUP + CLEAN_FAILOVERS) {
+    for handover in 0..(WARMUP + count) {
         let k = contenders.index_of(&leader)?;
         while event_rx.try_recv().is_ok() {}
         let start = Instant::now();
@@ -49,7 +56,7 @@ pub(crate) async fn clean_failover(bench: &Bench) -> Result<Outcome, String> {
     }
     observer.do_send(StopObserver);
     close_sessions(contenders.sessions).await;
-    Ok(outcome(&samples, &granted))
+    Ok((samples, granted))
 }
 
 /// The contenders, each in a session of its own; contender `k` reports events tagged `k`.
@@ -65,7 +72,7 @@ impl Contenders {
     async fn start(bench: &Bench, events: mpsc::UnboundedSender<Event>) -> Result<Contenders, String> {
         let mut all = Contenders { sessions: Vec::new(), supervisors: Vec::new(), addresses: Vec::new(), events };
         for k in 0..CONTENDERS {
-            let s = connect(&bench.connect, 6 * SECOND).await?;
+            let s = connect_to(bench, 6 * SECOND).await?;
             let address = format!("clean-{k}-0:6123");
             all.supervisors.push(join_now(&s, LATCH, LEADER, &address, k, &all.events).await?);
             all.sessions.push(s);

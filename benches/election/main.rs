@@ -35,6 +35,7 @@ mod observer;
 mod procfs;
 mod setup;
 mod stats;
+mod tls_cost;
 mod zk_rtt;
 
 use std::future::Future;
@@ -60,6 +61,7 @@ const FIGURES: &[(&str, Duration, FigureFn)] = &[
     ("zk_rtt", Duration::from_secs(60), |b| Box::pin(zk_rtt::zk_round_trip(b))),
     ("first_leader_ms", Duration::from_secs(60), |b| Box::pin(first_leader::first_leader(b))),
     ("clean_failover_ms", Duration::from_secs(90), |b| Box::pin(clean_failover::clean_failover(b))),
+    ("clean_failover_tls+tcp_ms", Duration::from_secs(120), |b| Box::pin(tls_cost::tls_cost(b))),
     ("elections_1000_ms", Duration::from_secs(120), |b| Box::pin(elections::elections_1000(b))),
     ("herd_requests_per_failover", Duration::from_secs(120), |b| Box::pin(herd::herd(b))),
     ("crash_failover_over_timeout_ms", Duration::from_secs(120), |b| Box::pin(crash_failover::crash_failover(b))),
@@ -175,7 +177,7 @@ fn run_figures(
                 return (rows, figures);
             }
         };
-        let bench = Bench { connect, observer, tick, zk_pid, zk_log, zk_addr, example };
+        let bench = Bench { connect, observer, tick, zk_pid, zk_log, zk_addr, example, tls: None };
         for &(name, limit, figure) in FIGURES {
             if !name.split('+').any(selected) {
                 continue;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
+use zk_election::secure::TlsConfig;
 use zk_election::session::{GetChildren, GetSessionMetrics, GetStatus, SessionMetrics};
 use zk_election::testkit::RecordingContender;
 use zk_election::{
@@ -35,6 +36,9 @@ pub(crate) struct Bench {
     pub(crate) zk_addr: std::net::SocketAddr,
     /// The `contender` example built in release, for the footprint figure.
     pub(crate) example: Result<PathBuf, String>,
+    /// TLS for the contenders' sessions of the figures that honour it (clean failover), when
+    /// `connect` names TLS ports.
+    pub(crate) tls: Option<TlsConfig>,
 }
 
 /// A leadership event, tagged with the contender it went to and when it arrived.
@@ -149,6 +153,17 @@ pub(crate) async fn connected(session: &Addr<ZkSession>, limit: Duration) -> Res
 /// A connected session.
 pub(crate) async fn connect(connect: &str, timeout: Duration) -> Result<Addr<ZkSession>, String> {
     let s = session(connect, timeout)?;
+    connected(&s, 15 * SECOND).await?;
+    Ok(s)
+}
+
+/// A connected session to the bench's servers, over TLS if the bench says so.
+pub(crate) async fn connect_to(bench: &Bench, timeout: Duration) -> Result<Addr<ZkSession>, String> {
+    let mut config = SessionConfig::builder(&bench.connect).session_timeout(timeout).request_timeout(10 * SECOND);
+    if let Some(tls) = &bench.tls {
+        config = config.tls(tls.clone());
+    }
+    let s = ZkSession::start(config.build().map_err(|e| e.to_string())?);
     connected(&s, 15 * SECOND).await?;
     Ok(s)
 }
