@@ -25,7 +25,10 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `cli` | yes | the `zk-elect` binary (`campaign`, `observe`, `run -- CMD`) and its dependencies: clap, serde_json, tracing-subscriber, libc, tokio's `process` and `signal` |
+//! | `cli` | yes | the `zk-elect` binary (`campaign`, `observe`, `run -- CMD`) and its dependencies: clap, serde_json, tracing-subscriber, libc, tokio's `process` and `signal`; turns on `tls`, `sasl` and `metrics` |
+//! | `tls` | with `cli` | ZooKeeper over TLS, server-verified or mutual, with certificate reload ([`secure::TlsConfig`]); rustls with aws-lc-rs |
+//! | `sasl` | with `cli` | SASL DIGEST-MD5 logins ([`SessionConfigBuilder::sasl_digest`](config::SessionConfigBuilder::sasl_digest)) and `sasl:<user>` ACLs |
+//! | `metrics` | with `cli` | counters, gauges and histograms through the `metrics` facade ([`telemetry`]) |
 //! | `testkit` | no | the `testkit` module: real ZooKeeper servers and 3-node ensembles as child JVMs on 127.0.0.1 (kill, restart, pause), a TCP fault proxy (partition, cut) and a recording contender, for your own tests; needs Java and ZooKeeper installed |
 //!
 //! Without features the library needs no more of tokio than its timers (`time`).

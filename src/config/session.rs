@@ -164,7 +164,7 @@ pub struct SessionConfigBuilder {
 
 impl SessionConfigBuilder {
     /// Session timeout to ask of the server (default 6 s): whole milliseconds from
-    /// [`MIN_SESSION_TIMEOUT`] (1 s) to [`MAX_SESSION_TIMEOUT`] (`i32::MAX` ms), checked by
+    /// [`MIN_SESSION_TIMEOUT`](super::MIN_SESSION_TIMEOUT) (1 s) to [`MAX_SESSION_TIMEOUT`](super::MAX_SESSION_TIMEOUT) (`i32::MAX` ms), checked by
     /// [`SessionConfigBuilder::build`]. ZooKeeper clamps it to its
     /// `minSessionTimeout..=maxSessionTimeout`; the negotiated value is what counts.
     pub fn session_timeout(mut self, timeout: Duration) -> Self {

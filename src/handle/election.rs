@@ -338,7 +338,7 @@ impl ElectionHandle {
     /// Gives up leadership: with `rejoin` the contender queues again at the back of the latch
     /// (the watch shows [`Leadership::Follower`]); without, it leaves the election for good (the
     /// watch shows [`Leadership::Stopped`]; the session stays open until shutdown). See
-    /// [`Resign`]. The watch changes before the supervisor is asked: once this returns, it no
+    /// [`Resign`](crate::contender::Resign). The watch changes before the supervisor is asked: once this returns, it no
     /// longer shows the leadership given up (it may show a newer one).
     pub async fn resign(&self, rejoin: bool) -> Result<(), ElectionError> {
         self.inner.started.relay.send(ResignVia(rejoin)).await?
