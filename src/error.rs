@@ -193,9 +193,9 @@ pub enum ZkError {
     /// The server rejected our credentials.
     #[error("authentication failed: the server refused our credentials")]
     AuthFailed,
-    /// The server refused a session without credentials: it demands authentication (SASL,
-    /// with `enforce.auth.enabled`) and none is configured.
-    #[error("the server demands authentication (SASL) and none is configured")]
+    /// The server refused a session without credentials: it demands authentication
+    /// (`enforce.auth.enabled`, SASL or digest) and none is configured.
+    #[error("the server demands authentication and none is configured")]
     AuthRequired,
     /// The TLS handshake with a server failed; the problem names the cause.
     #[error(transparent)]

@@ -370,7 +370,8 @@ async fn server_enforcing_auth_fails_a_session_without_it_as_a_typed_error() {
     let session = ZkSession::start(config);
     let supervisor = ElectionSupervisor::start(session.clone(), ElectionConfig::builder(LATCH).build().unwrap());
     let mut events = subscribe(&supervisor, "jm", "anonymous:1", LEADER, true).await;
-    expect_error(&mut events, &supervisor, ZkError::AuthFailed).await;
+    // No credentials at all: the error says the server demands some.
+    expect_error(&mut events, &supervisor, ZkError::AuthRequired).await;
     // Alive and not spinning: the session keeps retrying with backoff.
     let cpu = cpu_time();
     let wall = Instant::now();
