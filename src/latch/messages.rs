@@ -49,9 +49,6 @@ pub struct LatchMetrics {
     pub nodes_created: u64,
     /// ZooKeeper requests issued.
     pub requests: u64,
-    /// Times the participant took the lead when its predecessor, first in line, was deleted,
-    /// without listing the latch again.
-    pub listings_skipped: u64,
     /// Our current node, if any.
     pub node: Option<String>,
     /// Whether we lead.

@@ -8,15 +8,6 @@
 //! leader at once and sends a waiting participant back into line, and a failover costs no extra
 //! request.
 //!
-//! A waiting participant whose predecessor was first in line at its last look takes the lead
-//! when that predecessor's node is deleted, without listing the latch again as Curator does:
-//! sequence numbers come from the latch node's own counter and only grow, so every node created
-//! after that look sorts after ours, and every node that sorted before ours was seen then. The
-//! handover is one write (the old leader's delete), one notification, then our guarded publish.
-//! Any other wake-up (a predecessor that was not first, a data change, a reconnect) lists the
-//! latch again. Foreign children never count; a node created by hand with a name of its own
-//! choosing (`…-latch-0000000000`) is outside that argument, as it is outside Curator's.
-//!
 //! State: `Link` (the session as the latch sees it) and `Place` (where we stand in line),
 //! changed in `on_connection` and in the continuations of the few requests below.
 
@@ -231,9 +222,6 @@ impl LeaderLatch {
             self.set_leader(true);
         } else {
             self.set_leader(false);
-            if let Place::InLine(line) = &mut self.place {
-                line.predecessor_first = position == 1;
-            }
             let predecessor = format!("{}/{}", self.latch_path, ordered[position - 1]);
             self.arm_watch(WatchSlot::Predecessor, predecessor, ctx);
         }
@@ -395,19 +383,8 @@ impl Handler<WatchFired> for LeaderLatch {
         } else {
             return;
         };
-        // The first in line left and we were right behind it: we are first (module docs).
-        // Over a suspended connection we never gain leadership; the reconnect looks again.
-        let first_now = slot == WatchSlot::Predecessor
-            && msg.event == WatchEvent::Deleted
-            && line.predecessor_first
-            && self.link == Link::Up;
         self.release_watch(slot);
-        if first_now {
-            self.stats.listings_skipped += 1;
-            self.set_leader(true);
-        } else {
-            self.check_leadership(ctx);
-        }
+        self.check_leadership(ctx);
     }
 }
 

@@ -78,10 +78,6 @@ pub(super) struct InLine {
     pub leader: bool,
     /// The predecessor whose watch is armed, while we wait.
     pub watching: Option<String>,
-    /// Whether, at our last look at the line, that predecessor was first in it. Its deletion
-    /// then makes us first without another look: a node created later gets a larger sequence
-    /// number than ours, so nobody can have slipped in ahead of us (see `LeaderLatch`).
-    pub predecessor_first: bool,
     /// Whether the watch on our own node is armed (once per node, at our first look at the
     /// line, whether we lead or not).
     pub own_watch: bool,
@@ -89,7 +85,7 @@ pub(super) struct InLine {
 
 impl InLine {
     pub fn new(node: String, czxid: i64) -> InLine {
-        InLine { node, czxid, leader: false, watching: None, predecessor_first: false, own_watch: false }
+        InLine { node, czxid, leader: false, watching: None, own_watch: false }
     }
 }
 
