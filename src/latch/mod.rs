@@ -8,6 +8,12 @@
 //! leader at once and sends a waiting participant back into line, and a failover costs no extra
 //! request.
 //!
+//! When its predecessor goes, a waiting participant lists the latch again even if that
+//! predecessor led. Sequence numbers only grow, so nobody can have slipped in ahead; but its
+//! own node may have gone in the same breath (an operator clearing the latch), and leading on
+//! the notification alone would grant it on a deleted node, with an old fencing token, after a
+//! successor with a newer one (`tests/latch_handover.rs`). The second look costs one read.
+//!
 //! State: `Link` (the session as the latch sees it) and `Place` (where we stand in line),
 //! changed in `on_connection` and in the continuations of the few requests below.
 
