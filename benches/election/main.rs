@@ -63,6 +63,9 @@ const FIGURES: &[(&str, Duration, FigureFn)] = &[
     ("clean_failover_ms", Duration::from_secs(90), |b| Box::pin(clean_failover::clean_failover(b))),
     ("clean_failover_tls+tcp_ms", Duration::from_secs(120), |b| Box::pin(tls_cost::tls_cost(b))),
     ("elections_1000_ms", Duration::from_secs(120), |b| Box::pin(elections::elections_1000(b))),
+    ("elections_10000_ms+rss_bytes_per_idle_election", Duration::from_secs(120), |b| {
+        Box::pin(elections::elections_10000(b))
+    }),
     ("herd_requests_per_failover", Duration::from_secs(120), |b| Box::pin(herd::herd(b))),
     ("crash_failover_over_timeout_ms", Duration::from_secs(120), |b| Box::pin(crash_failover::crash_failover(b))),
     ("idle_cpu_pct+rss_mib", Duration::from_secs(60), |b| Box::pin(footprint::footprint(b))),
