@@ -83,6 +83,15 @@ impl CpuClock {
     }
 
     /// CPU seconds used since `earlier`, by part, with the wall time between.
+    /// CPU milliseconds per event over `events` events since `earlier`: this process (every
+    /// thread) and the ZooKeeper server, if known.
+    pub(crate) fn ms_per(&self, earlier: &CpuClock, events: usize) -> (f64, Option<f64>) {
+        let n = events.max(1) as f64;
+        let ours = (self.main_s - earlier.main_s + self.others_s - earlier.others_s) * 1000.0 / n;
+        let server = self.zookeeper_s.zip(earlier.zookeeper_s).map(|(a, b)| (a - b) * 1000.0 / n);
+        (ours, server)
+    }
+
     pub(crate) fn since(&self, earlier: &CpuClock) -> Value {
         json!({
             "wall_s": round3(self.at.duration_since(earlier.at).as_secs_f64()),
