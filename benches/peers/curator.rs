@@ -58,12 +58,16 @@ fn join(paths: &[PathBuf]) -> String {
     paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")
 }
 
-/// The version in the name of the file a Debian jar link points at (`curator-recipes-5.4.0.jar`).
+/// The version in a Debian jar's versioned name (`curator-recipes-5.4.0.jar`, installed beside
+/// `curator-recipes.jar`).
 fn jar_version(name: &str) -> String {
-    std::fs::canonicalize(Path::new(JARS).join(format!("{name}.jar")))
-        .ok()
-        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .and_then(|stem| stem.strip_prefix(&format!("{name}-")).map(str::to_owned))
+    let prefix = format!("{name}-");
+    std::fs::read_dir(JARS)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .find_map(|file| file.strip_prefix(&prefix)?.strip_suffix(".jar").map(str::to_owned))
         .unwrap_or_else(|| "unknown".to_owned())
 }
 

@@ -27,7 +27,8 @@
 //! cluster), all on 127.0.0.1. In each, a warm-up of a few seconds of the same rounds comes first
 //! (not measured), then `PEERS_ROUNDS` (default 40) rounds of every peer, round-robin.
 //!
-//! Set `ZK_ELECT_BIN` to measure another zk-elect build. Output: a markdown table on stdout,
+//! Set `ZK_ELECT_BIN` to measure another zk-elect build, `ZK_ELECT_BASELINE_BIN` to measure a
+//! second one beside it (peer `zk-elect-baseline`). Output: a markdown table on stdout,
 //! `target/bench/peers.json`, contenders' and etcd's stderr under `target/bench/peers-logs/`.
 
 #[allow(dead_code)] // shared with the election bench, which uses all of it
@@ -52,7 +53,7 @@ mod schedule;
 mod setups;
 mod zk_elect;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use actix::prelude::*;
@@ -160,7 +161,8 @@ fn prepare(selected: &dyn Fn(&str) -> bool, dir: &Path) -> Tools {
             eprintln!("{name} will be skipped: {err}");
         }
     }
-    Tools { zk_elect, curator }
+    let baseline = std::env::var_os("ZK_ELECT_BASELINE_BIN").map(PathBuf::from);
+    Tools { zk_elect, baseline, curator }
 }
 
 fn versions(tools: &Tools) -> serde_json::Value {

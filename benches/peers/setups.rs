@@ -40,12 +40,17 @@ impl Kind {
     }
 }
 
-/// The peers in the order of the table; arguments select them by these names.
-pub(crate) const PEERS: [&str; 4] = ["zk-elect", "library", "curator", "etcd"];
+/// The peers in the order of the table; arguments select them by these names. The last runs
+/// only when `ZK_ELECT_BASELINE_BIN` names another zk-elect build, to compare two builds in one
+/// interleaved run.
+pub(crate) const PEERS: [&str; 5] = ["zk-elect", "library", "curator", "etcd", BASELINE];
+const BASELINE: &str = "zk-elect-baseline";
 
 /// What the peers are built from, made once before anything is measured.
 pub(crate) struct Tools {
     pub(crate) zk_elect: Result<PathBuf, String>,
+    /// `ZK_ELECT_BASELINE_BIN`, if set.
+    pub(crate) baseline: Option<PathBuf>,
     pub(crate) curator: Result<Compiled, String>,
 }
 
@@ -142,6 +147,14 @@ impl Servers {
                     runs: Runs::Process(zk_elect::peer(binary, &connect, &latch, &leader, log(name))),
                     membership: zk_membership(name),
                 }),
+                BASELINE => match &tools.baseline {
+                    Some(binary) => Ok(Peer {
+                        name,
+                        runs: Runs::Process(zk_elect::peer(binary, &connect, &latch, &leader, log(name))),
+                        membership: zk_membership(name),
+                    }),
+                    None => continue,
+                },
                 "library" => Ok(Peer {
                     name,
                     runs: Runs::Library(LibraryPeer { connect: connect.clone(), latch, leader }),

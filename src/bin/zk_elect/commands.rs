@@ -180,11 +180,17 @@ impl Campaign {
     async fn on_event(&mut self, event: LeadershipEvent, out: Output) {
         match event {
             LeadershipEvent::Granted { leader_session, fencing_token, .. } => {
-                out.emit(Event::Granted { leader_session, fencing_token });
                 self.granted = Some(leader_session);
                 self.published = None;
-                let confirm = Confirm { component: COMPONENT.to_owned(), leader_session };
-                match self.supervisor.send(confirm).await {
+                // Confirm first, print second. `send` queues the confirm; one yield lets the
+                // supervisor (on this thread) take it and hand the leader node's write to the
+                // session thread. Printing (a write(2) that wakes whoever reads us) then overlaps
+                // that round trip instead of delaying it. `granted` still comes before
+                // `published`, which reaches this loop only after we return.
+                let confirm = self.supervisor.send(Confirm { component: COMPONENT.to_owned(), leader_session });
+                tokio::task::yield_now().await;
+                out.emit(Event::Granted { leader_session, fencing_token });
+                match confirm.await {
                     Ok(Ok(())) => {}
                     // Revoked in the meantime: the revoke is on its way to us.
                     Ok(Err(ElectionError::NotLeader | ElectionError::StaleLeaderSession { .. })) => {}
