@@ -3,10 +3,11 @@
 //! without the process around it.
 //!
 //! A contender starts the way zk-elect does (session started, supervisor subscribed at once,
-//! not waiting for the connection) and leaves the way it does on `quit` (`Stop`, then the
-//! session closed), so that the two figures differ by the process and nothing else.
+//! not waiting for the connection) and leaves the way it does on `quit` (`Stop`; then, if it led,
+//! a grace of [`HANDOVER_GRACE`]; then the session closed), so that the two figures differ by the
+//! process and nothing else.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
@@ -18,6 +19,9 @@ use crate::setup::{join_now, session, within, Event, SECOND};
 
 /// zk-elect's default session timeout.
 const SESSION_TIMEOUT_SECS: u32 = 6;
+/// zk-elect's `HANDOVER_GRACE` (src/bin/zk_elect/commands.rs): a leader that left keeps its
+/// session this long, out of its successor's way.
+const HANDOVER_GRACE: Duration = Duration::from_millis(20);
 
 /// Starts in-process contenders of one election.
 pub(crate) struct LibraryPeer {
@@ -35,6 +39,8 @@ pub(crate) struct Contender {
     leaving: Option<JoinHandle<Result<(), String>>>,
     /// Asked to leave (`leaving` may have been awaited since).
     left: bool,
+    /// It published: it leads until it leaves.
+    led: bool,
 }
 
 impl LibraryPeer {
@@ -42,7 +48,7 @@ impl LibraryPeer {
         let session = session(&self.connect, SESSION_TIMEOUT_SECS * SECOND)?;
         let (sender, events) = mpsc::unbounded_channel();
         let supervisor = join_now(&session, &self.latch, &self.leader, address, 0, &sender).await?;
-        Ok(Contender { session, supervisor, events, leaving: None, left: false })
+        Ok(Contender { session, supervisor, events, leaving: None, left: false, led: false })
     }
 }
 
@@ -55,7 +61,8 @@ impl Contender {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
                 Ok(Some(Event { at, event: LeadershipEvent::Granted { .. }, .. })) => granted = Some(at),
                 Ok(Some(Event { at, event: LeadershipEvent::Published { .. }, .. })) => {
-                    return Ok(Announced { granted, leads: at })
+                    self.led = true;
+                    return Ok(Announced { granted, leads: at });
                 }
                 Ok(Some(Event { event: LeadershipEvent::Error { error, .. }, .. })) => {
                     return Err(format!("election error: {error}"))
@@ -67,17 +74,19 @@ impl Contender {
         }
     }
 
-    /// Starts leaving (`Stop`, then the session closed, as zk-elect does on `quit`); answers
-    /// the moment it was asked.
+    /// Starts leaving as zk-elect does on `quit`; answers the moment it was asked.
     pub(crate) fn leave(&mut self) -> Instant {
         let at = Instant::now();
         self.left = true;
-        let (supervisor, session) = (self.supervisor.clone(), self.session.clone());
+        let (supervisor, session, led) = (self.supervisor.clone(), self.session.clone(), self.led);
         self.leaving = Some(actix::spawn(async move {
             within(STEP_LIMIT, "stop", supervisor.send(Stop))
                 .await?
                 .map_err(|e| format!("stop: {e}"))?
                 .map_err(|e| format!("stop failed: {e}"))?;
+            if led {
+                tokio::time::sleep(HANDOVER_GRACE).await;
+            }
             within(STEP_LIMIT, "session close", session.send(StopSession)).await?.map_err(|e| e.to_string())
         }));
         at
