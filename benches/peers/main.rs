@@ -107,13 +107,22 @@ fn main() {
     let versions = versions(&tools);
     println!("# zk-election next to its peers\n");
     println!("machine: {} cores, {} · Linux {} · load average {load_before}", cores(), cpu_model(), kernel());
-    println!("versions: {versions}\n");
+    println!("versions: {}\n", describe_versions(&versions));
     println!(
-        "Each setup starts with a warm-up, not measured: {} s of back-to-back in-process handovers (the \
-         ZooKeeper server's JIT), then a few seconds of rounds of every peer.\n",
+        "Each setup starts with a warm-up, not measured: {} s or more of back-to-back in-process handovers \
+         (the ZooKeeper server's JIT), then a few seconds of rounds of every peer.\n",
         schedule::BURST_TIME.as_secs()
     );
 
+    println!(
+        "clean handover: the leader is told to leave (`quit` on stdin; etcdctl: SIGINT; library: Stop) → the \
+         successor says it leads. first leader: a contender is started on an empty election (process spawned; \
+         library: session started) → it says it leads. \"Leads\": zk-elect `published`, the library's \
+         `Published`, the Curator contender's `leader` line (after Flink's publish), etcdctl's proposal line. \
+         Milliseconds on the bench's clock; {rounds} rounds per peer and setup, round-robin, a standby idle for \
+         {} ms before each handover.\n",
+        round::SETTLE.as_millis()
+    );
     let system = System::new();
     let mut results = Vec::new();
     for kind in Kind::ALL.into_iter().filter(|k| setup_selected(k.name())) {
@@ -168,13 +177,41 @@ fn prepare(selected: &dyn Fn(&str) -> bool, dir: &Path) -> Tools {
 fn versions(tools: &Tools) -> serde_json::Value {
     let (etcd, etcdctl) = etcd::versions();
     json!({
-        "zk-elect": format!("{} {}", env!("CARGO_PKG_VERSION"),
+        "zk-elect": format!("{} ({})", env!("CARGO_PKG_VERSION"),
                             tools.zk_elect.as_ref().map_or_else(|e| e.clone(), |p| p.display().to_string())),
         "curator": tools.curator.as_ref().map_or_else(|e| e.clone(), |c| c.curator_version.clone()),
         "java": curator::java_version(),
         "etcd": etcd,
         "etcdctl": etcdctl,
+        "debian_packages": debian_packages(),
     })
+}
+
+/// The versions on one line.
+fn describe_versions(versions: &serde_json::Value) -> String {
+    let text = |key: &str| versions[key].as_str().unwrap_or("?").to_owned();
+    format!(
+        "zk-elect {} · Curator {} · {} · {} · {} · Debian packages: {}",
+        text("zk-elect"),
+        text("curator"),
+        text("java"),
+        text("etcd"),
+        text("etcdctl"),
+        text("debian_packages"),
+    )
+}
+
+/// The Debian packages of the peers and their versions (best effort: empty without dpkg).
+fn debian_packages() -> String {
+    let packages = ["zookeeper", "libcurator-recipes-java", "etcd-server", "etcd-client", "openjdk-17-jre-headless"];
+    std::process::Command::new("dpkg-query")
+        .args(["-W", "-f", "${Package} ${Version}\n"])
+        .args(packages)
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.lines().collect::<Vec<_>>().join(", "))
+        .unwrap_or_default()
 }
 
 fn cores() -> usize {

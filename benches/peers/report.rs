@@ -67,6 +67,24 @@ impl SetupResult {
             let _ = writeln!(out, "not run: {err}");
             return out;
         }
+        let zk = &self.servers["zookeeper"];
+        let etcd = match self.servers["etcd"]["members"].as_u64() {
+            Some(n) => format!("etcd: {n} member(s), --unsafe-no-fsync, data on tmpfs"),
+            None => format!("etcd: {}", self.servers["etcd"]["error"].as_str().unwrap_or("?")),
+        };
+        let _ = writeln!(
+            out,
+            "ZooKeeper {}: {} server(s), forceSync=no · {etcd} · all on 127.0.0.1",
+            zk["version"].as_str().unwrap_or("?"),
+            zk["members"],
+        );
+        if let Some(w) = &self.warmup {
+            let _ = writeln!(
+                out,
+                "warm-up (not measured): {} back-to-back in-process rounds, then {} rounds of every peer, {:.1} s\n",
+                w.burst_rounds, w.rounds, w.seconds
+            );
+        }
         out.push_str("| peer | clean handover p50 / p90 ms | successor granted p50 ms | first leader p50 / p90 ms | first granted p50 ms | samples |\n");
         out.push_str("|---|---|---|---|---|---|\n");
         for (name, figures) in &self.peers {

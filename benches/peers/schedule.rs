@@ -11,12 +11,15 @@ use crate::peer::Peer;
 use crate::round::{round, Measured, SETTLE};
 use crate::stats::{round3, Samples};
 
-/// Warm-up, first part: back-to-back rounds of an in-process contender (no settle) for this
-/// long. A JVM server starts interpreted and compiles a path only after it has run it a few
-/// hundred times; a handover runs most of its paths once or twice, so a few rounds of each peer
-/// would leave the server compiling during the measured rounds (seen: C1 compiler threads
-/// taking 0.6 ms on the critical path of a handover after 6 rounds).
+/// Warm-up, first part: back-to-back rounds of an in-process contender (no settle), at least
+/// this many and for at least this long (but no longer than the limit). A JVM server starts
+/// interpreted and compiles a path only after it has run it a few hundred times; a handover runs
+/// most of its paths once or twice, so a few rounds of each peer would leave the server
+/// compiling during the measured rounds (seen: C1 compiler threads taking 0.6 ms on the critical
+/// path of a handover after 6 rounds).
+const BURST_ROUNDS: usize = 200;
 pub(crate) const BURST_TIME: Duration = Duration::from_secs(4);
+const BURST_LIMIT: Duration = Duration::from_secs(15);
 /// Warm-up, second part: at least this many rounds of every peer, and at least this long (each
 /// peer's own operations, first connections and allocations).
 const WARMUP_ROUNDS: usize = 3;
@@ -93,7 +96,7 @@ pub(crate) async fn run(
     let mut in_a_row = vec![0; peers.len()];
     let warmup_start = Instant::now();
     let mut burst_rounds = 0;
-    while warmup_start.elapsed() < BURST_TIME {
+    while (burst_rounds < BURST_ROUNDS || warmup_start.elapsed() < BURST_TIME) && warmup_start.elapsed() < BURST_LIMIT {
         if let Err(err) = round(burst, etcd, &format!("{label}-b{burst_rounds}"), Duration::ZERO).await {
             eprintln!("  warm-up burst: round failed: {err}");
         }
