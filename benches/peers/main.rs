@@ -24,8 +24,10 @@
 //!
 //! Two setups, one after the other: standalone (one testkit ZooKeeper, `forceSync=no`; one etcd,
 //! `--unsafe-no-fsync`, data on tmpfs) and ensemble (a 3-server `ZkEnsemble`, a 3-member etcd
-//! cluster), all on 127.0.0.1. In each, a warm-up of a few seconds of the same rounds comes first
-//! (not measured), then `PEERS_ROUNDS` (default 40) rounds of every peer, round-robin.
+//! cluster), all on 127.0.0.1. In each, a warm-up comes first (not measured): back-to-back
+//! in-process handovers until the ZooKeeper JVM's paths are compiled, then a few rounds of every
+//! peer. Then `PEERS_ROUNDS` (default 40) rounds of every peer, round-robin. Results and what
+//! bounds them: `benches/peers/RESULTS.md`.
 //!
 //! Set `ZK_ELECT_BIN` to measure another zk-elect build, `ZK_ELECT_BASELINE_BIN` to measure a
 //! second one beside it (peer `zk-elect-baseline`). Output: a markdown table on stdout,
