@@ -9,7 +9,8 @@
 //! default `warn`). Until the first session is established the first event is `connection`
 //! with state `connecting`; `--connect-timeout-ms` bounds that wait. Each command stops cleanly
 //! on SIGINT, SIGTERM, the end of stdin or a line `quit`: it leaves the election (its nodes are
-//! deleted), closes the session, prints `stopped` and exits 0.
+//! deleted), closes the session (a leader 20 ms later, out of its successor's way), prints
+//! `stopped` and exits 0.
 //!
 //! `--http ADDR` (any subcommand; IP:PORT, port 0 for any free one) starts a sidecar HTTP server
 //! there, and nowhere without it. Its first event is `http` with the `address` bound; then
