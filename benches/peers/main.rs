@@ -27,7 +27,7 @@
 //! cluster), all on 127.0.0.1. In each, a warm-up comes first (not measured): back-to-back
 //! in-process handovers until the ZooKeeper JVM's paths are compiled, then a few rounds of every
 //! peer. Then `PEERS_ROUNDS` (default 40) rounds of every peer, round-robin. Results and what
-//! bounds them: `benches/peers/RESULTS.md`.
+//! bounds them: `BENCHMARKS.md`.
 //!
 //! Set `ZK_ELECT_BIN` to measure another zk-elect build, `ZK_ELECT_BASELINE_BIN` to measure a
 //! second one beside it (peer `zk-elect-baseline`). Output: a markdown table on stdout,

@@ -14,7 +14,7 @@ use crate::peer::{Announced, Peer};
 
 /// After B is a candidate: time for it to finish what it does after joining (read the latch,
 /// set its watch), so that the handover measures a standing candidate taking over. It is also
-/// idle time, as a real standby's is: threads asleep, caches cooled (see RESULTS.md: on this
+/// idle time, as a real standby's is: threads asleep, caches cooled (see BENCHMARKS.md: on this
 /// machine a ZooKeeper round trip after 100 ms of idling costs ~4 times one right after another).
 pub(crate) const SETTLE: Duration = Duration::from_millis(100);
 

@@ -40,7 +40,7 @@ impl Termination {
                     // After `quit` the thread goes on reading (and ignoring) lines rather than
                     // ending: a thread's exit costs ~0.1 ms of CPU, which on a busy machine is
                     // spent right when the main loop should be leaving the election (seen in
-                    // the peers benchmark, benches/peers/RESULTS.md).
+                    // the peers benchmark, BENCHMARKS.md).
                     Ok(line) if !quit && line.trim() == "quit" => {
                         quit = true;
                         let _ = sender.send(Reason::Quit);
