@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use serde_json::{json, Value};
-use zk_election::testkit::ZkServer;
+use zk_election::testkit::{ZkEnsemble, ZkServer};
 use zk_election::ZkSession;
 
 use machine::{bench_dir, build_contender_example, cpu_model, kernel, load_average, server_tick};
@@ -91,7 +91,16 @@ fn main() {
         std::process::exit(1);
     }
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let selected = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
+    // `--ensemble`: the election figures on a 3-member ensemble instead of a standalone server.
+    let on_ensemble = std::env::args().any(|a| a == "--ensemble");
+    let selected = |name: &str| {
+        let default = !on_ensemble || ENSEMBLE_FIGURES.iter().any(|f| name.starts_with(f));
+        if filters.is_empty() {
+            default
+        } else {
+            filters.iter().any(|f| name.contains(f.as_str()))
+        }
+    };
     let started = Instant::now();
     let load_before = load_average();
 
@@ -103,12 +112,40 @@ fn main() {
         Err("not selected".to_owned())
     };
 
-    let (server, jvm_args) = start_server();
-    let (machine, tick) = describe_machine(&server, jvm_args, &load_before);
     let system = System::new();
-    let (rows, figures) = run_figures(&system, &server, tick, example, &selected, started);
-    drop(server);
-    write_report(machine, &rows, figures, started, &dir);
+    if on_ensemble {
+        let ensemble = start_ensemble();
+        // The quorum leader expires sessions and sees every write: its pid, log and counters.
+        let leader = ensemble.leader_index().unwrap_or(0);
+        let (mut machine, tick) = describe_machine(ensemble.member(leader), Vec::new(), &load_before);
+        machine["setup"] = json!("3-member ensemble; server figures are the quorum leader's");
+        let connect = ensemble.connect_string();
+        let (rows, figures) =
+            run_figures(&system, ensemble.member(leader), Some(connect), tick, example, &selected, started);
+        drop(ensemble);
+        write_report(machine, &rows, figures, started, &dir.join("election-ensemble.json"));
+    } else {
+        let (server, jvm_args) = start_server();
+        let (machine, tick) = describe_machine(&server, jvm_args, &load_before);
+        let (rows, figures) = run_figures(&system, &server, None, tick, example, &selected, started);
+        drop(server);
+        write_report(machine, &rows, figures, started, &dir.join("election.json"));
+    }
+}
+
+/// The figures `--ensemble` runs unless others are named: those about one election's latency
+/// and cost (the scale and footprint figures measure this process, not the servers).
+const ENSEMBLE_FIGURES: &[&str] = &["zk_rtt", "first_leader", "clean_failover_ms", "herd", "crash_failover"];
+
+/// Starts a 3-member ensemble (`forceSync=no`), or exits.
+fn start_ensemble() -> ZkEnsemble {
+    match ZkEnsemble::builder().force_sync(false).start().and_then(|e| e.wait_for_leader().map(|_| e)) {
+        Ok(ensemble) => ensemble,
+        Err(err) => {
+            eprintln!("cannot start the ZooKeeper ensemble: {err}");
+            std::process::exit(1);
+        }
+    }
 }
 
 /// Starts the standalone server, or exits; answers it and the extra JVM flags it runs with.
@@ -161,12 +198,13 @@ fn describe_machine(server: &ZkServer, jvm_args: Vec<String>, load_before: &str)
 fn run_figures(
     system: &SystemRunner,
     server: &ZkServer,
+    connect: Option<String>,
     tick: Option<Duration>,
     example: Result<PathBuf, String>,
     selected: &dyn Fn(&str) -> bool,
     started: Instant,
 ) -> (Vec<Row>, serde_json::Map<String, Value>) {
-    let connect = server.connect_string();
+    let connect = connect.unwrap_or_else(|| server.connect_string());
     let zk_pid = server.pid();
     let zk_log = server.log_path().to_owned();
     let zk_addr = server.addr();
@@ -218,13 +256,13 @@ async fn run_figure(
     figures.insert(name.to_owned(), json!({ "error": err }));
 }
 
-/// Prints the table and writes the JSON report into `dir`.
+/// Prints the table and writes the JSON report to `path`.
 fn write_report(
     mut machine: Value,
     rows: &[Row],
     figures: serde_json::Map<String, Value>,
     started: Instant,
-    dir: &Path,
+    path: &Path,
 ) {
     let load_after = load_average();
     machine["load_average_after"] = json!(load_after);
@@ -238,7 +276,6 @@ fn write_report(
         "figures": figures,
         "table_markdown": table(rows),
     });
-    let path = dir.join("election.json");
     let written = std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap_or_default());
     match written {
         Ok(()) => println!("wrote {}", path.display()),
