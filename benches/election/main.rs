@@ -276,7 +276,7 @@ fn write_report(
         "figures": figures,
         "table_markdown": table(rows),
     });
-    let written = std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap_or_default());
+    let written = std::fs::write(path, serde_json::to_string_pretty(&report).unwrap_or_default());
     match written {
         Ok(()) => println!("wrote {}", path.display()),
         Err(err) => eprintln!("cannot write {}: {err}", path.display()),
