@@ -117,8 +117,8 @@ fn main() {
         let ensemble = start_ensemble();
         // The quorum leader expires sessions and sees every write: its pid, log and counters.
         let leader = ensemble.leader_index().unwrap_or(0);
-        let (mut machine, tick) = describe_machine(ensemble.member(leader), Vec::new(), &load_before);
-        machine["setup"] = json!("3-member ensemble; server figures are the quorum leader's");
+        let setup = "3-member ensemble; server figures are the quorum leader's";
+        let (machine, tick) = describe_machine(ensemble.member(leader), setup, Vec::new(), &load_before);
         let connect = ensemble.connect_string();
         let (rows, figures) =
             run_figures(&system, ensemble.member(leader), Some(connect), tick, example, &selected, started);
@@ -126,7 +126,7 @@ fn main() {
         write_report(machine, &rows, figures, started, &dir.join("election-ensemble.json"));
     } else {
         let (server, jvm_args) = start_server();
-        let (machine, tick) = describe_machine(&server, jvm_args, &load_before);
+        let (machine, tick) = describe_machine(&server, "standalone", jvm_args, &load_before);
         let (rows, figures) = run_figures(&system, &server, None, tick, example, &selected, started);
         drop(server);
         write_report(machine, &rows, figures, started, &dir.join("election.json"));
@@ -169,7 +169,12 @@ fn start_server() -> (ZkServer, Vec<String>) {
 
 /// Prints the header (machine and server); answers it as JSON for the report, and the server's
 /// tick.
-fn describe_machine(server: &ZkServer, jvm_args: Vec<String>, load_before: &str) -> (Value, Option<Duration>) {
+fn describe_machine(
+    server: &ZkServer,
+    setup: &str,
+    jvm_args: Vec<String>,
+    load_before: &str,
+) -> (Value, Option<Duration>) {
     let version = server.version().unwrap_or_else(|e| format!("unknown ({e})"));
     let tick = server_tick(server);
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
@@ -180,12 +185,13 @@ fn describe_machine(server: &ZkServer, jvm_args: Vec<String>, load_before: &str)
         "zookeeper_version": version,
         "zookeeper_tick_ms": tick.map(|t| t.as_millis() as u64),
         "zookeeper_force_sync": false,
+        "setup": setup,
         "zookeeper_extra_jvm_args": jvm_args,
         "load_average_before": load_before,
     });
     println!("# zk-election benchmarks\n");
     println!(
-        "machine: {cores} cores, {} · Linux {} · ZooKeeper {version} (standalone, forceSync=no, tickTime={} ms) · load average {load_before}\n",
+        "machine: {cores} cores, {} · Linux {} · ZooKeeper {version} ({setup}, forceSync=no, tickTime={} ms) · load average {load_before}\n",
         cpu_model(),
         kernel(),
         tick.map_or("?".to_owned(), |t| t.as_millis().to_string()),
