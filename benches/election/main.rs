@@ -30,6 +30,8 @@ mod elections;
 mod first_leader;
 mod footprint;
 mod herd;
+mod herd_member;
+mod herd_processes;
 mod machine;
 mod observer;
 mod procfs;
@@ -67,6 +69,7 @@ const FIGURES: &[(&str, Duration, FigureFn)] = &[
         Box::pin(elections::elections_10000(b))
     }),
     ("herd_requests_per_failover", Duration::from_secs(120), |b| Box::pin(herd::herd(b))),
+    ("herd_processes", Duration::from_secs(300), |b| Box::pin(herd_processes::herd_processes(b))),
     ("crash_failover_over_timeout_ms", Duration::from_secs(120), |b| Box::pin(crash_failover::crash_failover(b))),
     ("idle_cpu_pct+rss_mib", Duration::from_secs(60), |b| Box::pin(footprint::footprint(b))),
 ];
@@ -77,6 +80,11 @@ fn main() {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_writer(std::io::stderr)
             .try_init();
+    }
+    // The multi-process herd starts copies of this binary as its member processes.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--herd-member") {
+        std::process::exit(herd_member::run(&args[at + 1..]));
     }
     // `cargo bench` passes `--bench`; `cargo test --benches` / `--all-targets` does not, and must
     // stay fast. Other arguments select figures by substring.
