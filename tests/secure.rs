@@ -139,6 +139,17 @@ async fn an_election_over_a_tls_ensemble_fails_over_as_over_plain_tcp() {
     let material = ensemble.tls().expect("TLS material");
     let (clean, crash) = fail_over_twice(&connect, || mutual(material)).await;
     eprintln!("3-member ensemble, TLS + SASL: clean failover {clean:?}, session-close failover {crash:?}");
+
+    // Failures are named on an ensemble too: a wrong CA and a wrong SASL password.
+    let foreign = TestCa::new("foreign").unwrap();
+    let identity = material.client_identity();
+    let wrong_ca = TlsConfig::ca_pem(foreign.cert_pem()).client_identity_pem(identity.cert_pem(), identity.key_pem());
+    let (error, after) = first_failure(with(&connect, wrong_ca)).await;
+    eprintln!("ensemble, wrong CA: reported after {after:?}: {error}");
+    assert!(matches!(&error, ZkError::Tls(f) if f.problem == TlsProblem::UnknownIssuer), "{error:?}");
+    let (error, after) = first_failure(secured(&connect, mutual(material), USER, "wrong")).await;
+    eprintln!("ensemble, wrong SASL password: reported after {after:?}: {error}");
+    assert_eq!(error, ZkError::AuthFailed);
 }
 
 /// Starts a session with `config` and returns the first failure it reports and when.
