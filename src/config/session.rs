@@ -67,16 +67,19 @@ impl SessionConfig {
     /// (`host:port[,host:port…][/chroot]`, as in the Java client).
     pub fn builder(connect_string: impl Into<String>) -> SessionConfigBuilder {
         SessionConfigBuilder {
-            connect_string: connect_string.into(),
+            // Holds the connect string as given until `build` validates it.
+            config: SessionConfig {
+                connect_string: connect_string.into(),
+                session_timeout: DEFAULT_SESSION_TIMEOUT,
+                request_timeout: DEFAULT_REQUEST_TIMEOUT,
+                auth: None,
+                backoff: Backoff::default(),
+                #[cfg(feature = "tls")]
+                tls: None,
+                #[cfg(feature = "sasl")]
+                sasl: None,
+            },
             chroot: None,
-            session_timeout: DEFAULT_SESSION_TIMEOUT,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            auth: None,
-            backoff: Backoff::default(),
-            #[cfg(feature = "tls")]
-            tls: None,
-            #[cfg(feature = "sasl")]
-            sasl: None,
         }
     }
 
@@ -150,16 +153,8 @@ impl SessionConfig {
 #[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct SessionConfigBuilder {
-    connect_string: String,
+    config: SessionConfig,
     chroot: Option<String>,
-    session_timeout: Duration,
-    request_timeout: Duration,
-    auth: Option<DigestAuth>,
-    backoff: Backoff,
-    #[cfg(feature = "tls")]
-    tls: Option<crate::secure::TlsConfig>,
-    #[cfg(feature = "sasl")]
-    sasl: Option<crate::secure::SaslDigest>,
 }
 
 impl SessionConfigBuilder {
@@ -168,14 +163,14 @@ impl SessionConfigBuilder {
     /// [`SessionConfigBuilder::build`]. ZooKeeper clamps it to its
     /// `minSessionTimeout..=maxSessionTimeout`; the negotiated value is what counts.
     pub fn session_timeout(mut self, timeout: Duration) -> Self {
-        self.session_timeout = timeout;
+        self.config.session_timeout = timeout;
         self
     }
 
     /// Deadline of every request (default 10 s). Requests made while disconnected otherwise wait
     /// until reconnect or expiry.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
+        self.config.request_timeout = timeout;
         self
     }
 
@@ -188,7 +183,7 @@ impl SessionConfigBuilder {
 
     /// Authenticate every connection with ZooKeeper's `digest` scheme.
     pub fn digest_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
-        self.auth = Some(DigestAuth { user: user.into(), password: password.into() });
+        self.config.auth = Some(DigestAuth { user: user.into(), password: password.into() });
         self
     }
 
@@ -196,20 +191,20 @@ impl SessionConfigBuilder {
     /// [`SessionConfigBuilder::build`] reads and checks the certificate files.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::secure::TlsConfig) -> Self {
-        self.tls = Some(tls);
+        self.config.tls = Some(tls);
         self
     }
 
     /// Authenticate every connection with SASL DIGEST-MD5 (feature `sasl`).
     #[cfg(feature = "sasl")]
     pub fn sasl_digest(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
-        self.sasl = Some(crate::secure::SaslDigest::new(user.into(), password.into()));
+        self.config.sasl = Some(crate::secure::SaslDigest::new(user.into(), password.into()));
         self
     }
 
     /// Backoff between attempts to build a new client after session loss or failed connects.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
+        self.config.backoff = backoff;
         self
     }
 
@@ -222,12 +217,14 @@ impl SessionConfigBuilder {
     /// largest backoff below it, an invalid digest user, an empty SASL user, or TLS files that
     /// cannot be read or hold no usable certificate or key ([`ConfigError::TlsMaterial`]).
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
-        let (servers, inline_chroot) = match self.connect_string.find('/') {
-            Some(i) => (&self.connect_string[..i], Some(&self.connect_string[i..])),
-            None => (self.connect_string.as_str(), None),
+        let SessionConfigBuilder { mut config, chroot } = self;
+        let given = std::mem::take(&mut config.connect_string);
+        let (servers, inline_chroot) = match given.find('/') {
+            Some(i) => (&given[..i], Some(&given[i..])),
+            None => (given.as_str(), None),
         };
         validate_servers(servers)?;
-        let chroot = match (inline_chroot, self.chroot.as_deref()) {
+        let chroot = match (inline_chroot, chroot.as_deref()) {
             (Some(inline), Some(explicit)) if inline != explicit => {
                 // Two different chroots: neither may win silently.
                 return Err(ConfigError::ConflictingChroots {
@@ -241,41 +238,32 @@ impl SessionConfigBuilder {
         if let Some(chroot) = chroot {
             path::validate("chroot", chroot)?;
         }
-        validate_session_timeout(self.session_timeout)?;
-        if self.request_timeout.is_zero() {
+        validate_session_timeout(config.session_timeout)?;
+        if config.request_timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout { what: "request timeout" });
         }
-        let Backoff { initial, max } = self.backoff;
+        let Backoff { initial, max } = config.backoff;
         if initial.is_zero() {
             return Err(ConfigError::ZeroTimeout { what: "initial backoff" });
         }
         if max < initial {
             return Err(ConfigError::BackoffMaxBelowInitial { initial, max });
         }
-        if let Some(auth) = &self.auth {
+        if let Some(auth) = &config.auth {
             if auth.user.is_empty() || auth.user.contains(':') {
                 return Err(ConfigError::InvalidDigestUser);
             }
         }
         #[cfg(feature = "sasl")]
-        if self.sasl.as_ref().is_some_and(|sasl| sasl.user().is_empty()) {
+        if config.sasl.as_ref().is_some_and(|sasl| sasl.user().is_empty()) {
             return Err(ConfigError::EmptySaslUser);
         }
         #[cfg(feature = "tls")]
-        if let Some(tls) = &self.tls {
+        if let Some(tls) = &config.tls {
             tls.validate()?;
         }
-        Ok(SessionConfig {
-            connect_string: format!("{servers}{}", chroot.unwrap_or("")),
-            session_timeout: self.session_timeout,
-            request_timeout: self.request_timeout,
-            auth: self.auth,
-            backoff: self.backoff,
-            #[cfg(feature = "tls")]
-            tls: self.tls,
-            #[cfg(feature = "sasl")]
-            sasl: self.sasl,
-        })
+        config.connect_string = format!("{servers}{}", chroot.unwrap_or(""));
+        Ok(config)
     }
 }
 
