@@ -20,6 +20,8 @@
 //! Also the process the benchmark measures for idle CPU and memory, so it only ever sleeps on
 //! events: no polling, no timers of its own.
 
+mod support;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -92,12 +94,7 @@ fn main() -> ExitCode {
         // Same message format and exit status (2) as clap's own argument errors.
         Err(err) => Args::command().error(ErrorKind::ValueValidation, err).exit(),
     };
-    if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .init();
-    }
+    support::init_logs();
     System::new().block_on(run(args, session_config, election_config))
 }
 

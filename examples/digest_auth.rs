@@ -19,12 +19,14 @@
 //! Every wait has a deadline; a missed one, or an unexpected answer, prints what was expected and
 //! exits with status 1. Takes about two seconds.
 
+mod support;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use zk_election::session::{Delete, Exists, GetChildren, GetData, GetStatus, SetData};
-use zk_election::testkit::{RecordingContender, ZkServer};
+use zk_election::testkit::RecordingContender;
 use zk_election::{
     ElectionConfig, ElectionSupervisor, LeaderInfoCodec, LeadershipEvent, SessionConfig, Stop, StopSession, Subscribe,
     ZkError, ZkSession,
@@ -38,30 +40,12 @@ const PASSWORD: &str = "s3cret";
 const DEADLINE: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
-    if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .init();
-    }
-    let server = match ZkServer::start() {
+    support::init_logs();
+    let server = match support::start_zookeeper() {
         Ok(server) => server,
-        Err(err) => {
-            eprintln!("error: cannot start an embedded ZooKeeper: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    println!("ZooKeeper: embedded server on {}", server.connect_string());
-    match System::new().block_on(run(server.connect_string())) {
-        Ok(()) => {
-            println!("done");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            println!("FAILED: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    support::finish(System::new().block_on(run(server.connect_string())))
 }
 
 async fn run(connect: String) -> Result<(), String> {

@@ -22,6 +22,8 @@
 //! Every wait has a deadline; a missed one prints what was expected and exits with status 1.
 //! Set `RUST_LOG` (e.g. `RUST_LOG=zk_election=debug`) to see the library's own logs on stderr.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -76,12 +78,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .init();
-    }
+    support::init_logs();
     // Declared before the proxies, so it is dropped (and its JVM killed) after them.
     let server;
     let (connect, base_path) = match args.connect.or(args.connect_flag) {

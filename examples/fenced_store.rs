@@ -24,6 +24,8 @@
 //! Exits 0 when the late write was rejected, 1 with a message otherwise. Set `RUST_LOG` (e.g.
 //! `RUST_LOG=zk_election=debug`) to see the library's logs on stderr.
 
+mod support;
+
 use std::fmt::Display;
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -59,12 +61,7 @@ const STEP_DEADLINE: Duration = Duration::from_secs(10);
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(2);
 
 fn main() -> ExitCode {
-    if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .init();
-    }
+    support::init_logs();
     let timeline = Timeline { t0: Instant::now() };
     // Declared before the proxy, so it is dropped (and its JVM killed) after it.
     let server = match ZkServer::start() {

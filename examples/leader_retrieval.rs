@@ -12,13 +12,15 @@
 //! `LeaderChanged` the subscriber receives is printed as it arrives. Every wait has a deadline; a
 //! missed one prints what was expected and exits with status 1. Takes about two seconds.
 
+mod support;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
 use zk_election::session::GetChildren;
-use zk_election::testkit::{RecordingContender, ZkServer};
+use zk_election::testkit::RecordingContender;
 use zk_election::{
     ElectionConfig, ElectionSupervisor, LeaderChanged, LeaderInfoCodec, LeaderRetriever, SessionConfig, Stop,
     StopSession, Subscribe, SubscribeLeader, ZkSession,
@@ -30,30 +32,12 @@ const LEADER: &str = "/retrieval-demo/leader/jobmanager";
 const DEADLINE: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
-    if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .init();
-    }
-    let server = match ZkServer::start() {
+    support::init_logs();
+    let server = match support::start_zookeeper() {
         Ok(server) => server,
-        Err(err) => {
-            eprintln!("error: cannot start an embedded ZooKeeper: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    println!("ZooKeeper: embedded server on {}", server.connect_string());
-    match System::new().block_on(run(server.connect_string())) {
-        Ok(()) => {
-            println!("done");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            println!("FAILED: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    support::finish(System::new().block_on(run(server.connect_string())))
 }
 
 async fn run(connect: String) -> Result<(), String> {

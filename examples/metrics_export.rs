@@ -17,6 +17,8 @@
 //! session events. Every wait has a deadline; a missed one prints what was expected and exits
 //! with status 1. Takes about two seconds.
 
+mod support;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -24,7 +26,7 @@ use actix::prelude::*;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::mpsc;
 use zk_election::session::GetChildren;
-use zk_election::testkit::{RecordingContender, ZkServer};
+use zk_election::testkit::RecordingContender;
 use zk_election::{
     ElectionConfig, ElectionSupervisor, LeadershipEvent, Resign, SessionConfig, Stop, StopSession, Subscribe, ZkSession,
 };
@@ -34,12 +36,7 @@ const LATCH: &str = "/metrics-demo/latch";
 const DEADLINE: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
-    if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .init();
-    }
+    support::init_logs();
     // First the recorder, so that nothing recorded before it is lost; then the help texts.
     let prometheus = match PrometheusBuilder::new().install_recorder() {
         Ok(handle) => handle,
@@ -49,24 +46,11 @@ fn main() -> ExitCode {
         }
     };
     zk_election::telemetry::describe();
-    let server = match ZkServer::start() {
+    let server = match support::start_zookeeper() {
         Ok(server) => server,
-        Err(err) => {
-            eprintln!("error: cannot start an embedded ZooKeeper: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    println!("ZooKeeper: embedded server on {}", server.connect_string());
-    match System::new().block_on(run(server.connect_string(), prometheus)) {
-        Ok(()) => {
-            println!("done");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            println!("FAILED: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    support::finish(System::new().block_on(run(server.connect_string(), prometheus)))
 }
 
 async fn run(connect: String, prometheus: PrometheusHandle) -> Result<(), String> {

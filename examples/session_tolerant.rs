@@ -24,6 +24,8 @@
 //! Every wait has a deadline; a missed one, or a leader that behaves otherwise, prints what was
 //! expected and exits with status 1. Takes about three seconds.
 
+mod support;
+
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,7 +34,7 @@ use actix::prelude::*;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 use zk_election::session::SubscribeConnection;
-use zk_election::testkit::{FaultProxy, RecordingContender, ZkServer};
+use zk_election::testkit::{FaultProxy, RecordingContender};
 use zk_election::{
     ConnectionLossPolicy, ConnectionState, ConnectionStateChanged, ElectionConfig, ElectionSupervisor, LeadershipEvent,
     SessionConfig, Stop, StopSession, Subscribe, ZkSession,
@@ -50,30 +52,12 @@ const STANDARD: &str = "standard";
 const TOLERANT: &str = "tolerant";
 
 fn main() -> ExitCode {
-    if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .init();
-    }
-    let server = match ZkServer::start() {
+    support::init_logs();
+    let server = match support::start_zookeeper() {
         Ok(server) => server,
-        Err(err) => {
-            eprintln!("error: cannot start an embedded ZooKeeper: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    println!("ZooKeeper: embedded server on {}", server.connect_string());
-    match System::new().block_on(run(server.connect_string())) {
-        Ok(()) => {
-            println!("done");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            println!("FAILED: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    support::finish(System::new().block_on(run(server.connect_string())))
 }
 
 async fn run(connect: String) -> Result<(), String> {

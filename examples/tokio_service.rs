@@ -10,11 +10,12 @@
 //! retrieval follows. Then everything shuts down. Every wait has a deadline; a missed one prints
 //! what was expected and exits with status 1. Takes about two seconds.
 
+mod support;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use zk_election::testkit::ZkServer;
 use zk_election::{
     ElectionConfig, ElectionHandle, LeaderChanged, LeaderInfoCodec, Leadership, RetrievalHandle, SessionConfig,
 };
@@ -26,31 +27,13 @@ const DEADLINE: Duration = Duration::from_secs(10);
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .init();
-    }
+    support::init_logs();
     // Blocks for about a second; nothing else runs yet.
-    let server = match ZkServer::start() {
+    let server = match support::start_zookeeper() {
         Ok(server) => server,
-        Err(err) => {
-            eprintln!("error: cannot start an embedded ZooKeeper: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    println!("ZooKeeper: embedded server on {}", server.connect_string());
-    match run(&server.connect_string()).await {
-        Ok(()) => {
-            println!("done");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            println!("FAILED: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    support::finish(run(&server.connect_string()).await)
 }
 
 async fn run(connect: &str) -> Result<(), String> {
