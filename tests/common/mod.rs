@@ -2,6 +2,7 @@
 //! channels, subscribing the testkit's recording contender, and deadlines instead of sleeps.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod example;
 pub mod zk_elect;
 #[allow(unused_imports)] // only the CLI tests drive processes
 pub use zk_elect::*;
