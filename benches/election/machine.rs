@@ -16,30 +16,47 @@ pub(crate) fn bench_dir() -> PathBuf {
     target.join("bench")
 }
 
+/// Logs to stderr when `RUST_LOG` is set (`RUST_LOG=zk_election=debug` shows the library's own
+/// timeline).
+pub(crate) fn init_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+}
+
 /// Builds the `contender` example in release (as a user would run it) and answers its path.
 pub(crate) fn build_contender_example() -> Result<PathBuf, String> {
+    cargo_build_release("--example", "contender", Duration::from_secs(300))
+}
+
+/// `cargo build --release {kind} {name}` (`--example` or `--bin`), within `limit`; answers the
+/// executable cargo reports having built.
+pub(crate) fn cargo_build_release(kind: &str, name: &str, limit: Duration) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_owned());
     let mut child = Command::new(&cargo)
-        .args(["build", "--release", "--example", "contender", "--message-format=json-render-diagnostics"])
+        .args(["build", "--release", kind, name, "--message-format=json-render-diagnostics"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| format!("running {cargo}: {e}"))?;
     let stdout = child.stdout.take().ok_or("no cargo stdout")?;
+    // Cargo's messages are read on a thread so that the deadline below holds.
+    let target = name.to_owned();
     let reader = std::thread::spawn(move || {
-        let mut executable = None;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            let Ok(message) = serde_json::from_str::<Value>(&line) else { continue };
-            if message["reason"] == "compiler-artifact" && message["target"]["name"] == "contender" {
-                if let Some(path) = message["executable"].as_str() {
-                    executable = Some(PathBuf::from(path));
-                }
+        std::io::BufReader::new(stdout).lines().map_while(Result::ok).fold(None, |found, line| {
+            let Ok(message) = serde_json::from_str::<Value>(&line) else { return found };
+            let is_ours = message["reason"] == "compiler-artifact" && message["target"]["name"] == target.as_str();
+            match message["executable"].as_str() {
+                Some(path) if is_ours => Some(PathBuf::from(path)),
+                _ => found,
             }
-        }
-        executable
+        })
     });
-    let deadline = Instant::now() + Duration::from_secs(300);
+    let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
             break status;
@@ -47,15 +64,14 @@ pub(crate) fn build_contender_example() -> Result<PathBuf, String> {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Err("building the contender example took over 300 s".to_owned());
+            return Err(format!("building {name} took over {limit:?}"));
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let executable = reader.join().ok().flatten();
-    match (status.success(), executable) {
+    match (status.success(), reader.join().ok().flatten()) {
         (true, Some(path)) => Ok(path),
-        (true, None) => Err("cargo built no `contender` example executable".to_owned()),
-        (false, _) => Err(format!("`cargo build --release --example contender` failed ({status})")),
+        (true, None) => Err(format!("cargo built no {name} executable")),
+        (false, _) => Err(format!("`cargo build --release {kind} {name}` failed ({status})")),
     }
 }
 

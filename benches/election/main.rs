@@ -75,12 +75,7 @@ const FIGURES: &[(&str, Duration, FigureFn)] = &[
 ];
 
 fn main() {
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .try_init();
-    }
+    machine::init_logs();
     // The multi-process herd starts copies of this binary as its member processes.
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|a| a == "--herd-member") {

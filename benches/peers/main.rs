@@ -71,12 +71,7 @@ use stats::round3;
 const ROUNDS: usize = 40;
 
 fn main() {
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .try_init();
-    }
+    machine::init_logs();
     // `cargo bench` passes `--bench`; `cargo test --benches` / `--all-targets` does not, and must
     // stay fast.
     if !std::env::args().any(|a| a == "--bench") {
