@@ -151,26 +151,18 @@ impl ElectionHandleBuilder {
         self.election.check_leader_path(&self.leader_path)?;
         let leadership = Arc::new(watch::Sender::new(Leadership::Follower));
         let (errors, errors_rx) = watch::channel(None);
-        let actors = ElectionActors {
-            session: self.session,
-            election: self.election,
-            component: self.component.clone(),
-            address: self.address,
-            leader_path: self.leader_path,
-            confirm: self.confirm,
-            leadership: leadership.clone(),
-            errors,
-        };
+        let (component, confirm, shutdown_timeout) = (self.component.clone(), self.confirm, self.shutdown_timeout);
+        let actors = ElectionActors { spec: self, leadership: leadership.clone(), errors };
         let mark = leadership.clone();
         let on_exit = move || {
             mark.send_replace(Leadership::Stopped);
         };
-        let name = format!("zk-election-{}", self.component);
-        let (thread, started) = ActorThread::spawn(&name, actors, self.shutdown_timeout, on_exit).await?;
+        let name = format!("zk-election-{component}");
+        let (thread, started) = ActorThread::spawn(&name, actors, shutdown_timeout, on_exit).await?;
         Ok(ElectionHandle {
             inner: Arc::new(Inner {
-                component: self.component,
-                confirm: self.confirm,
+                component,
+                confirm,
                 started,
                 leadership,
                 errors: errors_rx,
@@ -370,12 +362,8 @@ struct Started {
 
 /// What the System of an [`ElectionHandle`] runs.
 struct ElectionActors {
-    session: SessionConfig,
-    election: ElectionConfig,
-    component: String,
-    address: String,
-    leader_path: String,
-    confirm: ConfirmMode,
+    /// What the builder was told.
+    spec: ElectionHandleBuilder,
     leadership: Arc<watch::Sender<Leadership>>,
     errors: watch::Sender<Option<ElectionError>>,
 }
@@ -384,18 +372,19 @@ impl Actors for ElectionActors {
     type Started = Started;
 
     async fn start(self) -> Result<Started, ElectionError> {
-        let session = ZkSession::start(self.session);
-        let supervisor = ElectionSupervisor::start(session.clone(), self.election);
+        let spec = self.spec;
+        let session = ZkSession::start(spec.session);
+        let supervisor = ElectionSupervisor::start(session.clone(), spec.election);
         let relay = Relay {
-            component: self.component.clone(),
+            component: spec.component.clone(),
             supervisor: supervisor.clone(),
-            confirm: self.confirm,
+            confirm: spec.confirm,
             grant: None,
             leadership: self.leadership.clone(),
             errors: self.errors,
         }
         .start();
-        let subscribe = Subscribe::new(self.component, self.address, self.leader_path, relay.clone().recipient());
+        let subscribe = Subscribe::new(spec.component, spec.address, spec.leader_path, relay.clone().recipient());
         match supervisor.send(subscribe).await.map_err(ElectionError::from).and_then(|answer| answer) {
             Ok(()) => Ok(Started { session, supervisor, relay, leadership: self.leadership }),
             Err(err) => {
