@@ -60,10 +60,7 @@ async fn one_repeat(bench: &Bench, session: &Addr<ZkSession>, repeat: usize, cou
     let cpu = CpuClock::now(bench.zk_pid).since(&cpu_before);
     let received_after = server_received(bench.zk_addr);
     let after = session_metrics(std::slice::from_ref(session)).await?;
-    let stopping: Vec<_> = supervisors.iter().map(|s| s.send(Stop)).collect();
-    for stop in stopping {
-        let _ = tokio::time::timeout(10 * SECOND, stop).await;
-    }
+    stop_all(&supervisors).await;
     Ok(Repeat {
         took,
         cpu,
@@ -93,6 +90,14 @@ async fn start_elections(
         within(EVENT_DEADLINE, "subscribe", subscribe).await?.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
     }
     Ok(supervisors)
+}
+
+/// Stops every election at once and waits (at most 10 s each) until each has left.
+async fn stop_all(supervisors: &[Addr<ElectionSupervisor>]) {
+    let stopping: Vec<_> = supervisors.iter().map(|s| s.send(Stop)).collect();
+    for stop in stopping {
+        let _ = tokio::time::timeout(10 * SECOND, stop).await;
+    }
 }
 
 /// Waits (at most 60 s) until `count` elections published; answers when the last one did.
@@ -199,10 +204,7 @@ pub(crate) async fn elections_10000(bench: &Bench) -> Result<Outcome, String> {
     while event_rx.try_recv().is_ok() {}
     let rss_idle = trimmed_rss_kib(pid)?;
     let per_election = rss_idle.saturating_sub(rss_before) as f64 * 1024.0 / MANY as f64;
-    let stopping: Vec<_> = supervisors.iter().map(|s| s.send(Stop)).collect();
-    for stop in stopping {
-        let _ = tokio::time::timeout(10 * SECOND, stop).await;
-    }
+    stop_all(&supervisors).await;
     close_sessions([session]).await;
     let (time_met, memory_met) = (took <= 5000.0, per_election <= 8192.0);
     Ok(Outcome {
