@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
-use zk_election::session::GetChildren;
 use zk_election::testkit::RecordingContender;
 use zk_election::{
     ElectionConfig, ElectionSupervisor, LeaderChanged, LeaderInfoCodec, LeaderRetriever, SessionConfig, Stop,
@@ -57,7 +56,7 @@ async fn run(connect: String) -> Result<(), String> {
     say("alpha joined");
     let alpha_token = expect_leader(&mut changes, "alpha:6123").await?;
     let bravo = Contender::join(&connect, "bravo:6123").await?;
-    wait_for_participants(&observer, 2).await?;
+    support::wait_for_participants(&observer, LATCH, 2, DEADLINE).await?;
     say("bravo joined, behind alpha");
 
     say("stopping alpha (Stop, then StopSession)");
@@ -164,17 +163,4 @@ async fn expect_leader(changes: &mut mpsc::UnboundedReceiver<LeaderChanged>, add
         LeaderChanged::Leader { fencing_token: Some(token), .. } => Ok(token),
         other => Err(format!("no fencing token in {other:?}")),
     }
-}
-
-/// Waits until the latch holds `count` participants.
-async fn wait_for_participants(observer: &Addr<ZkSession>, count: usize) -> Result<(), String> {
-    let started = Instant::now();
-    while started.elapsed() < DEADLINE {
-        let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await;
-        if matches!(children, Ok(Ok(ref names)) if names.len() == count) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Err(format!("the latch did not hold {count} participants within {DEADLINE:?}"))
 }

@@ -25,7 +25,6 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::mpsc;
-use zk_election::session::GetChildren;
 use zk_election::testkit::RecordingContender;
 use zk_election::{
     ElectionConfig, ElectionSupervisor, LeadershipEvent, Resign, SessionConfig, Stop, StopSession, Subscribe, ZkSession,
@@ -61,7 +60,7 @@ async fn run(connect: String, prometheus: PrometheusHandle) -> Result<(), String
     let token = alpha.until_published().await?;
     say(&format!("alpha leads (fencing token {token})"));
     let mut bravo = Contender::join(&connect, "bravo").await?;
-    wait_for_participants(&alpha.session, 2).await?;
+    support::wait_for_participants(&alpha.session, LATCH, 2, DEADLINE).await?;
     say("bravo joined, behind alpha");
 
     say("alpha resigns (Resign { rejoin: true }): revoked, and queues again behind bravo");
@@ -130,17 +129,4 @@ impl Contender {
             Err(_) => Err(format!("{} did not publish within {DEADLINE:?}", self.name)),
         }
     }
-}
-
-/// Waits until the latch holds `count` participants.
-async fn wait_for_participants(session: &Addr<ZkSession>, count: usize) -> Result<(), String> {
-    let started = Instant::now();
-    while started.elapsed() < DEADLINE {
-        let children = session.send(GetChildren { path: LATCH.into(), watch: None }).await;
-        if matches!(children, Ok(Ok(ref names)) if names.len() == count) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Err(format!("the latch did not hold {count} participants within {DEADLINE:?}"))
 }

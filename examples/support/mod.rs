@@ -3,8 +3,12 @@
 #![allow(dead_code)] // each example uses what it needs
 
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
+use actix::Addr;
+use zk_election::session::GetChildren;
 use zk_election::testkit::ZkServer;
+use zk_election::ZkSession;
 
 /// Logs to stderr when `RUST_LOG` is set (`RUST_LOG=zk_election=debug` shows the library's
 /// own timeline).
@@ -44,4 +48,22 @@ pub fn finish(outcome: Result<(), String>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Waits, at most `deadline`, until the latch at `latch` holds `count` participants.
+pub async fn wait_for_participants(
+    session: &Addr<ZkSession>,
+    latch: &str,
+    count: usize,
+    deadline: Duration,
+) -> Result<(), String> {
+    let started = Instant::now();
+    while started.elapsed() < deadline {
+        let children = session.send(GetChildren { path: latch.into(), watch: None }).await;
+        if matches!(children, Ok(Ok(ref names)) if names.len() == count) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(format!("the latch did not hold {count} participants within {deadline:?}"))
 }
