@@ -27,6 +27,11 @@ pub(crate) fn address(process: usize, k: usize) -> String {
     format!("proc-{process}-{k}:6123")
 }
 
+/// The process of a contender [`address`], if it is one.
+pub(crate) fn process_of(address: &str) -> Option<usize> {
+    address.strip_prefix("proc-")?.split_once('-')?.0.parse().ok()
+}
+
 /// Runs the member until its stdin ends; the exit code.
 pub(crate) fn run(args: &[String]) -> i32 {
     let (Some(connect), Some(process), Some(count)) = (
