@@ -11,12 +11,11 @@
 //! | publish | `publish.rs`: one guarded multi-op (latch node must exist); refused writes retried, the latch given up after the publish patience |
 //! | stop | `leave.rs`: → `Lifecycle::Stopped` first; leader nodes and latch node deleted in one guarded multi-op (retried after the next reconnect if the connection broke it) |
 
+mod contenders;
 mod fencing;
 mod leave;
 mod publish;
 mod role;
-
-use std::collections::BTreeMap;
 
 use actix::prelude::*;
 use tracing::{debug, field, info, info_span, warn, Span};
@@ -37,6 +36,7 @@ use crate::session::{
 };
 use crate::telemetry::ContenderMeter;
 use crate::trace::InSpanExt;
+use contenders::Contenders;
 use leave::Leaving;
 use role::{Contender, Role, Write};
 
@@ -72,10 +72,8 @@ pub struct ElectionSupervisor {
     lease: Option<Lease>,
     /// ACL of the nodes we create, resolved at start from the config and the session's auth.
     acl: NodeAcl,
-    /// Boxed: a map node holds room for eleven entries, and a contender (with its leader node's
-    /// view) is a few hundred bytes, so inline values cost ~4.5 KB per election even with one
-    /// contender (measured with massif over 10,000 elections).
-    contenders: BTreeMap<String, Box<Contender>>,
+    /// By component name, sized to what it holds (see `contenders.rs` for why not a map).
+    contenders: Contenders,
     /// Bumped whenever every grant ends (revoke, stop): answers to requests made for an
     /// earlier leadership are dropped.
     epoch: u64,
@@ -106,7 +104,7 @@ impl ElectionSupervisor {
             lease: None,
             acl: NodeAcl::Open,
             span: info_span!("election", latch = %config.latch_path(), zk_session = field::Empty),
-            contenders: BTreeMap::new(),
+            contenders: Contenders::default(),
             epoch: 0,
             metrics: ElectionMetrics::default(),
             config,
@@ -187,7 +185,7 @@ impl ElectionSupervisor {
     /// Revokes every grant: what leading owned goes with the role.
     fn revoke_all(&mut self) {
         self.epoch += 1;
-        for (component, contender) in &mut self.contenders {
+        for (component, contender) in self.contenders.iter_mut() {
             if matches!(std::mem::replace(&mut contender.role, Role::Follower), Role::Follower) {
                 continue;
             }
@@ -225,7 +223,7 @@ impl ElectionSupervisor {
     }
 
     fn report_all(&self, error: ElectionError) {
-        for (component, contender) in &self.contenders {
+        for (component, contender) in self.contenders.iter() {
             contender.send(LeadershipEvent::Error { component: component.clone(), error: error.clone() });
         }
     }
@@ -342,7 +340,7 @@ impl Handler<Subscribe> for ElectionSupervisor {
         let participant = self.config.participant_id().map_or_else(|| msg.address.clone(), str::to_owned);
         let meter = ContenderMeter::new(self.config.latch_path(), &msg.component);
         let contender = Contender::new(msg.contender, msg.address, msg.leader_path, meter);
-        self.contenders.insert(msg.component.clone(), Box::new(contender));
+        self.contenders.insert(msg.component.clone(), contender);
         let new_latch = match &self.lifecycle {
             Lifecycle::Running { latch: None, .. } => Some(self.start_latch(participant, ctx)),
             _ => None,
