@@ -120,6 +120,14 @@ impl SessionConfig {
         self.sasl.as_ref()
     }
 
+    /// `host:port` of every server (chroot removed, ZooKeeper's default port where
+    /// none is given).
+    #[cfg(feature = "tls")]
+    pub(crate) fn server_addresses(&self) -> Vec<String> {
+        let servers = self.connect_string.split('/').next().unwrap_or_default();
+        server_entries(servers).map(|server| format!("{}:{}", server.host, server.port.unwrap_or("2181"))).collect()
+    }
+
     /// The ACL of nodes an election creates unless its configuration sets one: with SASL alone,
     /// all rights to `sasl:<user>` and nobody else (not even a session presenting the same TLS
     /// client certificate, which creator-only would admit); with digest auth, creator-only;
@@ -267,12 +275,16 @@ impl SessionConfigBuilder {
     }
 }
 
-fn validate_servers(servers: &str) -> Result<(), ConfigError> {
-    let servers = servers.trim();
-    if servers.is_empty() {
-        return Err(ConfigError::EmptyConnectString);
-    }
-    for entry in servers.split(',') {
+/// One server of a connect string, as written.
+struct ServerEntry<'a> {
+    entry: &'a str,
+    host: &'a str,
+    port: Option<&'a str>,
+}
+
+/// The servers of the part of a connect string before its chroot.
+fn server_entries(servers: &str) -> impl Iterator<Item = ServerEntry<'_>> {
+    servers.trim().split(',').map(|entry| {
         let entry = entry.trim();
         // Optional scheme prefix accepted by zookeeper-client (`tcp://host:port`).
         let address = entry.strip_prefix("tcp://").unwrap_or(entry);
@@ -281,6 +293,15 @@ fn validate_servers(servers: &str) -> Result<(), ConfigError> {
             Some((host, port)) if !port.ends_with(']') => (host, Some(port)),
             _ => (address, None),
         };
+        ServerEntry { entry, host, port }
+    })
+}
+
+fn validate_servers(servers: &str) -> Result<(), ConfigError> {
+    if servers.trim().is_empty() {
+        return Err(ConfigError::EmptyConnectString);
+    }
+    for ServerEntry { entry, host, port } in server_entries(servers) {
         if host.is_empty() {
             return Err(ConfigError::EmptyHost { entry: entry.to_owned() });
         }
@@ -307,6 +328,13 @@ mod tests {
         for cs in ["127.0.0.1:2181", "a:1,b:2,c:3", "zk1:2181,zk2:2181/app/election", "localhost", "[::1]:2181"] {
             assert_eq!(build(cs).map(|c| c.connect_string().to_owned()), Ok(cs.to_owned()));
         }
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn server_addresses_drop_the_chroot_and_default_the_port() {
+        let config = build("zk1:2281, zk2,[::1]:2182,[::2]/app").unwrap();
+        assert_eq!(config.server_addresses(), ["zk1:2281", "zk2:2181", "[::1]:2182", "[::2]:2181"]);
     }
 
     #[test]

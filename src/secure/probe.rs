@@ -30,7 +30,7 @@ pub(crate) fn diagnose(servers: &[String], config: &Arc<ClientConfig>, has_ident
 
 /// `Ok` also when the server cannot be reached: that is not a TLS problem.
 fn shake_hands(server: &str, config: &Arc<ClientConfig>, has_identity: bool) -> Result<(), TlsProblem> {
-    let Some((host, _port)) = split_host(server) else { return Ok(()) };
+    let Some(host) = host_of(server) else { return Ok(()) };
     let Some(address) = server.to_socket_addrs().ok().and_then(|mut addrs| addrs.next()) else { return Ok(()) };
     let Ok(mut socket) = TcpStream::connect_timeout(&address, STEP_TIMEOUT) else { return Ok(()) };
     let set_timeouts =
@@ -58,9 +58,9 @@ fn shake_hands(server: &str, config: &Arc<ClientConfig>, has_identity: bool) -> 
 }
 
 /// `host` of `host:port` (brackets of an IPv6 literal removed).
-fn split_host(server: &str) -> Option<(&str, &str)> {
-    let (host, port) = server.rsplit_once(':')?;
-    Some((host.trim_start_matches('[').trim_end_matches(']'), port))
+fn host_of(server: &str) -> Option<&str> {
+    let (host, _port) = server.rsplit_once(':')?;
+    Some(host.trim_start_matches('[').trim_end_matches(']'))
 }
 
 fn classify(err: &std::io::Error, host: &str, has_identity: bool) -> TlsProblem {

@@ -199,8 +199,8 @@ pub(crate) struct TlsReloader {
     pub(crate) certs: TlsDynamicCerts,
     pub(crate) probe: Arc<rustls::ClientConfig>,
     fingerprint: u64,
-    /// The fingerprint of the last files that failed to load, so a broken rotation is
-    /// reported once, not at every interval.
+    /// Why the files last failed to load, so a broken rotation is reported once, not at every
+    /// interval.
     failed: Option<String>,
 }
 

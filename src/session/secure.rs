@@ -29,6 +29,16 @@ enum Tls {
     Unusable(crate::secure::TlsConfig, String),
 }
 
+#[cfg(feature = "tls")]
+impl Tls {
+    fn load(config: crate::secure::TlsConfig) -> Tls {
+        match crate::secure::TlsReloader::new(config.clone()) {
+            Ok(reloader) => Tls::Loaded(reloader),
+            Err(err) => Tls::Unusable(config, err.to_string()),
+        }
+    }
+}
+
 /// The answer of a diagnostic handshake run off the actor's thread.
 #[cfg(feature = "tls")]
 #[derive(Message)]
@@ -44,10 +54,7 @@ impl Security {
         let _ = config;
         Security {
             #[cfg(feature = "tls")]
-            tls: config.tls().map(|tls| match crate::secure::TlsReloader::new(tls.clone()) {
-                Ok(reloader) => Tls::Loaded(reloader),
-                Err(err) => Tls::Unusable(tls.clone(), err.to_string()),
-            }),
+            tls: config.tls().cloned().map(Tls::load),
             #[cfg(feature = "tls")]
             reported: None,
         }
@@ -67,10 +74,7 @@ impl Security {
         if let Some(tls) = &mut self.tls {
             if let Tls::Unusable(config, _) = tls {
                 // Files broken at start may have been fixed since.
-                match crate::secure::TlsReloader::new(config.clone()) {
-                    Ok(reloader) => *tls = Tls::Loaded(reloader),
-                    Err(err) => *tls = Tls::Unusable(config.clone(), err.to_string()),
-                }
+                *tls = Tls::load(config.clone());
             }
             match tls {
                 Tls::Loaded(reloader) => {
@@ -131,7 +135,7 @@ impl ZkSession {
         if let Some(Tls::Loaded(reloader)) = &self.security.tls {
             let probe = reloader.probe.clone();
             let has_identity = self.config.tls().is_some_and(crate::secure::TlsConfig::has_client_identity);
-            let servers = servers_of(self.config.connect_string());
+            let servers = self.config.server_addresses();
             let generation = self.generation;
             let me = ctx.address();
             let spawned = std::thread::Builder::new().name("zk-tls-diagnosis".to_owned()).spawn(move || {
@@ -187,21 +191,4 @@ impl Handler<TlsDiagnosis> for ZkSession {
         self.security.reported = Some(failure.clone());
         self.report_failure(ZkError::Tls(failure));
     }
-}
-
-/// `host:port` of every server in a connect string (chroot removed, default port added).
-#[cfg(feature = "tls")]
-fn servers_of(connect_string: &str) -> Vec<String> {
-    let servers = connect_string.split('/').next().unwrap_or("");
-    servers
-        .split(',')
-        .map(|entry| {
-            let entry = entry.trim();
-            if entry.rsplit_once(':').is_some_and(|(_, port)| !port.ends_with(']')) {
-                entry.to_owned()
-            } else {
-                format!("{entry}:2181")
-            }
-        })
-        .collect()
 }
