@@ -69,7 +69,7 @@ fn main() {
     // `run` starts its command through a copy of us in guardian mode (see guardian.rs).
     guardian::run_if_selected();
     // Exits with code 2 and clap's message on bad arguments.
-    let cli = Cli::parse_checked();
+    let (cli, session) = Cli::parse_checked();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let colors = std::io::stderr().is_terminal();
@@ -87,10 +87,10 @@ fn main() {
     let system = actix_rt::System::new();
     let result = system.block_on(async move {
         match cli.command {
-            Command::Campaign { common, election } => commands::campaign(common, election, out).await,
-            Command::Observe { common, leader_path } => commands::observe(common, leader_path, out).await,
+            Command::Campaign { common, election } => commands::campaign(common, session, election, out).await,
+            Command::Observe { common, leader_path } => commands::observe(common, session, leader_path, out).await,
             Command::Run { common, election, grace_ms, command } => {
-                commands::run(common, election, Duration::from_millis(grace_ms), command, out).await
+                commands::run(common, session, election, Duration::from_millis(grace_ms), command, out).await
             }
         }
     });

@@ -25,17 +25,20 @@ pub struct Cli {
 
 impl Cli {
     /// Parses the command line and checks what involves several flags; exits with code 2 and
-    /// clap's message (on stderr) on a mistake.
-    pub fn parse_checked() -> Cli {
+    /// clap's message (on stderr) on a mistake. Answers the session configuration built while
+    /// checking, so that password and TLS files are read once.
+    pub fn parse_checked() -> (Cli, SessionConfig) {
         let cli = Cli::parse();
-        if let Err(message) = cli.command.check() {
-            let mut command = Cli::command();
-            command.build();
-            let name = cli.command.name();
-            let command = command.find_subcommand_mut(name).unwrap_or_else(|| unreachable!("{name} is defined"));
-            command.error(ErrorKind::ArgumentConflict, message).exit();
+        match cli.command.check() {
+            Ok(session) => (cli, session),
+            Err(message) => {
+                let mut command = Cli::command();
+                command.build();
+                let name = cli.command.name();
+                let command = command.find_subcommand_mut(name).unwrap_or_else(|| unreachable!("{name} is defined"));
+                command.error(ErrorKind::ArgumentConflict, message).exit()
+            }
         }
-        cli
     }
 }
 
@@ -85,14 +88,15 @@ impl Command {
         }
     }
 
-    /// What no single flag can tell.
-    fn check(&self) -> Result<(), String> {
+    /// What no single flag can tell; the session configuration the flags describe.
+    fn check(&self) -> Result<SessionConfig, String> {
         match self {
             Command::Campaign { common, election } | Command::Run { common, election, .. } => {
-                common.session_config()?;
-                election.check(common)
+                let session = common.session_config()?;
+                election.check(common)?;
+                Ok(session)
             }
-            Command::Observe { common, .. } => common.session_config().map(drop),
+            Command::Observe { common, .. } => common.session_config(),
         }
     }
 }
@@ -129,7 +133,7 @@ pub struct Common {
 impl Common {
     /// The session configuration these flags describe.
     /// Passwords and TLS files are read here: a missing or unreadable one is a usage error.
-    pub fn session_config(&self) -> Result<SessionConfig, String> {
+    fn session_config(&self) -> Result<SessionConfig, String> {
         let builder =
             SessionConfig::builder(&self.connect).session_timeout(Duration::from_millis(self.session_timeout_ms));
         self.credentials.apply(builder)?.build().map_err(|err| err.to_string())

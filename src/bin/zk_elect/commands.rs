@@ -10,8 +10,8 @@ use tracing::{debug, info};
 use uuid::Uuid;
 use zk_election::session::SubscribeFailures;
 use zk_election::{
-    Confirm, ElectionConfig, ElectionError, ElectionSupervisor, LeaderRetriever, LeadershipEvent, Resign, Stop,
-    StopSession, Subscribe, SubscribeLeader, ZkSession,
+    Confirm, ElectionConfig, ElectionError, ElectionSupervisor, LeaderRetriever, LeadershipEvent, Resign,
+    SessionConfig, Stop, StopSession, Subscribe, SubscribeLeader, ZkSession,
 };
 
 use crate::child::{self, Child};
@@ -87,11 +87,10 @@ struct Connected {
 }
 
 impl Connected {
-    /// Starts the sidecar (`--http`) and the session for `common`, and prints the session's
-    /// state as it is now (`connecting` before the first session). With a connect timeout, the
-    /// process ends with code 1 if no session is established within it.
-    async fn start(common: &Common, out: Output) -> Result<Connected, Failure> {
-        let config = common.session_config().map_err(Failure::usage)?;
+    /// Starts the sidecar (`--http`) and the session `config` (built from `common`), and prints
+    /// the session's state as it is now (`connecting` before the first session). With a connect
+    /// timeout, the process ends with code 1 if no session is established within it.
+    async fn start(common: &Common, config: SessionConfig, out: Output) -> Result<Connected, Failure> {
         // Before the session, so that the metrics recorder sees all it does.
         let mut sidecar = Sidecar::bind(common.http, out).await?;
         let session = ZkSession::start(config);
@@ -261,9 +260,14 @@ impl Campaign {
 }
 
 /// `campaign`: lead when it is our turn, until told to stop.
-pub async fn campaign(common: Common, args: ElectionArgs, out: Output) -> Result<ExitCode, Failure> {
+pub async fn campaign(
+    common: Common,
+    session: SessionConfig,
+    args: ElectionArgs,
+    out: Output,
+) -> Result<ExitCode, Failure> {
     let mut termination = Termination::install().map_err(|err| format!("cannot watch signals and stdin: {err}"))?;
-    let mut connected = Connected::start(&common, out).await?;
+    let mut connected = Connected::start(&common, session, out).await?;
     let mut campaign = Campaign::join(&connected, &common, &args).await?;
     let retriever = connected.retrieve_for_sidecar(&common, &args.leader_path).await?;
     let reason = loop {
@@ -285,9 +289,14 @@ pub async fn campaign(common: Common, args: ElectionArgs, out: Output) -> Result
 }
 
 /// `observe`: print every leader change, until told to stop.
-pub async fn observe(common: Common, leader_path: String, out: Output) -> Result<ExitCode, Failure> {
+pub async fn observe(
+    common: Common,
+    session: SessionConfig,
+    leader_path: String,
+    out: Output,
+) -> Result<ExitCode, Failure> {
     let mut termination = Termination::install().map_err(|err| format!("cannot watch signals and stdin: {err}"))?;
-    let mut connected = Connected::start(&common, out).await?;
+    let mut connected = Connected::start(&common, session, out).await?;
     // Campaigns hear of a session that cannot be established from their supervisor; an
     // observer has none.
     connected
@@ -389,13 +398,14 @@ async fn stop_child(mut running: Running, grace: Duration, out: Output) {
 /// `run`: run the command while leading.
 pub async fn run(
     common: Common,
+    session: SessionConfig,
     args: ElectionArgs,
     grace: Duration,
     command: Vec<String>,
     out: Output,
 ) -> Result<ExitCode, Failure> {
     let mut termination = Termination::install().map_err(|err| format!("cannot watch signals and stdin: {err}"))?;
-    let mut connected = Connected::start(&common, out).await?;
+    let mut connected = Connected::start(&common, session, out).await?;
     let mut campaign = Campaign::join(&connected, &common, &args).await?;
     let retriever = connected.retrieve_for_sidecar(&common, &args.leader_path).await?;
     let mut running: Option<Running> = None;
