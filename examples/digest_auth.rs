@@ -23,13 +23,15 @@ mod support;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+use zk_election::testkit::Operator;
 
 use actix::prelude::*;
-use zk_election::session::{Delete, Exists, GetChildren, GetData, GetStatus, SetData};
+use zk_election::session::GetStatus;
 use zk_election::testkit::RecordingContender;
+use zk_election::zk::{Delete, Exists, GetChildren, GetData, SetData};
 use zk_election::{
-    ElectionConfig, ElectionSupervisor, LeaderInfoCodec, LeadershipEvent, SessionConfig, Stop, StopSession, Subscribe,
-    ZkError, ZkSession,
+    ElectionConfig, ElectionSupervisor, LeaderInfoCodec, LeadershipEvent, SessionConfig, StopElection, StopSession,
+    Subscribe, ZkError, ZkSession,
 };
 
 const LATCH: &str = "/secured/election/latch";
@@ -40,12 +42,7 @@ const PASSWORD: &str = "s3cret";
 const DEADLINE: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
-    support::init_logs();
-    let server = match support::start_zookeeper() {
-        Ok(server) => server,
-        Err(code) => return code,
-    };
-    support::finish(System::new().block_on(run(server.connect_string())))
+    support::run_on_embedded_zookeeper(run)
 }
 
 async fn run(connect: String) -> Result<(), String> {
@@ -106,21 +103,22 @@ async fn run(connect: String) -> Result<(), String> {
             .map_err(|err| err.to_string())?,
     );
     wait_connected(&anonymous).await?;
+    let stranger = Operator::start(&anonymous);
     println!("\nan unauthenticated session, on the leader node {LEADER} (and the latch):");
-    let exists = anonymous.send(Exists { path: LEADER.into(), watch: None }).await.map_err(|err| err.to_string())?;
+    let exists = stranger.send(Exists { path: LEADER.into() }).await.map_err(|err| err.to_string())?;
     match exists {
         Ok(Some(stat)) => {
             println!("  exists      → yes, ephemeral owner {:#x} (exists checks no ACL)", stat.ephemeral_owner)
         }
         other => return Err(format!("exists answered {other:?}")),
     }
-    let read = anonymous.send(GetData { path: LEADER.into(), watch: None }).await.map_err(|err| err.to_string())?;
+    let read = stranger.send(GetData { path: LEADER.into() }).await.map_err(|err| err.to_string())?;
     refused("get_data", read.map(|_| ()))?;
     let write = SetData { path: LEADER.into(), data: b"hijacked".to_vec(), version: None };
-    refused("set_data", anonymous.send(write).await.map_err(|err| err.to_string())?.map(|_| ()))?;
+    refused("set_data", stranger.send(write).await.map_err(|err| err.to_string())?.map(|_| ()))?;
     let delete = Delete { path: LEADER.into(), version: None };
-    refused("delete", anonymous.send(delete).await.map_err(|err| err.to_string())?)?;
-    let list = anonymous.send(GetChildren { path: LATCH.into(), watch: None }).await.map_err(|err| err.to_string())?;
+    refused("delete", stranger.send(delete).await.map_err(|err| err.to_string())?)?;
+    let list = stranger.send(GetChildren { path: LATCH.into() }).await.map_err(|err| err.to_string())?;
     refused("list latch", list.map(|_| ()))?;
 
     // The leader node is untouched.
@@ -130,7 +128,7 @@ async fn run(connect: String) -> Result<(), String> {
         return Err("the leader node changed".into());
     }
     let _ = anonymous.send(StopSession).await;
-    supervisor.send(Stop).await.map_err(|err| err.to_string())?.map_err(|err| format!("stop: {err}"))?;
+    supervisor.send(StopElection).await.map_err(|err| err.to_string())?.map_err(|err| format!("stop: {err}"))?;
     let _ = session.send(StopSession).await;
     Ok(())
 }

@@ -21,7 +21,7 @@ use actix::prelude::*;
 use tokio::sync::mpsc;
 use zk_election::testkit::RecordingContender;
 use zk_election::{
-    ElectionConfig, ElectionSupervisor, LeaderChanged, LeaderInfoCodec, LeaderRetriever, SessionConfig, Stop,
+    ElectionConfig, ElectionSupervisor, LeaderChanged, LeaderInfoCodec, LeaderRetriever, StopElection, StopRetriever,
     StopSession, Subscribe, SubscribeLeader, ZkSession,
 };
 
@@ -31,12 +31,7 @@ const LEADER: &str = "/retrieval-demo/leader/jobmanager";
 const DEADLINE: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
-    support::init_logs();
-    let server = match support::start_zookeeper() {
-        Ok(server) => server,
-        Err(code) => return code,
-    };
-    support::finish(System::new().block_on(run(server.connect_string())))
+    support::run_on_embedded_zookeeper(run)
 }
 
 async fn run(connect: String) -> Result<(), String> {
@@ -70,19 +65,14 @@ async fn run(connect: String) -> Result<(), String> {
     say("stopping bravo");
     bravo.stop().await;
     expect(&mut changes, "NoLeader after the last contender left", |c| matches!(c, LeaderChanged::NoLeader)).await?;
-    let _ = retriever.send(Stop).await;
+    let _ = retriever.send(StopRetriever).await;
     let _ = observer.send(StopSession).await;
     Ok(())
 }
 
 /// A session with a 4 s session timeout and 3 s request deadline.
 fn start_session(connect: &str) -> Result<Addr<ZkSession>, String> {
-    let config = SessionConfig::builder(connect)
-        .session_timeout(Duration::from_secs(4))
-        .request_timeout(Duration::from_secs(3))
-        .build()
-        .map_err(|err| err.to_string())?;
-    Ok(ZkSession::start(config))
+    support::start_session(connect, Duration::from_secs(4), Duration::from_secs(3)).map_err(|err| err.to_string())
 }
 
 /// One contender: its own session, its supervisor, and a contender that confirms every grant.
@@ -99,16 +89,13 @@ impl Contender {
         // The retriever tells the story; the contender's own events are not needed here.
         let contender = RecordingContender::new(supervisor.clone(), |_, _| {}).start();
         let subscribe = Subscribe::new("jobmanager", address, LEADER, contender.recipient());
-        match supervisor.send(subscribe).await {
-            Ok(Ok(())) => Ok(Contender { session, supervisor }),
-            Ok(Err(err)) => Err(format!("{address} could not subscribe: {err}")),
-            Err(err) => Err(format!("{address} could not subscribe: {err}")),
-        }
+        support::subscribe(&supervisor, subscribe, address).await?;
+        Ok(Contender { session, supervisor })
     }
 
     /// Leaves the election (its latch and leader nodes are deleted) and closes the session.
     async fn stop(self) {
-        let _ = self.supervisor.send(Stop).await;
+        let _ = self.supervisor.send(StopElection).await;
         let _ = self.session.send(StopSession).await;
     }
 }

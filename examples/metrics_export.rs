@@ -9,7 +9,7 @@
 //! `metrics` on.) It installs `PrometheusBuilder::new().install_recorder()` before anything
 //! records, registers the help texts (`zk_election::telemetry::describe`), starts an embedded
 //! ZooKeeper ([`ZkServer`]) and runs one election with two contenders, each on its own session:
-//! "alpha" leads, then resigns (`Resign { rejoin: true }`: revoked, back in line) and "bravo"
+//! "alpha" leads, then resigns (`Resign`: revoked, back in line) and "bravo"
 //! takes over. Both contenders live in this one process, so they subscribe under their own
 //! component names to keep their series apart (a real deployment has one per process, told apart
 //! by the scrape's `instance` label). Then it prints the rendered exposition's `zk_election_*`
@@ -27,7 +27,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::mpsc;
 use zk_election::testkit::RecordingContender;
 use zk_election::{
-    ElectionConfig, ElectionSupervisor, LeadershipEvent, Resign, SessionConfig, Stop, StopSession, Subscribe, ZkSession,
+    ElectionConfig, ElectionSupervisor, LeadershipEvent, Resign, SessionConfig, StopElection, StopSession, Subscribe,
+    ZkSession,
 };
 
 const LATCH: &str = "/metrics-demo/latch";
@@ -63,8 +64,8 @@ async fn run(connect: String, prometheus: PrometheusHandle) -> Result<(), String
     support::wait_for_participants(&alpha.session, LATCH, 2, DEADLINE).await?;
     say("bravo joined, behind alpha");
 
-    say("alpha resigns (Resign { rejoin: true }): revoked, and queues again behind bravo");
-    alpha.supervisor.send(Resign { rejoin: true }).await.map_err(|err| err.to_string())?.map_err(|e| e.to_string())?;
+    say("alpha resigns (Resign): revoked, and queues again behind bravo");
+    alpha.supervisor.send(Resign::new("alpha")).await.map_err(|err| err.to_string())?.map_err(|e| e.to_string())?;
     let token = bravo.until_published().await?;
     say(&format!("bravo leads (fencing token {token})"));
 
@@ -78,7 +79,7 @@ async fn run(connect: String, prometheus: PrometheusHandle) -> Result<(), String
 
     say("stopping both contenders");
     for contender in [bravo, alpha] {
-        let _ = contender.supervisor.send(Stop).await;
+        let _ = contender.supervisor.send(StopElection).await;
         let _ = contender.session.send(StopSession).await;
     }
     Ok(())

@@ -52,7 +52,11 @@ async fn run(connect: &str) -> Result<(), String> {
     let start = |name: &'static str, address: &'static str| {
         let (session, election) = (session.clone(), election.clone());
         async move {
-            ElectionHandle::start(session, election, "service", address, LEADER)
+            ElectionHandle::builder(session, election)
+                .component("service")
+                .address(address)
+                .leader_path(LEADER)
+                .start()
                 .await
                 .map_err(|err| format!("starting {name}: {err}"))
         }

@@ -17,8 +17,8 @@ use actix::prelude::*;
 use uuid::Uuid;
 
 use crate::codec::EncodeError;
-use crate::error::{ConfigError, ZkError};
-use crate::session::{WriteOp, WriteResult};
+use crate::error::ConfigError;
+use crate::zk::{WriteOp, WriteResult, ZkError};
 
 /// What the supervisor tells a contender.
 #[derive(Clone, Debug, PartialEq, Eq, Message)]
@@ -270,23 +270,31 @@ pub struct LeaderWrite {
     pub ops: Vec<WriteOp>,
 }
 
-/// Give up leadership: the latch node is deleted and a new one created at the back of the line
-/// (`rejoin: true`), or the supervisor leaves the latch for good (`rejoin: false`, same as
-/// [`Stop`]). Every contender of the supervisor is revoked first. With `rejoin: true` our leader
-/// nodes are deleted in the same multi-op as the latch node when the cache has read them since
-/// our last write (almost always); otherwise the successor replaces them.
+/// Give up leadership and queue again: the latch node is deleted and a new one created at the
+/// back of the line. `component` names the contender asking (an unknown one is refused with
+/// [`ElectionError::UnknownContender`]); every contender of the supervisor shares its latch,
+/// so every one of them is revoked. Our leader nodes are deleted in the same multi-op as the
+/// latch node when the cache has read them since our last write (almost always); otherwise the
+/// successor replaces them. To leave for good, send [`StopElection`].
 #[derive(Clone, Debug, Message)]
 #[rtype(result = "Result<(), ElectionError>")]
 pub struct Resign {
-    /// Queue up again after resigning.
-    pub rejoin: bool,
+    /// The contender resigning.
+    pub component: String,
+}
+
+impl Resign {
+    /// `component` resigns.
+    pub fn new(component: impl Into<String>) -> Self {
+        Resign { component: component.into() }
+    }
 }
 
 /// Stop the election: no event reaches any contender afterwards, the latch node and the leader
 /// nodes this supervisor published are deleted. Idempotent.
 ///
-/// The caller must consider itself revoked from the moment it sends `Stop`: no `Revoked` follows,
-/// and a successor may be granted before the answer arrives.
+/// The caller must consider itself revoked from the moment it sends `StopElection`: no
+/// `Revoked` follows, and a successor may be granted before the answer arrives.
 ///
 /// Without a connection the deletes fail after the request timeout and the answer is
 /// [`ElectionError::StopFailed`]; the nodes live on with the session. The stopped supervisor
@@ -295,4 +303,4 @@ pub struct Resign {
 /// once, stop the session too.
 #[derive(Clone, Debug, Message)]
 #[rtype(result = "Result<(), ElectionError>")]
-pub struct Stop;
+pub struct StopElection;

@@ -1,6 +1,10 @@
-//! Typed errors of the crate: configuration mistakes, ZooKeeper operations, election misuse.
+//! Typed errors of the crate: configuration mistakes here; ZooKeeper's errors are
+//! [`ZkError`] (in `crate::zk`, re-exported here), the election's are
+//! [`ElectionError`](crate::ElectionError).
 
 use std::time::Duration;
+
+pub use crate::zk::ZkError;
 
 /// Why a path given in configuration or to the election API is not a valid ZooKeeper path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -151,108 +155,4 @@ pub enum ConfigError {
     /// A contender component name is empty.
     #[error("the contender component name is empty")]
     EmptyComponent,
-}
-
-/// The outcome of a failed ZooKeeper operation requested from the session actor.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ZkError {
-    /// The node does not exist (or a parent of a node to create does not exist).
-    #[error("node does not exist")]
-    NoNode,
-    /// The node to create already exists.
-    #[error("node already exists")]
-    NodeExists,
-    /// The expected version did not match.
-    #[error("version mismatch")]
-    BadVersion,
-    /// The node to delete has children.
-    #[error("node has children")]
-    NotEmpty,
-    /// The node's ACL forbids this operation for our session.
-    #[error("not authorized by the node's ACL")]
-    NoAuth,
-    /// The ACL given is invalid (for example creator-only ACLs without authentication).
-    #[error("invalid ACL")]
-    InvalidAcl,
-    /// Ephemeral nodes cannot have children.
-    #[error("ephemeral nodes cannot have children")]
-    NoChildrenForEphemerals,
-    /// The guard of a guarded multi-op failed: the checked node is gone or has another version.
-    #[error("guard check on {path} failed")]
-    GuardFailed {
-        /// The guard path.
-        path: String,
-    },
-    /// The connection dropped while the request was in flight; the outcome is unknown.
-    #[error("connection lost while the request was in flight")]
-    ConnectionLoss,
-    /// The session expired; ephemeral nodes of that session are gone.
-    #[error("session expired")]
-    SessionExpired,
-    /// The server rejected our credentials.
-    #[error("authentication failed: the server refused our credentials")]
-    AuthFailed,
-    /// The server refused a session without credentials: it demands authentication
-    /// (`enforce.auth.enabled`, SASL or digest) and none is configured.
-    #[error("the server demands authentication and none is configured")]
-    AuthRequired,
-    /// The TLS handshake with a server failed; the problem names the cause.
-    #[error(transparent)]
-    Tls(crate::secure::TlsFailure),
-    /// No ZooKeeper session is established right now (the session actor is (re)connecting).
-    #[error("not connected to ZooKeeper")]
-    NotConnected,
-    /// The request did not complete before its deadline.
-    #[error("no answer within {0:?}")]
-    Timeout(Duration),
-    /// The session actor has stopped.
-    #[error("the session actor has stopped")]
-    SessionStopped,
-    /// Any other error reported by the ZooKeeper client.
-    #[error("ZooKeeper client error: {0}")]
-    Client(zookeeper_client::Error),
-}
-
-impl From<zookeeper_client::Error> for ZkError {
-    fn from(err: zookeeper_client::Error) -> Self {
-        use zookeeper_client::Error as E;
-        match err {
-            E::NoNode => ZkError::NoNode,
-            E::NodeExists => ZkError::NodeExists,
-            E::BadVersion => ZkError::BadVersion,
-            E::NotEmpty => ZkError::NotEmpty,
-            E::NoAuth => ZkError::NoAuth,
-            E::InvalidAcl => ZkError::InvalidAcl,
-            E::NoChildrenForEphemerals => ZkError::NoChildrenForEphemerals,
-            E::ConnectionLoss => ZkError::ConnectionLoss,
-            E::SessionExpired => ZkError::SessionExpired,
-            E::AuthFailed => ZkError::AuthFailed,
-            E::ClientClosed => ZkError::NotConnected,
-            other => ZkError::Client(other),
-        }
-    }
-}
-
-impl From<actix::MailboxError> for ZkError {
-    fn from(_: actix::MailboxError) -> Self {
-        ZkError::SessionStopped
-    }
-}
-
-impl ZkError {
-    /// True when retrying the same request later may succeed (the connection, not the request,
-    /// was the problem).
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            ZkError::ConnectionLoss
-                | ZkError::NotConnected
-                | ZkError::Timeout(_)
-                | ZkError::SessionExpired
-                // zookeeper-client fails in-flight requests with a custom error ("no response
-                // from connection in …ms", socket errors) when it gives up on a connection.
-                | ZkError::Client(zookeeper_client::Error::Custom(_) | zookeeper_client::Error::Timeout)
-        )
-    }
 }

@@ -13,7 +13,7 @@
 //!
 //! ```toml
 //! [dependencies]
-//! zk-election = { version = "0.1", default-features = false }
+//! zk-election = { version = "0.2", default-features = false }
 //! actix = "0.13"
 //! actix-rt = "2"
 //! ```
@@ -41,7 +41,7 @@
 //! ```rust,no_run
 //! use actix::prelude::*;
 //! use zk_election::{
-//!     Confirm, ElectionConfig, ElectionSupervisor, LeadershipEvent, SessionConfig, Stop, Subscribe, ZkSession,
+//!     Confirm, ElectionConfig, ElectionSupervisor, LeadershipEvent, SessionConfig, StopElection, Subscribe, ZkSession,
 //! };
 //!
 //! struct JobManager {
@@ -79,7 +79,7 @@
 //!         .send(Subscribe::new("jobmanager", "10.0.0.7:6123", "/my-app/leader/jobmanager", contender.recipient()))
 //!         .await??;
 //!     actix_rt::signal::ctrl_c().await?;
-//!     election.send(Stop).await??; // deletes our latch node and leader node
+//!     election.send(StopElection).await??; // deletes our latch node and leader node
 //!     Ok(())
 //! }
 //! ```
@@ -118,7 +118,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-mod ask;
+mod backoff;
 pub mod codec;
 pub mod config;
 pub mod contender;
@@ -129,6 +129,8 @@ pub mod metrics;
 pub mod node_cache;
 mod path;
 pub mod policy;
+pub mod port;
+mod random;
 pub mod retrieval;
 pub mod secure;
 pub mod session;
@@ -138,17 +140,20 @@ pub mod telemetry;
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 mod trace;
+pub mod zk;
 
 pub use codec::{LeaderInfo, LeaderInfoCodec};
 pub use config::{Backoff, ElectionConfig, SessionConfig};
 pub use contender::{
     Confirm, ElectionError, GetFencingToken, HasLeadership, LeaderWrite, LeadershipClaim, LeadershipEvent,
-    ProveLeadership, Resign, Stop, Subscribe,
+    ProveLeadership, Resign, StopElection, Subscribe,
 };
-pub use error::{ConfigError, PathProblem, ZkError};
+pub use error::{ConfigError, PathProblem};
 pub use handle::{ConfirmMode, ElectionHandle, Leadership, RetrievalHandle};
-pub use metrics::{ElectionMetrics, GetMetrics};
+pub use metrics::{ElectionMetrics, GetElectionMetrics};
 pub use policy::ConnectionLossPolicy;
-pub use retrieval::{GetLeader, LeaderChanged, LeaderRetriever, SubscribeLeader};
-pub use session::{ConnectionState, ConnectionStateChanged, SessionStatus, StopSession, ZkSession};
+pub use port::{ConnectionStateChanged, SessionStatus, ZooKeeper};
+pub use retrieval::{GetLeader, LeaderChanged, LeaderRetriever, StopRetriever, SubscribeLeader};
+pub use session::{StopSession, ZkSession};
 pub use supervisor::ElectionSupervisor;
+pub use zk::{ConnectionState, ZkError};

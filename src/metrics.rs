@@ -1,4 +1,4 @@
-//! Counters that make an election observable, answered to [`GetMetrics`].
+//! Counters that make an election observable, answered to [`GetElectionMetrics`].
 
 use actix::prelude::*;
 
@@ -26,4 +26,4 @@ pub struct ElectionMetrics {
 /// Ask a supervisor for its [`ElectionMetrics`].
 #[derive(Clone, Copy, Debug, Message)]
 #[rtype(result = "ElectionMetrics")]
-pub struct GetMetrics;
+pub struct GetElectionMetrics;

@@ -5,15 +5,10 @@
 //! it saw before.
 
 use actix::prelude::*;
-use tracing::{debug, info_span, Span};
+use tracing::{debug, info_span};
 
-use crate::ask::AsksSession;
-use crate::error::ZkError;
-use crate::session::{
-    ConnectionState, ConnectionStateChanged, Exists, GetData, Stat, SubscribeConnection, WatchEvent, WatchFired,
-    ZkSession,
-};
-use crate::trace::InSpanExt;
+use crate::port::{ConnectionStateChanged, OwnsPort, Port, Subscription, WatchFired, ZooKeeper};
+use crate::zk::{ConnectionState, Exists, GetData, Stat, WatchEvent, ZkError};
 
 /// Pause between reads of a node we may not read (no watch can be set on it).
 const UNREADABLE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -51,11 +46,6 @@ pub struct NodeChanged {
     pub view: NodeView,
 }
 
-/// Ask the cache for its current view.
-#[derive(Clone, Copy, Debug, Message)]
-#[rtype(result = "NodeView")]
-pub struct GetView;
-
 /// Forget what was seen and read the node again now: the owner hears the fresh view even if
 /// it did not change (e.g. after the owner's own write, which made its view stale).
 #[derive(Clone, Copy, Debug, Message)]
@@ -69,17 +59,13 @@ pub struct StopCache;
 
 /// The cache actor for one path.
 pub struct LeaderNodeCache {
-    session: Addr<ZkSession>,
+    /// Its epoch moves on with every refresh: only the newest read may update the view, so a
+    /// slow stale answer never overwrites a fresher one. Its span is
+    /// `leader_node_cache{path}`, inside the span of whoever created the cache.
+    port: Port,
     path: String,
     owner: Recipient<NodeChanged>,
     view: NodeView,
-    /// Bumped on every refresh; only the newest read may update the view, so a slow stale
-    /// answer never overwrites a fresher one.
-    epoch: u64,
-    /// ZooKeeper requests issued, for metrics.
-    requests: u64,
-    /// `leader_node_cache{path}`, inside the span of whoever created the cache.
-    span: Span,
 }
 
 impl std::fmt::Debug for LeaderNodeCache {
@@ -88,41 +74,28 @@ impl std::fmt::Debug for LeaderNodeCache {
     }
 }
 
-impl AsksSession for LeaderNodeCache {
-    fn session(&self) -> &Addr<ZkSession> {
-        &self.session
-    }
-
-    fn epoch(&self) -> u64 {
-        self.epoch
-    }
-
-    fn span(&self) -> &Span {
-        &self.span
-    }
-
-    fn count_request(&mut self) {
-        self.requests += 1;
+impl OwnsPort for LeaderNodeCache {
+    fn port(&self) -> &Port {
+        &self.port
     }
 }
 
 impl LeaderNodeCache {
-    /// A cache of `path` reporting to `owner`.
-    pub fn new(session: Addr<ZkSession>, path: String, owner: Recipient<NodeChanged>) -> Self {
+    /// A cache of `path` over `zookeeper`, reporting to `owner`.
+    pub fn new(zookeeper: impl Into<ZooKeeper>, path: String, owner: Recipient<NodeChanged>) -> Self {
         let span = info_span!("leader_node_cache", path = %path);
-        LeaderNodeCache { session, path, owner, view: NodeView::Unknown, epoch: 0, requests: 0, span }
+        LeaderNodeCache { port: Port::new(zookeeper.into(), span), path, owner, view: NodeView::Unknown }
     }
 
     /// Starts a new read of the node; answers to older ones are dropped.
     fn refresh(&mut self, ctx: &mut Context<Self>) {
-        self.epoch += 1;
+        self.port.next_epoch();
         self.read(ctx);
     }
 
     /// Reads the node with a watch: data if it exists, else an exists-watch for its creation.
     fn read(&mut self, ctx: &mut Context<Self>) {
-        let me = ctx.address().recipient::<WatchFired>();
-        self.ask(ctx, GetData { path: self.path.clone(), watch: Some(me) }, |act, result, ctx| match result {
+        self.port.watch(ctx, GetData::new(self.path.clone()), |act, result, ctx| match result {
             Ok((data, stat)) => act.seen(NodeView::Present { data, stat }),
             Err(ZkError::NoNode) => act.watch_creation(ctx),
             Err(err) if err.is_transient() => act.read_failed(err, ctx),
@@ -137,8 +110,7 @@ impl LeaderNodeCache {
 
     /// The node is absent: watch for its creation. If it appeared in between, read it again.
     fn watch_creation(&mut self, ctx: &mut Context<Self>) {
-        let me = ctx.address().recipient::<WatchFired>();
-        self.ask(ctx, Exists { path: self.path.clone(), watch: Some(me) }, |act, result, ctx| match result {
+        self.port.watch(ctx, Exists::new(self.path.clone()), |act, result, ctx| match result {
             Ok(None) => act.seen(NodeView::Absent),
             Ok(Some(_)) => act.read(ctx),
             Err(err) if err.is_transient() => act.read_failed(err, ctx),
@@ -164,10 +136,10 @@ impl LeaderNodeCache {
 
     /// Reads again after `delay`, unless a newer read has started meanwhile.
     fn refresh_later(&self, delay: std::time::Duration, ctx: &mut Context<Self>) {
-        let epoch = self.epoch;
+        let epoch = self.port.epoch();
         ctx.run_later(delay, move |act, ctx| {
-            let _span = act.span.clone().entered();
-            if epoch == act.epoch {
+            let _span = act.port.span().clone().entered();
+            if epoch == act.port.epoch() {
                 act.refresh(ctx);
             }
         });
@@ -178,17 +150,12 @@ impl Actor for LeaderNodeCache {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let subscribe = self.session.send(SubscribeConnection(ctx.address().recipient()));
-        ctx.wait(
-            subscribe
-                .into_actor(self)
-                .map(|status, act, ctx| match status {
-                    Ok(status) if status.is_connected() => act.refresh(ctx),
-                    Ok(_) => {}
-                    Err(_) => ctx.stop(),
-                })
-                .in_span(&self.span),
-        );
+        let subscription = Subscription::connection(ctx.address().recipient());
+        self.port.subscribe(ctx, subscription, |act, status, ctx| match status {
+            Ok(status) if status.is_connected() => act.refresh(ctx),
+            Ok(_) => {}
+            Err(_) => ctx.stop(),
+        });
     }
 }
 
@@ -196,7 +163,7 @@ impl Handler<ConnectionStateChanged> for LeaderNodeCache {
     type Result = ();
 
     fn handle(&mut self, msg: ConnectionStateChanged, ctx: &mut Context<Self>) {
-        let _span = self.span.clone().entered();
+        let _span = self.port.span().clone().entered();
         match msg.state {
             ConnectionState::Connected | ConnectionState::Reconnected { .. } => self.refresh(ctx),
             ConnectionState::Suspended | ConnectionState::Lost => {}
@@ -208,7 +175,7 @@ impl Handler<WatchFired> for LeaderNodeCache {
     type Result = ();
 
     fn handle(&mut self, msg: WatchFired, ctx: &mut Context<Self>) {
-        let _span = self.span.clone().entered();
+        let _span = self.port.span().clone().entered();
         if msg.event != WatchEvent::SessionEnded && msg.path == self.path {
             self.refresh(ctx);
         }
@@ -219,17 +186,9 @@ impl Handler<Refresh> for LeaderNodeCache {
     type Result = ();
 
     fn handle(&mut self, _msg: Refresh, ctx: &mut Context<Self>) {
-        let _span = self.span.clone().entered();
+        let _span = self.port.span().clone().entered();
         self.view = NodeView::Unknown;
         self.refresh(ctx);
-    }
-}
-
-impl Handler<GetView> for LeaderNodeCache {
-    type Result = MessageResult<GetView>;
-
-    fn handle(&mut self, _msg: GetView, _ctx: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.view.clone())
     }
 }
 
@@ -237,7 +196,7 @@ impl Handler<StopCache> for LeaderNodeCache {
     type Result = ();
 
     fn handle(&mut self, _msg: StopCache, ctx: &mut Context<Self>) {
-        let _span = self.span.clone().entered();
+        let _span = self.port.span().clone().entered();
         ctx.stop();
     }
 }

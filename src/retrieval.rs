@@ -59,16 +59,15 @@
 //! ```
 
 use actix::prelude::*;
-use tracing::{debug, info_span, Span};
+use tracing::{debug, info_span};
 use uuid::Uuid;
 
 use crate::codec::LeaderInfoCodec;
-use crate::contender::{ElectionError, Stop};
-use crate::error::{ConfigError, ZkError};
+use crate::error::ConfigError;
 use crate::node_cache::{LeaderNodeCache, NodeChanged, NodeView, StopCache};
 use crate::path;
-use crate::session::{ConnectionState, ConnectionStateChanged, SubscribeConnection, ZkSession};
-use crate::trace::InSpanExt;
+use crate::port::{ConnectionStateChanged, OwnsPort, Port, Subscription, ZooKeeper};
+use crate::zk::{ConnectionState, ZkError};
 
 /// Who leads, as a [`LeaderRetriever`] tells its subscribers.
 #[derive(Clone, Debug, PartialEq, Eq, Message)]
@@ -114,10 +113,17 @@ pub struct SubscribeLeader(pub Recipient<LeaderChanged>);
 #[rtype(result = "Option<LeaderChanged>")]
 pub struct GetLeader;
 
+/// Stop a [`LeaderRetriever`]: its cache is closed and no subscriber hears from it again.
+#[derive(Clone, Copy, Debug, Message)]
+#[rtype(result = "()")]
+pub struct StopRetriever;
+
 /// The leader retrieval actor for one leader path. Start it with [`LeaderRetriever::start`]; stop
-/// it with [`Stop`], after which no subscriber hears from it again.
+/// it with [`StopRetriever`], after which no subscriber hears from it again.
 pub struct LeaderRetriever {
-    session: Addr<ZkSession>,
+    /// The retriever itself only subscribes; its caches read. Its span is
+    /// `leader_retriever{leader_path}`, inside the span that created the retriever.
+    port: Port,
     leader_path: String,
     codec: LeaderInfoCodec,
     subscribers: Vec<Recipient<LeaderChanged>>,
@@ -128,8 +134,6 @@ pub struct LeaderRetriever {
     /// Incarnation of `cache`. Changes reported by an older cache are dropped, so nothing read
     /// in a lost session can overwrite the `NoLeader` told at the loss.
     epoch: u64,
-    /// `leader_retriever{leader_path}`, inside the span that created the retriever.
-    span: Span,
 }
 
 impl std::fmt::Debug for LeaderRetriever {
@@ -144,26 +148,26 @@ impl std::fmt::Debug for LeaderRetriever {
 }
 
 impl LeaderRetriever {
-    /// A retriever of the leader node at `leader_path`, decoded with `codec`, over `session`
-    /// (which may be shared with elections and other retrievers).
+    /// A retriever of the leader node at `leader_path`, decoded with `codec`, over `zookeeper`
+    /// (a session, which may be shared with elections and other retrievers).
     ///
     /// # Errors
     /// [`ConfigError::InvalidPath`] when `leader_path` is not a valid absolute ZooKeeper path.
     pub fn new(
-        session: Addr<ZkSession>,
+        zookeeper: impl Into<ZooKeeper>,
         leader_path: impl Into<String>,
         codec: LeaderInfoCodec,
     ) -> Result<Self, ConfigError> {
         let leader_path = leader_path.into();
         path::validate("leader path", &leader_path)?;
+        let span = info_span!("leader_retriever", leader_path = %leader_path);
         Ok(LeaderRetriever {
-            session,
+            port: Port::new(zookeeper.into(), span),
             codec,
             subscribers: Vec::new(),
             current: None,
             cache: None,
             epoch: 0,
-            span: info_span!("leader_retriever", leader_path = %leader_path),
             leader_path,
         })
     }
@@ -174,11 +178,11 @@ impl LeaderRetriever {
     /// # Errors
     /// [`ConfigError::InvalidPath`] when `leader_path` is not a valid absolute ZooKeeper path.
     pub fn start(
-        session: Addr<ZkSession>,
+        zookeeper: impl Into<ZooKeeper>,
         leader_path: impl Into<String>,
         codec: LeaderInfoCodec,
     ) -> Result<Addr<LeaderRetriever>, ConfigError> {
-        Ok(Actor::start(LeaderRetriever::new(session, leader_path, codec)?))
+        Ok(Actor::start(LeaderRetriever::new(zookeeper, leader_path, codec)?))
     }
 
     /// The watched leader path.
@@ -193,7 +197,7 @@ impl LeaderRetriever {
         }
         self.epoch += 1;
         let tap = CacheTap { epoch: self.epoch, retriever: ctx.address() }.start();
-        let cache = LeaderNodeCache::new(self.session.clone(), self.leader_path.clone(), tap.recipient());
+        let cache = LeaderNodeCache::new(self.port.zookeeper(), self.leader_path.clone(), tap.recipient());
         self.cache = Some(cache.start());
     }
 
@@ -233,21 +237,22 @@ impl LeaderRetriever {
     }
 }
 
+impl OwnsPort for LeaderRetriever {
+    fn port(&self) -> &Port {
+        &self.port
+    }
+}
+
 impl Actor for LeaderRetriever {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let subscribe = self.session.send(SubscribeConnection(ctx.address().recipient()));
-        ctx.wait(
-            subscribe
-                .into_actor(self)
-                .map(|status, act, ctx| match status {
-                    Ok(_) => act.start_cache(ctx),
-                    // No session to read through: nothing to retrieve, ever.
-                    Err(_) => ctx.stop(),
-                })
-                .in_span(&self.span),
-        );
+        let subscription = Subscription::connection(ctx.address().recipient());
+        self.port.subscribe(ctx, subscription, |act, status, ctx| match status {
+            Ok(_) => act.start_cache(ctx),
+            // No session to read through: nothing to retrieve, ever.
+            Err(_) => ctx.stop(),
+        });
     }
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
@@ -261,7 +266,7 @@ impl Handler<SubscribeLeader> for LeaderRetriever {
     type Result = ();
 
     fn handle(&mut self, msg: SubscribeLeader, _ctx: &mut Context<Self>) {
-        let _span = self.span.clone().entered();
+        let _span = self.port.span().clone().entered();
         if let Some(current) = &self.current {
             msg.0.do_send(current.clone());
         }
@@ -281,7 +286,7 @@ impl Handler<ConnectionStateChanged> for LeaderRetriever {
     type Result = ();
 
     fn handle(&mut self, msg: ConnectionStateChanged, ctx: &mut Context<Self>) {
-        let _span = self.span.clone().entered();
+        let _span = self.port.span().clone().entered();
         if msg.state == ConnectionState::Lost {
             // The cache would stay silent if the node reads the same in the new session; a
             // fresh cache reports its first read whatever it is.
@@ -291,16 +296,13 @@ impl Handler<ConnectionStateChanged> for LeaderRetriever {
     }
 }
 
-/// Stops the retriever: its cache is closed and no subscriber hears from it again. Always
-/// answers `Ok(())` (the result type is shared with the election's [`Stop`]).
-impl Handler<Stop> for LeaderRetriever {
-    type Result = Result<(), ElectionError>;
+impl Handler<StopRetriever> for LeaderRetriever {
+    type Result = ();
 
-    fn handle(&mut self, _msg: Stop, ctx: &mut Context<Self>) -> Self::Result {
-        let _span = self.span.clone().entered();
+    fn handle(&mut self, _msg: StopRetriever, ctx: &mut Context<Self>) {
+        let _span = self.port.span().clone().entered();
         self.subscribers.clear();
         ctx.stop();
-        Ok(())
     }
 }
 
@@ -316,7 +318,7 @@ impl Handler<TaggedNodeChange> for LeaderRetriever {
     type Result = ();
 
     fn handle(&mut self, msg: TaggedNodeChange, _ctx: &mut Context<Self>) {
-        let _span = self.span.clone().entered();
+        let _span = self.port.span().clone().entered();
         if msg.epoch != self.epoch {
             return; // from a cache of a lost session
         }

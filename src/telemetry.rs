@@ -1,7 +1,7 @@
 //! Metrics for scraping, through the [`metrics`](https://docs.rs/metrics) facade: with the
 //! `metrics` feature the election and the session record into whatever recorder the
 //! application installs (for Prometheus, `metrics-exporter-prometheus`); without it every
-//! function here compiles to nothing. [`GetMetrics`](crate::GetMetrics) and
+//! function here compiles to nothing. [`GetElectionMetrics`](crate::GetElectionMetrics) and
 //! [`GetSessionMetrics`](crate::session::GetSessionMetrics) answer their counters either way.
 //!
 //! | name | kind | labels | what |
@@ -29,7 +29,7 @@
 #[cfg(feature = "metrics")]
 use std::time::Instant;
 
-use crate::session::{ConnectionState, RequestKind};
+use crate::zk::{ConnectionState, RequestKind};
 
 /// Gauge: 1 while this process holds a confirmed leadership for the component.
 pub const IS_LEADER: &str = "zk_election_is_leader";
@@ -202,7 +202,7 @@ impl Drop for ContenderMeter {
 /// The session served a request of `kind`.
 pub(crate) fn zk_request(kind: RequestKind) {
     #[cfg(feature = "metrics")]
-    metrics::counter!(ZK_REQUESTS, "kind" => kind_name(kind)).increment(1);
+    metrics::counter!(ZK_REQUESTS, "kind" => kind.name()).increment(1);
     #[cfg(not(feature = "metrics"))]
     let _ = kind;
 }
@@ -221,22 +221,6 @@ pub(crate) fn connection_state(state: ConnectionState) {
     }
     #[cfg(not(feature = "metrics"))]
     let _ = state;
-}
-
-/// The `kind` label of a request.
-#[cfg(feature = "metrics")]
-fn kind_name(kind: RequestKind) -> &'static str {
-    match kind {
-        RequestKind::Create => "create",
-        RequestKind::Delete => "delete",
-        RequestKind::Exists => "exists",
-        RequestKind::GetData => "get_data",
-        RequestKind::GetChildren => "get_children",
-        RequestKind::SetData => "set_data",
-        RequestKind::Multi => "multi",
-        RequestKind::Sync => "sync",
-        RequestKind::Other => "other",
-    }
 }
 
 #[cfg(all(test, feature = "metrics"))]

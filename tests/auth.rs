@@ -10,8 +10,8 @@ use actix::prelude::*;
 use common::*;
 use zk_election::testkit::ZkServer;
 use zk_election::{
-    ElectionConfig, ElectionError, ElectionSupervisor, LeadershipEvent, SessionConfig, Stop, StopSession, ZkError,
-    ZkSession,
+    ElectionConfig, ElectionError, ElectionSupervisor, LeadershipEvent, SessionConfig, StopElection, StopSession,
+    ZkError, ZkSession,
 };
 use zookeeper_client::{Acl, Client, Permission};
 
@@ -118,7 +118,7 @@ async fn with_digest_auth_nodes_are_creator_only() {
     let info = zk_election::LeaderInfoCodec::Bincode.decode(&data).expect("leader info");
     assert_eq!(info.address, "alice-host:6123");
 
-    supervisor.send(Stop).await.unwrap().expect("stop deletes what it created");
+    supervisor.send(StopElection).await.unwrap().expect("stop deletes what it created");
     assert_eq!(alice.check_stat(LEADER).await, Ok(None));
     session.send(StopSession).await.unwrap();
 }
@@ -145,7 +145,7 @@ async fn contenders_sharing_the_credentials_hand_over() {
         "{error:?}"
     );
 
-    first_supervisor.send(Stop).await.unwrap().unwrap();
+    first_supervisor.send(StopElection).await.unwrap().unwrap();
     let granted = expect_grant(&mut second_events, 5 * SECOND).await;
     assert_eq!(expect_published(&mut second_events, 5 * SECOND).await, granted);
     assert!(!bob_events.try_drain().iter().any(|e| matches!(e, LeadershipEvent::Granted { .. })));

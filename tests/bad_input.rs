@@ -11,13 +11,12 @@ use common::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use zk_election::node_cache::{LeaderNodeCache, NodeChanged, NodeView};
-use zk_election::session::{
-    Acl, AuthId, Create, Delete, Exists, GetChildren, GetStatus, NodeAcl, NodeMode, Permission, SetData,
-};
+use zk_election::session::GetStatus;
 use zk_election::testkit::{FaultProxy, ZkServer};
+use zk_election::zk::{Acl, AuthId, Create, Delete, Exists, GetChildren, NodeAcl, NodeMode, Permission, SetData};
 use zk_election::{
-    ConnectionState, ElectionConfig, ElectionError, ElectionSupervisor, GetMetrics, HasLeadership, LeaderInfo,
-    LeaderInfoCodec, LeadershipEvent, SessionConfig, Stop, ZkError, ZkSession,
+    ConnectionState, ElectionConfig, ElectionError, ElectionSupervisor, GetElectionMetrics, HasLeadership, LeaderInfo,
+    LeaderInfoCodec, LeadershipEvent, SessionConfig, StopElection, ZkError, ZkSession,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -117,7 +116,7 @@ async fn fixture(cs: &str) -> Fixture {
 /// (the leader rewrites it).
 async fn damage(fixture: &mut Fixture, bytes: Vec<u8>) {
     let set = |path: &str, data: Vec<u8>| SetData { path: path.into(), data, version: None };
-    fixture.vandal.send(set(UNLED, bytes.clone())).await.unwrap().expect("set unled");
+    ops(&fixture.vandal).send(set(UNLED, bytes.clone())).await.unwrap().expect("set unled");
     let (_, changed) =
         fixture.unled.until(5 * SECOND, |c| matches!(&c.view, NodeView::Present { data, .. } if *data == bytes)).await;
     let NodeView::Present { data, .. } = changed.view else { unreachable!() };
@@ -125,7 +124,7 @@ async fn damage(fixture: &mut Fixture, bytes: Vec<u8>) {
         assert_eq!(LeaderInfoCodec::Bincode.encode(&info).unwrap(), data, "decoded something it would not write");
     }
 
-    fixture.vandal.send(set(LEADER, bytes)).await.unwrap().expect("set leader node");
+    ops(&fixture.vandal).send(set(LEADER, bytes)).await.unwrap().expect("set leader node");
     let owner = fixture.leader_session.send(GetStatus).await.unwrap().zk_session;
     let granted = fixture.granted;
     eventually(5 * SECOND, "leader node rewritten", || async {
@@ -157,8 +156,8 @@ fn leader_node_cache_and_supervisor_take_arbitrary_bytes_up_to_the_size_limit() 
         .unwrap();
     let fixture = fixture.into_inner();
     system.block_on(async {
-        let leader = fixture.leader.send(GetMetrics).await.expect("leader supervisor alive");
-        let follower = fixture.follower.send(GetMetrics).await.expect("follower supervisor alive");
+        let leader = fixture.leader.send(GetElectionMetrics).await.expect("leader supervisor alive");
+        let follower = fixture.follower.send(GetElectionMetrics).await.expect("follower supervisor alive");
         assert!(leader.is_leader && !follower.is_leader);
         assert_eq!(follower.publishes, 0, "a follower wrote the leader node");
         assert!(leader.rewrites >= 30, "only {} rewrites", leader.rewrites);
@@ -191,7 +190,7 @@ async fn foreign_latch_children_are_ignored() {
     let (foreign, _f) = connected_session(&cs, 10 * SECOND).await;
     let prefix = format!("{LATCH}/_c_{}-latch-", uuid::Uuid::new_v4());
     let binary = vec![0xc3, 0x28, 0xa0, 0xa1, 0xf0, 0x28, 0x8c, 0xbc];
-    foreign.send(Create::new(prefix, binary, NodeMode::EphemeralSequential)).await.unwrap().expect("participant");
+    ops(&foreign).send(Create::new(prefix, binary, NodeMode::EphemeralSequential)).await.unwrap().expect("participant");
 
     let (session, _s) = connected_session(&cs, 10 * SECOND).await;
     let supervisor = ElectionSupervisor::start(session.clone(), ElectionConfig::builder(LATCH).build().unwrap());
@@ -207,7 +206,7 @@ async fn foreign_latch_children_are_ignored() {
     // More junk while we lead changes nothing.
     create_persistent(&admin, &format!("{LATCH}/late-foreign"), &[0x80]).await;
     assert!(events.drain_for(SECOND / 2).await.is_empty());
-    assert!(supervisor.send(GetMetrics).await.unwrap().is_leader);
+    assert!(supervisor.send(GetElectionMetrics).await.unwrap().is_leader);
     assert!(!children.is_empty());
 }
 
@@ -227,7 +226,7 @@ async fn latch_path_deleted_underneath_us_rejoins() {
     }
     let first = eventually(5 * SECOND, "a leader", || async {
         for (i, (_, _, supervisor, _)) in processes.iter().enumerate() {
-            if supervisor.send(GetMetrics).await.ok()?.is_leader {
+            if supervisor.send(GetElectionMetrics).await.ok()?.is_leader {
                 return Some(i);
             }
         }
@@ -243,11 +242,11 @@ async fn latch_path_deleted_underneath_us_rejoins() {
     for (proxy, ..) in &processes {
         proxy.blackhole();
     }
-    let children = admin.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().unwrap();
+    let children = ops(&admin).send(GetChildren { path: LATCH.into() }).await.unwrap().unwrap();
     for child in children {
-        admin.send(Delete { path: format!("{LATCH}/{child}"), version: None }).await.unwrap().unwrap();
+        ops(&admin).send(Delete { path: format!("{LATCH}/{child}"), version: None }).await.unwrap().unwrap();
     }
-    admin.send(Delete { path: LATCH.into(), version: None }).await.unwrap().expect("latch path deleted");
+    ops(&admin).send(Delete { path: LATCH.into(), version: None }).await.unwrap().expect("latch path deleted");
     for (proxy, ..) in &processes {
         proxy.pass();
     }
@@ -255,7 +254,7 @@ async fn latch_path_deleted_underneath_us_rejoins() {
     // The leader is demoted (its node is gone), both rejoin with fresh nodes, one leads again.
     processes[first].3.until(5 * SECOND, |e| matches!(e, LeadershipEvent::Revoked { .. })).await;
     let owners = eventually(5 * SECOND, "both back in a recreated latch", || async {
-        let children = admin.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
+        let children = ops(&admin).send(GetChildren { path: LATCH.into() }).await.unwrap().ok()?;
         let mut owners = Vec::new();
         for child in children {
             owners.push(read(&admin, &format!("{LATCH}/{child}")).await?.1.ephemeral_owner);
@@ -269,7 +268,7 @@ async fn latch_path_deleted_underneath_us_rejoins() {
     let leader = eventually(5 * SECOND, "a leader again", || async {
         let mut leading = Vec::new();
         for (i, (_, _, supervisor, _)) in processes.iter().enumerate() {
-            if supervisor.send(GetMetrics).await.ok()?.is_leader {
+            if supervisor.send(GetElectionMetrics).await.ok()?.is_leader {
                 leading.push(i);
             }
         }
@@ -288,7 +287,7 @@ async fn expect_error(events: &mut Events, supervisor: &Addr<ElectionSupervisor>
         LeadershipEvent::Error { error: ElectionError::ZooKeeper(error), .. } => assert_eq!(error, wanted),
         other => panic!("expected a ZooKeeper error {wanted:?}, got {other:?}"),
     }
-    let metrics = supervisor.send(GetMetrics).await.expect("supervisor alive");
+    let metrics = supervisor.send(GetElectionMetrics).await.expect("supervisor alive");
     assert!(!metrics.is_leader);
 }
 
@@ -299,7 +298,7 @@ async fn acl_denial_is_a_typed_error_and_the_election_recovers_when_lifted() {
     let cs = server.connect_string();
     let (admin, _a) = connected_session(&cs, 10 * SECOND).await;
     let read_only = vec![Acl::new(Permission::READ, AuthId::anyone())];
-    admin
+    ops(&admin)
         .send(Create::new("/locked", vec![], NodeMode::Persistent).acl(NodeAcl::Custom(read_only)))
         .await
         .unwrap()
@@ -312,7 +311,7 @@ async fn acl_denial_is_a_typed_error_and_the_election_recovers_when_lifted() {
     // It keeps trying (and reporting) without giving up.
     expect_error(&mut events, &supervisor, ZkError::NoAuth).await;
 
-    admin.send(Delete { path: "/locked".into(), version: None }).await.unwrap().unwrap();
+    ops(&admin).send(Delete { path: "/locked".into(), version: None }).await.unwrap().unwrap();
     let granted = expect_grant(&mut events, 5 * SECOND).await;
     assert_eq!(expect_published(&mut events, 5 * SECOND).await, granted);
 }
@@ -340,7 +339,7 @@ async fn wrong_credentials_are_a_typed_error_and_the_right_ones_work() {
     let mut intruder_events = subscribe(&intruder, "jm", "intruder:9", "/bad/intruder", true).await;
     expect_error(&mut intruder_events, &intruder, ZkError::NoAuth).await;
     assert!(alice.send(HasLeadership::leader_session("jm", granted)).await.unwrap());
-    intruder.send(Stop).await.unwrap().ok();
+    intruder.send(StopElection).await.unwrap().ok();
 
     // The right password in another process joins Alice's latch as a follower.
     let second_session = ZkSession::start(authed("right"));
@@ -349,7 +348,7 @@ async fn wrong_credentials_are_a_typed_error_and_the_right_ones_work() {
     let (admin, _a) = connected_session(&cs, 10 * SECOND).await;
     // An unauthenticated observer may not list Alice's latch, but `exists` shows its stat.
     eventually(5 * SECOND, "second process in the latch", || async {
-        let stat = admin.send(Exists { path: LATCH.into(), watch: None }).await.ok()?.ok()??;
+        let stat = ops(&admin).send(Exists { path: LATCH.into() }).await.ok()?.ok()??;
         (stat.num_children == 2).then_some(())
     })
     .await;
@@ -378,7 +377,7 @@ async fn server_enforcing_auth_fails_a_session_without_it_as_a_typed_error() {
     tokio::time::sleep(2 * SECOND).await; // measuring idleness needs a fixed window
     let used = cpu_time() - cpu;
     assert!(used < wall.elapsed() / 4, "used {used:?} CPU in {:?} against a refusing server", wall.elapsed());
-    assert!(!supervisor.send(GetMetrics).await.expect("supervisor alive").is_leader);
+    assert!(!supervisor.send(GetElectionMetrics).await.expect("supervisor alive").is_leader);
     session.send(GetStatus).await.expect("session alive");
 }
 

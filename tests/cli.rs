@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use common::*;
 use tokio::process::Command;
-use zk_election::session::{Delete, GetChildren};
 use zk_election::testkit::ZkServer;
+use zk_election::zk::{Delete, GetChildren};
 use zk_election::ZkSession;
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -42,7 +42,7 @@ fn run_args<'a>(connect: &'a str, address: &'a str, grace_ms: &'a str, command: 
 
 /// The latch nodes, leader first: (node path, participant address).
 async fn latch_line(observer: &Addr<ZkSession>) -> Vec<(String, String)> {
-    let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().unwrap_or_default();
+    let children = ops(observer).send(GetChildren { path: LATCH.into() }).await.unwrap().unwrap_or_default();
     let mut line = Vec::new();
     for name in zk_election::latch::participants_in_order(&children) {
         let path = format!("{LATCH}/{name}");
@@ -144,7 +144,7 @@ async fn run_starts_the_command_on_the_leader_only_and_stops_it_on_revoke() {
     let (node, address) = latch_line(&zk).await.remove(0);
     assert_eq!(address, "first:1");
     let revoked_at = Instant::now();
-    zk.send(Delete { path: node, version: None }).await.unwrap().unwrap();
+    ops(&zk).send(Delete { path: node, version: None }).await.unwrap().unwrap();
     first.expect("revoked", 5 * SECOND).await;
     let exited = first.expect("child_exited", grace).await;
     let took = revoked_at.elapsed();

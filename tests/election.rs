@@ -8,18 +8,18 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use common::*;
 use zk_election::latch::participants_in_order;
-use zk_election::session::{
-    Acl, AuthId, Create, Delete, GetChildren, GetSessionMetrics, NodeAcl, NodeMode, Permission, SetData, Stat,
-};
+use zk_election::session::GetSessionMetrics;
 use zk_election::testkit::{FaultProxy, ZkServer};
+use zk_election::zk::{Acl, AuthId, Create, Delete, GetChildren, NodeAcl, NodeMode, Permission, SetData, Stat};
 use zk_election::{
-    Confirm, ConnectionState, ElectionConfig, ElectionError, ElectionSupervisor, GetMetrics, HasLeadership, LeaderInfo,
-    LeaderInfoCodec, LeadershipEvent, Stop, StopSession, ZkSession,
+    Confirm, ConnectionState, ElectionConfig, ElectionError, ElectionSupervisor, GetElectionMetrics, HasLeadership,
+    LeaderInfo, LeaderInfoCodec, LeadershipEvent, StopElection, StopSession, ZkSession,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
 const LATCH: &str = "/election/latch";
 const LEADER: &str = "/election/leader";
+const COMPONENT: &str = "jobmanager";
 
 /// Joins the election at `LATCH` as "jobmanager" publishing at `LEADER`.
 async fn join(connect: &str, address: &str, auto_confirm: bool) -> Participant {
@@ -33,7 +33,7 @@ async fn join_with(
     config: ElectionConfig,
     timeout: Duration,
 ) -> Participant {
-    Participant::start(connect, config, "jobmanager", address, LEADER, auto_confirm, timeout).await
+    Participant::start(connect, config, COMPONENT, address, LEADER, auto_confirm, timeout).await
 }
 
 /// The decoded content of the leader node, if any.
@@ -53,7 +53,7 @@ async fn await_leader_node(observer: &Addr<ZkSession>, address: &str, leader_ses
 /// The latch nodes in leadership order, and the index in `participants` of each node's owner
 /// (read from the node's data, the participant's address).
 async fn line_order(observer: &Addr<ZkSession>, participants: &[Participant]) -> (Vec<String>, Vec<usize>) {
-    let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().unwrap();
+    let children = ops(observer).send(GetChildren { path: LATCH.into() }).await.unwrap().unwrap();
     let ordered: Vec<String> = participants_in_order(&children).into_iter().map(str::to_owned).collect();
     let mut owners = Vec::new();
     for name in &ordered {
@@ -65,6 +65,17 @@ async fn line_order(observer: &Addr<ZkSession>, participants: &[Participant]) ->
 }
 
 /// Requests each participant's session has issued so far.
+/// Waits until `participant`'s session has served `count` data reads: the latch's watch on its
+/// own node, its watch on a predecessor if it waited behind one, and its leader-node cache's
+/// read once it published. (A condition, so that no request is still under way when counted.)
+async fn await_data_reads(participant: &Participant, count: u64) {
+    eventually(5 * SECOND, &format!("{} data reads by {}", count, participant.address), || async {
+        let metrics = participant.session.send(GetSessionMetrics).await.ok()?;
+        (metrics.requests.get(&zk_election::zk::RequestKind::GetData).copied().unwrap_or(0) >= count).then_some(())
+    })
+    .await
+}
+
 async fn requests_by_participant(participants: &[Participant]) -> Vec<u64> {
     let mut counts = Vec::new();
     for p in participants {
@@ -115,7 +126,7 @@ async fn five_contenders_four_failovers() {
             break;
         }
         let stopped = participants.remove(leader);
-        stopped.supervisor.send(Stop).await.unwrap().expect("clean stop");
+        stopped.supervisor.send(StopElection).await.unwrap().expect("clean stop");
         stopped.session.send(StopSession).await.unwrap();
     }
 }
@@ -171,7 +182,7 @@ async fn confirm_rules() {
     await_children(&observer, LATCH, 2, 5 * SECOND).await;
 
     // Leadership moves: the old ID is void, confirming it writes nothing.
-    first.supervisor.send(zk_election::Resign { rejoin: true }).await.unwrap().unwrap();
+    first.supervisor.send(zk_election::Resign::new(COMPONENT)).await.unwrap().unwrap();
     first.events.until(5 * SECOND, |e| matches!(e, LeadershipEvent::Revoked { .. })).await;
     let second_granted = expect_grant(&mut second.events, 5 * SECOND).await;
     // The resigner's node went with its latch node if its cache had read it since the write,
@@ -188,7 +199,7 @@ async fn confirm_rules() {
     await_leader_node(&observer, "second:2", second_granted, 5 * SECOND).await;
 
     // After stop, confirms are refused and nothing is written.
-    second.supervisor.send(Stop).await.unwrap().unwrap();
+    second.supervisor.send(StopElection).await.unwrap().unwrap();
     assert_eq!(second.supervisor.send(confirm(second_granted)).await.unwrap(), Err(ElectionError::Stopped));
 }
 
@@ -207,10 +218,10 @@ async fn stop_cleans_up_and_silences() {
     assert_eq!(expect_published(&mut leader_events, 5 * SECOND).await, granted);
     await_leader_node(&observer, "leader:1", granted, 5 * SECOND).await;
 
-    leader.send(Stop).await.unwrap().expect("stop");
-    leader.send(Stop).await.unwrap().expect("second stop is a no-op");
+    leader.send(StopElection).await.unwrap().expect("stop");
+    leader.send(StopElection).await.unwrap().expect("second stop is a no-op");
     assert!(read(&observer, LEADER).await.is_none(), "published leader node outlived stop");
-    let latch_nodes = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().unwrap_or_default();
+    let latch_nodes = ops(&observer).send(GetChildren { path: LATCH.into() }).await.unwrap().unwrap_or_default();
     assert!(latch_nodes.is_empty(), "latch node left behind: {latch_nodes:?}");
     // The shared session lives on, yet the stopped election says nothing more.
     let follower = ElectionSupervisor::start(session.clone(), config);
@@ -222,7 +233,7 @@ async fn stop_cleans_up_and_silences() {
         leader.send(zk_election::Subscribe::new("x", "y:1", "/z", late)).await.unwrap(),
         Err(ElectionError::Stopped)
     );
-    follower.send(Stop).await.unwrap().unwrap();
+    follower.send(StopElection).await.unwrap().unwrap();
 }
 
 #[actix_rt::test]
@@ -237,12 +248,12 @@ async fn stop_racing_a_grant_leaves_no_leader_node() {
         let _events = subscribe(&supervisor, "jm", "racer:1", LEADER, true).await;
         // Stop at a different point of grant → confirm → publish in every round.
         tokio::time::sleep(Duration::from_micros(500 * round)).await;
-        supervisor.send(Stop).await.unwrap().unwrap();
+        supervisor.send(StopElection).await.unwrap().unwrap();
         assert!(read(&observer, LEADER).await.is_none(), "round {round}: leader node left behind");
         // Also when the stop overtook the latch's create: the node it made is deleted, though
         // the session lives on.
         eventually(2 * SECOND, &format!("round {round}: no latch node left"), || async {
-            let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap();
+            let children = ops(&observer).send(GetChildren { path: LATCH.into() }).await.unwrap();
             children.unwrap_or_default().is_empty().then_some(())
         })
         .await;
@@ -271,9 +282,9 @@ async fn leader_node_heals_itself() {
     for (what, data) in damages {
         let damaged_at = Instant::now();
         match data {
-            None => vandal.send(Delete { path: LEADER.into(), version: None }).await.unwrap().unwrap(),
+            None => ops(&vandal).send(Delete { path: LEADER.into(), version: None }).await.unwrap().unwrap(),
             Some(data) => {
-                vandal.send(SetData { path: LEADER.into(), data, version: None }).await.unwrap().unwrap();
+                ops(&vandal).send(SetData { path: LEADER.into(), data, version: None }).await.unwrap().unwrap();
             }
         }
         await_leader_node(&vandal, "leader:1", granted, 2 * SECOND).await;
@@ -281,8 +292,8 @@ async fn leader_node_heals_itself() {
     }
     // Re-created by another session as its own ephemeral, with our exact content.
     let exact = foreign("leader:1", granted);
-    vandal.send(Delete { path: LEADER.into(), version: None }).await.unwrap().unwrap();
-    let _ = vandal.send(Create::new(LEADER, exact, NodeMode::Ephemeral)).await.unwrap();
+    ops(&vandal).send(Delete { path: LEADER.into(), version: None }).await.unwrap().unwrap();
+    let _ = ops(&vandal).send(Create::new(LEADER, exact, NodeMode::Ephemeral)).await.unwrap();
     let vandal_id = vandal.send(zk_election::session::GetStatus).await.unwrap().zk_session;
     let owner = leader.session.send(zk_election::session::GetStatus).await.unwrap().zk_session;
     eventually(2 * SECOND, "node owned by the leader's session again", || async {
@@ -294,17 +305,17 @@ async fn leader_node_heals_itself() {
 
     // Replaced by a node nobody may read: the leader hears why its cache is blind, and still
     // replaces the node (existence and deletion need no read permission).
-    let write_only = vec![Acl::new(zk_election::session::Permission::WRITE, zk_election::session::AuthId::anyone())];
+    let write_only = vec![Acl::new(zk_election::zk::Permission::WRITE, zk_election::zk::AuthId::anyone())];
     let locked_away = Create::new(LEADER, foreign("intruder:9", granted), NodeMode::Persistent);
-    vandal.send(Delete { path: LEADER.into(), version: None }).await.unwrap().unwrap();
-    let _ = vandal.send(locked_away.acl(NodeAcl::Custom(write_only))).await.unwrap();
+    ops(&vandal).send(Delete { path: LEADER.into(), version: None }).await.unwrap().unwrap();
+    let _ = ops(&vandal).send(locked_away.acl(NodeAcl::Custom(write_only))).await.unwrap();
     let (_, error) = leader.events.until(2 * SECOND, |e| matches!(e, LeadershipEvent::Error { .. })).await;
     assert!(
         matches!(&error, LeadershipEvent::Error { error: ElectionError::ZooKeeper(zk_election::ZkError::NoAuth), .. }),
         "{error:?}"
     );
     eventually(2 * SECOND, "leader node readable and ours again", || async {
-        let read = vandal.send(zk_election::session::GetData { path: LEADER.into(), watch: None }).await.unwrap();
+        let read = ops(&vandal).send(zk_election::zk::GetData { path: LEADER.into() }).await.unwrap();
         let info = LeaderInfoCodec::Bincode.decode(&read.ok()?.0).ok()?;
         (info.address == "leader:1" && info.leader_session == granted).then_some(())
     })
@@ -318,8 +329,8 @@ async fn refused_publish_is_reported_and_election_survives() {
     let cs = server.connect_string();
     let (admin, _s) = connected_session(&cs, 4 * SECOND).await;
     // A parent nobody may create children under.
-    let read_only = vec![Acl::new(zk_election::session::Permission::READ, zk_election::session::AuthId::anyone())];
-    admin
+    let read_only = vec![Acl::new(zk_election::zk::Permission::READ, zk_election::zk::AuthId::anyone())];
+    ops(&admin)
         .send(Create::new("/locked", vec![], NodeMode::Persistent).acl(NodeAcl::Custom(read_only)))
         .await
         .unwrap()
@@ -367,15 +378,15 @@ async fn latch_protocol_and_single_wakeup() {
 
     let mut watches_before = Vec::new();
     for p in &participants {
-        watches_before.push(p.supervisor.send(GetMetrics).await.unwrap().latch_watches_fired);
+        watches_before.push(p.supervisor.send(GetElectionMetrics).await.unwrap().latch_watches_fired);
     }
-    observer.send(Delete { path: format!("{LATCH}/{}", ordered[0]), version: None }).await.unwrap().unwrap();
+    ops(&observer).send(Delete { path: format!("{LATCH}/{}", ordered[0]), version: None }).await.unwrap().unwrap();
     let next = expect_grant(&mut participants[second].events, 5 * SECOND).await;
     await_leader_node(&observer, &participants[second].address, next, 5 * SECOND).await;
     tokio::time::sleep(Duration::from_millis(300)).await; // let any stray watch arrive
     let mut woken = Vec::new();
     for (i, p) in participants.iter().enumerate().filter(|(i, _)| *i != first) {
-        let after = p.supervisor.send(GetMetrics).await.unwrap().latch_watches_fired;
+        let after = p.supervisor.send(GetElectionMetrics).await.unwrap().latch_watches_fired;
         if after > watches_before[i] {
             woken.push(i);
         }
@@ -460,12 +471,12 @@ async fn subscribe_misuse_is_a_typed_error() {
         ElectionConfig::builder("latch").build(),
         Err(ConfigError::InvalidPath { what: "latch path", problem: PathProblem::NotAbsolute, .. })
     ));
-    supervisor.send(Stop).await.unwrap().unwrap();
+    supervisor.send(StopElection).await.unwrap().unwrap();
     assert_eq!(attempt("late", "c:3", "/leader/late").await.unwrap(), Err(ElectionError::Stopped));
 }
 
 #[actix_rt::test]
-async fn clean_handover_costs_four_requests() {
+async fn clean_handover_costs_five_requests() {
     init_tracing();
     let server = ZkServer::start().expect("zookeeper");
     let cs = server.connect_string();
@@ -479,20 +490,23 @@ async fn clean_handover_costs_four_requests() {
     let (leader, successor, last) = (line[0], line[1], line[2]);
     let granted = expect_grant(&mut participants[leader].events, 5 * SECOND).await;
     await_leader_node(&observer, &participants[leader].address, granted, 5 * SECOND).await;
-    tokio::time::sleep(Duration::from_millis(300)).await; // the leader's cache reads its node
+    // First in line from the start: its own node's watch, then its cache's read.
+    await_data_reads(&participants[leader], 2).await;
 
     let before = requests_by_participant(&participants).await;
-    participants[leader].supervisor.send(Stop).await.unwrap().expect("stop");
+    participants[leader].supervisor.send(StopElection).await.unwrap().expect("stop");
     let next = expect_grant(&mut participants[successor].events, 5 * SECOND).await;
     await_leader_node(&observer, &participants[successor].address, next, 5 * SECOND).await;
-    tokio::time::sleep(Duration::from_millis(300)).await; // and the successor's cache reads its node
+    // Its predecessor's watch and its own node's, then its cache's read.
+    await_data_reads(&participants[successor], 3).await;
     let after = requests_by_participant(&participants).await;
     let spent: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
     // Outgoing: one multi-op deletes leader node and latch node. Successor: list the latch,
-    // create its leader node (guarded), arm its cache's watch. The rest: nothing.
+    // prove its node at ZooKeeper's leader (a check-only multi-op: a follower's listing may be
+    // stale), create its leader node (guarded), arm its cache's watch. The rest: nothing.
     assert_eq!(
         (spent[leader], spent[successor], spent[last]),
-        (1, 3, 0),
+        (1, 4, 0),
         "requests of (outgoing, successor, last in line)"
     );
 }
@@ -514,7 +528,7 @@ async fn waiting_participant_whose_node_is_deleted_rejoins_at_once() {
 
     // An operator deletes the middle participant's node. Its predecessor (the leader) stays,
     // so only the watch on its own node can tell it: it must go to the back of the line now.
-    observer.send(Delete { path: format!("{LATCH}/{}", ordered[1]), version: None }).await.unwrap().unwrap();
+    ops(&observer).send(Delete { path: format!("{LATCH}/{}", ordered[1]), version: None }).await.unwrap().unwrap();
     let rejoined = eventually(2 * SECOND, "middle participant back in line", || async {
         let (_, now) = line_order(&observer, &participants).await;
         (now.len() == 3).then_some(now)
@@ -552,7 +566,7 @@ async fn stop_cut_off_from_zookeeper_leaves_after_the_reconnect() {
                             // The stop's request goes into a partition and gives up after 1 s; then the connection
                             // breaks and the request is lost with it (as when a real partition outlasts TCP).
     proxy.blackhole();
-    let stopped = old_supervisor.send(Stop).await.unwrap();
+    let stopped = old_supervisor.send(StopElection).await.unwrap();
     assert!(matches!(stopped, Err(ElectionError::StopFailed(_))), "{stopped:?}");
     let cutter = proxy.clone();
     tokio::task::spawn_blocking(move || cutter.cut()).await.expect("cut");
@@ -588,7 +602,7 @@ async fn a_leader_that_cannot_publish_gives_the_latch_up_and_the_election_recove
     let no_create = Permission::READ | Permission::WRITE | Permission::DELETE | Permission::ADMIN;
     let locked = Create::new("/locked", vec![], NodeMode::Persistent)
         .acl(NodeAcl::Custom(vec![Acl::new(no_create, AuthId::anyone())]));
-    admin.send(locked).await.unwrap().unwrap();
+    ops(&admin).send(locked).await.unwrap().unwrap();
     let config = || ElectionConfig::builder(LATCH).build().unwrap();
     let mut a = Participant::start(&cs, config(), "jobmanager", "a:1", "/locked/leader", true, 4 * SECOND).await;
     expect_grant(&mut a.events, 5 * SECOND).await;
@@ -612,9 +626,9 @@ async fn a_leader_that_cannot_publish_gives_the_latch_up_and_the_election_recove
     assert!(no_auth <= 1, "NoAuth reported {no_auth} times: {seen_by_a:?}");
 
     // An operator fixes the parent: whoever leads then publishes, without a restart.
-    admin.send(Delete { path: "/locked".into(), version: None }).await.unwrap().unwrap();
+    ops(&admin).send(Delete { path: "/locked".into(), version: None }).await.unwrap().unwrap();
     // The leader's next attempt may create the parent itself (open ACL) before we do.
-    let recreated = admin.send(Create::new("/locked", vec![], NodeMode::Persistent)).await.unwrap();
+    let recreated = ops(&admin).send(Create::new("/locked", vec![], NodeMode::Persistent)).await.unwrap();
     assert!(matches!(recreated, Ok(_) | Err(zk_election::ZkError::NodeExists)), "{recreated:?}");
     eventually(5 * SECOND, "a leader node after the fix", || async { read(&admin, "/locked/leader").await }).await;
 }

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use common::*;
 use uuid::Uuid;
-use zk_election::session::{Create, Delete, GetChildren, NodeMode, WriteOp, WriteResult};
 use zk_election::testkit::{FaultProxy, ZkServer};
+use zk_election::zk::{Create, Delete, GetChildren, NodeMode, WriteOp, WriteResult};
 use zk_election::{
     ElectionConfig, ElectionError, GetFencingToken, HasLeadership, LeaderWrite, LeadershipClaim, LeadershipEvent,
-    ProveLeadership, Resign, Stop, StopSession, ZkError, ZkSession,
+    ProveLeadership, Resign, StopElection, StopSession, ZkError, ZkSession,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -42,7 +42,7 @@ async fn expect_granted(participant: &mut Participant, within: Duration) -> (Uui
 
 /// The czxid of the latch node whose data (participant ID) is `address`, as an outsider reads it.
 async fn czxid_of(observer: &Addr<ZkSession>, address: &str) -> Option<i64> {
-    let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.ok()?.ok()?;
+    let children = ops(observer).send(GetChildren { path: LATCH.into() }).await.ok()?.ok()?;
     for child in children {
         if let Some((data, stat)) = read(observer, &format!("{LATCH}/{child}")).await {
             if data == address.as_bytes() {
@@ -77,7 +77,7 @@ async fn the_token_is_the_czxid_of_our_latch_node_and_names_the_leadership() {
     let info = zk_election::LeaderInfoCodec::Bincode.decode(&data).expect("bincode");
     assert_eq!((info.leader_session, info.fencing_token), (leader_session, Some(token)));
 
-    a.supervisor.send(Resign { rejoin: true }).await.unwrap().unwrap();
+    a.supervisor.send(Resign::new(COMPONENT)).await.unwrap().unwrap();
     let (_, again) = expect_granted(&mut a, 5 * SECOND).await;
     assert!(again > token, "a new latch node, a larger token: {again} after {token}");
     let unknown = a.supervisor.send(GetFencingToken { component: "nobody".into() }).await.unwrap();
@@ -140,7 +140,7 @@ impl Ring {
 
     async fn resign(&mut self) {
         let leader = self.leader();
-        self.participants[leader].supervisor.send(Resign { rejoin: true }).await.unwrap().unwrap();
+        self.participants[leader].supervisor.send(Resign::new(COMPONENT)).await.unwrap().unwrap();
         self.next_grant(5 * SECOND).await;
     }
 
@@ -148,7 +148,7 @@ impl Ring {
     async fn stop_and_rejoin(&mut self) {
         let leader = self.leader();
         let old = &self.participants[leader];
-        old.supervisor.send(Stop).await.unwrap().unwrap();
+        old.supervisor.send(StopElection).await.unwrap().unwrap();
         old.session.send(StopSession).await.unwrap();
         let address = old.address.clone();
         self.participants[leader] = join(&self.proxies[leader].connect_string(), &address).await;
@@ -167,11 +167,11 @@ impl Ring {
     /// An operator deletes the latch path with every node in it; everyone joins again.
     async fn delete_latch_path(&mut self) {
         for _ in 0..20 {
-            let children = self.observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap();
+            let children = ops(&self.observer).send(GetChildren { path: LATCH.into() }).await.unwrap();
             for child in children.unwrap_or_default() {
-                let _ = self.observer.send(Delete { path: format!("{LATCH}/{child}"), version: None }).await;
+                let _ = ops(&self.observer).send(Delete { path: format!("{LATCH}/{child}"), version: None }).await;
             }
-            match self.observer.send(Delete { path: LATCH.into(), version: None }).await.unwrap() {
+            match ops(&self.observer).send(Delete { path: LATCH.into(), version: None }).await.unwrap() {
                 Ok(()) | Err(ZkError::NoNode) => break,
                 // Someone joined again in between: clear it once more.
                 Err(_) => {}
@@ -185,17 +185,18 @@ impl Ring {
     async fn curator_peer_takes_a_turn(&mut self) {
         let (peer, _s) = connected_session(&self.server.connect_string(), 4 * SECOND).await;
         let prefix = format!("{LATCH}/_c_{}-latch-", Uuid::new_v4());
-        let node = peer.send(Create::new(prefix, b"curator".to_vec(), NodeMode::EphemeralSequential)).await.unwrap();
+        let node =
+            ops(&peer).send(Create::new(prefix, b"curator".to_vec(), NodeMode::EphemeralSequential)).await.unwrap();
         let node = node.expect("peer joins").path;
         // Everyone of ours requeues behind the peer: it leads.
         for _ in 0..self.participants.len() {
             let leader = self.leader();
-            self.participants[leader].supervisor.send(Resign { rejoin: true }).await.unwrap().unwrap();
+            self.participants[leader].supervisor.send(Resign::new(COMPONENT)).await.unwrap().unwrap();
             if self.try_next_grant(SECOND / 2).await.is_none() {
                 break; // the peer is first: nobody of ours leads
             }
         }
-        peer.send(Delete { path: node, version: None }).await.unwrap().unwrap();
+        ops(&peer).send(Delete { path: node, version: None }).await.unwrap().unwrap();
         self.next_grant(5 * SECOND).await;
         peer.send(StopSession).await.unwrap();
     }
@@ -261,6 +262,12 @@ async fn write_state(participant: &Participant, leader_session: Uuid, value: &st
     Ok(())
 }
 
+/// A write by a deposed leader: refused as `NotLeader`, and nothing else (a timeout or a
+/// connection error would prove nothing about fencing).
+async fn assert_refused(participant: &Participant, leader_session: Uuid, value: &str) {
+    assert_eq!(write_state(participant, leader_session, value).await, Err(ElectionError::NotLeader), "{value}");
+}
+
 #[actix_rt::test]
 async fn leader_writes_of_a_revoked_or_expired_leader_never_land() {
     init_tracing();
@@ -289,12 +296,11 @@ async fn leader_writes_of_a_revoked_or_expired_leader_never_land() {
     assert!(matches!(results.unwrap().unwrap().as_slice(), [WriteResult::Created { .. }, WriteResult::Deleted]));
 
     // Revoked: A resigns, B leads; A's writes under its old leadership are refused.
-    a.supervisor.send(Resign { rejoin: true }).await.unwrap().unwrap();
+    a.supervisor.send(Resign::new(COMPONENT)).await.unwrap().unwrap();
     let (b_session, _) = expect_granted(&mut b, 5 * SECOND).await;
     expect_published(&mut b.events, 5 * SECOND).await;
-    let mut landed = 0;
     for i in 0..10 {
-        landed += usize::from(write_state(&a, a_session, &format!("late a-{i}")).await.is_ok());
+        assert_refused(&a, a_session, &format!("late a-{i}")).await;
     }
     write_state(&b, b_session, "b-1").await.expect("the new leader writes");
 
@@ -304,15 +310,15 @@ async fn leader_writes_of_a_revoked_or_expired_leader_never_land() {
     let (a_again, _) = expect_granted(&mut a, 3 * TIMEOUT).await;
     expect_published(&mut a.events, 5 * SECOND).await;
     for i in 0..10 {
-        landed += usize::from(write_state(&b, b_session, &format!("cut off b-{i}")).await.is_ok());
+        assert_refused(&b, b_session, &format!("cut off b-{i}")).await;
     }
     write_state(&a, a_again, "a-2").await.expect("the leader writes");
     proxies[1].pass();
-    tokio::time::sleep(SECOND / 2).await;
+    // B's new session queues it behind A again.
+    await_children(&observer, LATCH, 2, 10 * SECOND).await;
     for i in 0..10 {
-        landed += usize::from(write_state(&b, b_session, &format!("healed b-{i}")).await.is_ok());
+        assert_refused(&b, b_session, &format!("healed b-{i}")).await;
     }
-    assert_eq!(landed, 0, "writes of a deposed leader landed");
     let (data, _) = read(&observer, "/fencing/state").await.expect("state");
     assert_eq!(data, b"a-2");
 }
@@ -335,9 +341,9 @@ async fn the_strict_check_says_no_once_a_successor_leads() {
     assert_eq!(prove(&b, LeadershipClaim::FencingToken(a_token)).await.unwrap(), Ok(false));
 
     // An operator deletes A's latch node: B is granted; from then on A's proof fails.
-    let children = operator.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().unwrap();
+    let children = ops(&operator).send(GetChildren { path: LATCH.into() }).await.unwrap().unwrap();
     let first = zk_election::latch::participants_in_order(&children)[0].to_owned();
-    operator.send(Delete { path: format!("{LATCH}/{first}"), version: None }).await.unwrap().unwrap();
+    ops(&operator).send(Delete { path: format!("{LATCH}/{first}"), version: None }).await.unwrap().unwrap();
     let (_, b_token) = expect_granted(&mut b, 5 * SECOND).await;
     let asked = Instant::now();
     let proof = prove(&a, LeadershipClaim::LeaderSession(a_session)).await.unwrap();
@@ -361,7 +367,8 @@ async fn a_frozen_zk_elect_leader_is_succeeded_with_a_larger_token() {
     let a_token = a.expect("granted", 10 * SECOND).await["fencing_token"].as_i64().expect("token");
     let mut b = campaign("b:2");
     b.expect("connection", 10 * SECOND).await;
-    tokio::time::sleep(SECOND / 2).await;
+    let (observer, _s) = connected_session(&server.connect_string(), 4 * SECOND).await;
+    await_children(&observer, "/frozen/latch", 2, 10 * SECOND).await;
     a.signal(libc::SIGSTOP);
     let b_token = b.expect("granted", 10 * SECOND).await["fencing_token"].as_i64().expect("token");
     a.signal(libc::SIGCONT);

@@ -12,11 +12,13 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use common::*;
-use zk_election::session::{Delete, GetChildren, GetData, GetSessionMetrics, GetStatus, RequestKind, Stat, WatchFired};
+use zk_election::port::WatchFired;
+use zk_election::session::{GetSessionMetrics, GetStatus};
 use zk_election::testkit::{FaultProxy, ZkServer};
+use zk_election::zk::{Delete, GetChildren, GetData, RequestKind, Stat};
 use zk_election::{
-    Confirm, ConnectionLossPolicy, ElectionConfig, ElectionSupervisor, GetMetrics, LeaderInfoCodec, LeadershipEvent,
-    ZkSession,
+    Confirm, ConnectionLossPolicy, ElectionConfig, ElectionSupervisor, GetElectionMetrics, LeaderInfoCodec,
+    LeadershipEvent, ZkSession,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -39,8 +41,11 @@ async fn watch_published(observer: &Addr<ZkSession>, address: &str, leader_sessi
     })
     .await;
     let (recipient, watch) = probe::<WatchFired>();
-    let (_, stat) =
-        observer.send(GetData { path: LEADER.into(), watch: Some(recipient) }).await.unwrap().expect("leader node");
+    let (_, stat) = ops(observer)
+        .send(Watched::new(GetData { path: LEADER.into() }, recipient))
+        .await
+        .unwrap()
+        .expect("leader node");
     Published { stat, watch }
 }
 
@@ -64,7 +69,7 @@ async fn assert_untouched(
 }
 
 async fn latch_children(observer: &Addr<ZkSession>) -> Vec<String> {
-    observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().unwrap_or_default()
+    ops(observer).send(GetChildren { path: LATCH.into() }).await.unwrap().unwrap_or_default()
 }
 
 /// The old leader's actors (supervisor, latch, cache) run on an arbiter of their own, which the
@@ -110,7 +115,7 @@ async fn leader_frozen_while_publishing_cannot_overwrite_its_successor() {
 
     // Meanwhile it loses the latch with its session alive (its node deleted, as an operator or
     // a container cleanup would) and the successor takes over and publishes.
-    observer.send(Delete { path: old_latch_node, version: None }).await.unwrap().expect("delete latch node");
+    ops(&observer).send(Delete { path: old_latch_node, version: None }).await.unwrap().expect("delete latch node");
     let successor = expect_grant(&mut new_events, 5 * SECOND).await;
     assert_eq!(expect_published(&mut new_events, 5 * SECOND).await, successor);
     let published = watch_published(&observer, "new:2", successor).await;
@@ -125,7 +130,7 @@ async fn leader_frozen_while_publishing_cannot_overwrite_its_successor() {
     })
     .await;
 
-    let metrics = old.send(GetMetrics).await.unwrap();
+    let metrics = old.send(GetElectionMetrics).await.unwrap();
     let multis = old_session.send(GetSessionMetrics).await.unwrap().requests.get(&RequestKind::Multi).copied();
     assert_eq!(metrics.publishes, 0, "the deposed leader wrote its leader information");
     assert_eq!(metrics.confirms, 1, "the held confirm was not accepted, so no publish was attempted");
@@ -184,7 +189,7 @@ async fn leader_partitioned_while_publishing_cannot_overwrite_its_successor() {
             .then_some(())
     })
     .await;
-    let metrics = old.send(GetMetrics).await.unwrap();
+    let metrics = old.send(GetElectionMetrics).await.unwrap();
     assert_eq!(metrics.publishes, 0, "the deposed leader wrote its leader information");
     assert!(!old_events.try_drain().iter().any(|e| matches!(e, LeadershipEvent::Published { .. })));
     assert_untouched(&observer, published, "new:2", successor).await;

@@ -12,8 +12,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use common::*;
 use zk_election::latch::{LatchEvent, LeaderLatch};
-use zk_election::session::{Delete, NodeAcl};
 use zk_election::testkit::{FaultProxy, ZkServer};
+use zk_election::zk::{Delete, NodeAcl};
 use zk_election::ConnectionLossPolicy;
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -53,13 +53,13 @@ async fn a_participant_whose_node_went_with_its_predecessor_does_not_lead_on_it(
     })
     .await;
     // a stops reacting (it would rejoin ahead of b otherwise); its node stays until we delete it.
-    let a_node = latches[0].2.send(zk_election::latch::StopLatch).await.unwrap().expect("a's node");
+    let a_node = latches[0].2.send(zk_election::latch::StopLatch).await.unwrap().node.expect("a's node");
 
     // Hold b's traffic (well under its connection timeout) while both nodes go, a's first; b
     // then hears both deletions at once, in that order.
     latches[1].0.blackhole();
-    admin.send(Delete { path: a_node, version: None }).await.unwrap().unwrap();
-    admin.send(Delete { path: b_node.clone(), version: None }).await.unwrap().unwrap();
+    ops(&admin).send(Delete { path: a_node, version: None }).await.unwrap().unwrap();
+    ops(&admin).send(Delete { path: b_node.clone(), version: None }).await.unwrap().unwrap();
     latches[1].0.pass();
 
     // b leads, but on a node of its own that exists: never on the deleted one.

@@ -73,8 +73,11 @@ async fn pause_partitioned_leader(server: &ZkServer, policy: &str, pause: Durati
     leader.expect("published", 10 * SECOND).await;
     let mut successor = campaign(&server.connect_string(), "successor:1", policy, &latch, &leader_path);
     successor.expect("connection", 10 * SECOND).await;
-    // Let the successor join the line and the leader's connection go idle (pings only).
-    tokio::time::sleep(SECOND / 2).await;
+    let (observer, _s) = connected_session(&server.connect_string(), 4 * SECOND).await;
+    await_children(&observer, &latch, 2, 10 * SECOND).await;
+    // Part of the scenario, not a wait for anything: the leader's connection idles (pings
+    // only) for a moment before it freezes, as a real leader's would.
+    tokio::time::sleep(SECOND / 4).await;
 
     proxy.blackhole();
     leader.signal(libc::SIGSTOP);

@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use common::*;
-use zk_election::session::{GetChildren, GetStatus, Stat};
+use zk_election::session::GetStatus;
 use zk_election::testkit::{FaultProxy, ZkServer};
+use zk_election::zk::{GetChildren, Stat};
 use zk_election::{
     ConnectionLossPolicy, ConnectionState, ElectionConfig, ElectionSupervisor, HasLeadership, LeaderInfo,
-    LeaderInfoCodec, LeadershipEvent, Stop, StopSession, ZkSession,
+    LeaderInfoCodec, LeadershipEvent, StopElection, StopSession, ZkSession,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -172,7 +173,7 @@ async fn session_tolerant_revokes_when_the_lease_ends_and_starts_over_in_a_new_s
     let old_zk_session = old.zk_session_id().await;
     let mut successor = Process::join(&server.connect_string(), "new:2", policy, timeout).await;
     eventually(5 * SECOND, "successor queued", || async {
-        let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
+        let children = ops(&observer).send(GetChildren { path: LATCH.into() }).await.unwrap().ok()?;
         (children.len() == 2).then_some(())
     })
     .await;
@@ -216,7 +217,7 @@ async fn session_tolerant_revokes_when_the_lease_ends_and_starts_over_in_a_new_s
     let new_zk_session = old.zk_session_id().await;
     assert_ne!(new_zk_session, old_zk_session);
     eventually(2 * timeout, "old leader back in the latch in its new session", || async {
-        let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().ok()?;
+        let children = ops(&observer).send(GetChildren { path: LATCH.into() }).await.unwrap().ok()?;
         let mut owners = Vec::new();
         for child in children {
             owners.push(read(&observer, &format!("{LATCH}/{child}")).await?.1.ephemeral_owner);
@@ -227,7 +228,7 @@ async fn session_tolerant_revokes_when_the_lease_ends_and_starts_over_in_a_new_s
     assert!(!old.events.try_drain().iter().any(|e| matches!(e, LeadershipEvent::Granted { .. })));
 
     // When the successor goes, the old leader starts over: a new leader session ID.
-    successor.supervisor.send(Stop).await.unwrap().unwrap();
+    successor.supervisor.send(StopElection).await.unwrap().unwrap();
     successor.session.send(StopSession).await.unwrap();
     let again = old.leads(5 * SECOND).await;
     assert!(again != first && again != successor_granted);

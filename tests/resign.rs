@@ -1,4 +1,4 @@
-//! Resign (hand leadership over, rejoin at the back or leave) and the fencing query
+//! Resign (hand leadership over, rejoin at the back), leaving, and the fencing query
 //! `HasLeadership`, against a real ZooKeeper.
 
 mod common;
@@ -9,10 +9,12 @@ use actix::prelude::*;
 use common::*;
 use uuid::Uuid;
 use zk_election::latch::participants_in_order;
-use zk_election::session::{GetChildren, GetSessionMetrics};
+use zk_election::session::GetSessionMetrics;
 use zk_election::testkit::{FaultProxy, ZkServer};
+use zk_election::zk::GetChildren;
 use zk_election::{
-    Confirm, ElectionConfig, ElectionError, HasLeadership, LeadershipEvent, Resign, Stop, StopSession, ZkSession,
+    Confirm, ElectionConfig, ElectionError, HasLeadership, LeadershipEvent, Resign, StopElection, StopSession,
+    ZkSession,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -23,7 +25,8 @@ const COMPONENT: &str = "jobmanager";
 /// Resign helpers over the shared test participant.
 trait ResignParticipant {
     async fn has_leadership(&self, leader_session: Uuid) -> bool;
-    async fn resign(&self, rejoin: bool) -> Result<(), ElectionError>;
+    async fn resign(&self) -> Result<(), ElectionError>;
+    async fn leave(&self) -> Result<(), ElectionError>;
     async fn grants_within(&mut self, window: Duration) -> usize;
 }
 
@@ -37,8 +40,12 @@ impl ResignParticipant for Participant {
         self.supervisor.send(HasLeadership::leader_session(COMPONENT, leader_session)).await.unwrap()
     }
 
-    async fn resign(&self, rejoin: bool) -> Result<(), ElectionError> {
-        self.supervisor.send(Resign { rejoin }).await.unwrap()
+    async fn resign(&self) -> Result<(), ElectionError> {
+        self.supervisor.send(Resign::new(COMPONENT)).await.unwrap()
+    }
+
+    async fn leave(&self) -> Result<(), ElectionError> {
+        self.supervisor.send(StopElection).await.unwrap()
     }
 
     /// Grants this participant receives within `window` (for "stays a follower" checks).
@@ -50,7 +57,7 @@ impl ResignParticipant for Participant {
 
 /// The addresses queued in the latch, leader first.
 async fn latch_line(observer: &Addr<ZkSession>) -> Vec<String> {
-    let children = observer.send(GetChildren { path: LATCH.into(), watch: None }).await.unwrap().unwrap_or_default();
+    let children = ops(observer).send(GetChildren { path: LATCH.into() }).await.unwrap().unwrap_or_default();
     let mut line = Vec::new();
     for name in participants_in_order(&children) {
         if let Some((data, _)) = read(observer, &format!("{LATCH}/{name}")).await {
@@ -96,7 +103,7 @@ async fn resign_hands_over_and_rejoins_at_the_back() {
     // a resigns: b leads, a queues behind c and stays a follower.
     tokio::time::sleep(Duration::from_millis(300)).await; // a's cache reads a's node
     let b_before = b.session.send(GetSessionMetrics).await.unwrap().total_requests();
-    a.resign(true).await.expect("resign");
+    a.resign().await.expect("resign");
     a.events.until(5 * SECOND, |e| matches!(e, LeadershipEvent::Revoked { .. })).await;
     assert!(!a.has_leadership(a_id).await, "the resigned ID still passes the fencing check");
     let b_id = expect_grant(&mut b.events, 5 * SECOND).await;
@@ -104,13 +111,14 @@ async fn resign_hands_over_and_rejoins_at_the_back() {
     await_leader_address(&observer, &b.address).await;
     await_line(&observer, &["b:2", "c:3", "a:1"]).await;
     assert_eq!(a.grants_within(Duration::from_millis(300)).await, 0, "the resigner was granted again");
-    // a's leader node went with its latch node: b found the place free (list, create, watch).
+    // a's leader node went with its latch node: b found the place free (list, proof of first
+    // place at the leader, create, watch).
     let b_spent = b.session.send(GetSessionMetrics).await.unwrap().total_requests() - b_before;
-    assert_eq!(b_spent, 3, "requests of the successor");
+    assert_eq!(b_spent, 4, "requests of the successor");
     assert!(c.events.try_drain().is_empty(), "c was woken although b was next");
 
     // b resigns: c (not a, who is behind c) takes over.
-    b.resign(true).await.expect("resign");
+    b.resign().await.expect("resign");
     let c_id = expect_grant(&mut c.events, 5 * SECOND).await;
     assert_eq!(expect_published(&mut c.events, 5 * SECOND).await, c_id);
     await_leader_address(&observer, &c.address).await;
@@ -118,7 +126,7 @@ async fn resign_hands_over_and_rejoins_at_the_back() {
     assert_eq!(a.grants_within(Duration::from_millis(300)).await, 0);
 
     // c resigns: a's turn comes round again.
-    c.resign(true).await.expect("resign");
+    c.resign().await.expect("resign");
     let a_again = expect_grant(&mut a.events, 5 * SECOND).await;
     assert_ne!(a_again, a_id, "a new grant comes with a new leader session ID");
     await_leader_address(&observer, &a.address).await;
@@ -127,7 +135,7 @@ async fn resign_hands_over_and_rejoins_at_the_back() {
 }
 
 #[actix_rt::test]
-async fn resign_without_rejoin_leaves_the_election() {
+async fn stop_leaves_the_election_and_a_stopped_one_cannot_resign() {
     init_tracing();
     let server = ZkServer::start().expect("zookeeper");
     let cs = server.connect_string();
@@ -140,14 +148,17 @@ async fn resign_without_rejoin_leaves_the_election() {
     expect_published(&mut leaving.events, 5 * SECOND).await;
     await_leader_address(&observer, "leaving:1").await;
 
-    leaving.resign(false).await.expect("resign and leave");
-    // Like stop: our nodes are gone when the answer arrives, and the contender is told nothing more.
+    let unknown = leaving.supervisor.send(Resign::new("nobody")).await.unwrap();
+    assert_eq!(unknown, Err(ElectionError::UnknownContender("nobody".into())), "a stranger resigns");
+    assert_eq!(latch_line(&observer).await, ["leaving:1", "next:2"], "the stranger's resign moved the line");
+    leaving.leave().await.expect("leave");
+    // Our nodes are gone when the answer arrives, and the contender is told nothing more.
     assert_eq!(latch_line(&observer).await, ["next:2"]);
     let next_id = expect_grant(&mut next.events, 5 * SECOND).await;
     expect_published(&mut next.events, 5 * SECOND).await;
     await_leader_address(&observer, "next:2").await;
     assert!(!leaving.has_leadership(id).await);
-    assert_eq!(leaving.resign(true).await, Err(ElectionError::Stopped));
+    assert_eq!(leaving.resign().await, Err(ElectionError::Stopped));
     assert!(leaving.events.drain_for(Duration::from_millis(300)).await.is_empty(), "events after leaving");
     assert!(next.has_leadership(next_id).await);
     leaving.session.send(StopSession).await.unwrap();
@@ -167,7 +178,7 @@ async fn has_leadership_is_true_only_for_the_current_confirmed_id() {
     assert!(!solo.supervisor.send(other_component).await.unwrap(), "an unknown component passes");
 
     // Alone in the latch, a resigner leads again at once, but under a new ID.
-    solo.resign(true).await.unwrap();
+    solo.resign().await.unwrap();
     let second = expect_grant(&mut solo.events, 5 * SECOND).await;
     assert_ne!(second, first);
     assert!(!solo.has_leadership(first).await, "an old ID passes after a new grant");
@@ -175,7 +186,7 @@ async fn has_leadership_is_true_only_for_the_current_confirmed_id() {
     solo.supervisor.send(Confirm { component: COMPONENT.into(), leader_session: second }).await.unwrap().unwrap();
     assert!(solo.has_leadership(second).await);
 
-    solo.supervisor.send(Stop).await.unwrap().unwrap();
+    solo.supervisor.send(StopElection).await.unwrap().unwrap();
     assert!(!solo.has_leadership(second).await, "leadership passes after stop");
 }
 

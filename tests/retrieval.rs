@@ -9,11 +9,11 @@ use std::time::Duration;
 use actix::prelude::*;
 use common::*;
 use uuid::Uuid;
-use zk_election::session::{Acl, AuthId, Create, Delete, NodeAcl, NodeMode, Permission, SetData};
 use zk_election::testkit::{FaultProxy, ZkServer};
+use zk_election::zk::{Acl, AuthId, Create, Delete, NodeAcl, NodeMode, Permission, SetData};
 use zk_election::{
     ConfigError, ConnectionLossPolicy, ElectionConfig, ElectionSupervisor, GetLeader, LeaderChanged, LeaderInfo,
-    LeaderInfoCodec, LeaderRetriever, Stop, StopSession, SubscribeLeader, ZkError, ZkSession,
+    LeaderInfoCodec, LeaderRetriever, StopElection, StopRetriever, StopSession, SubscribeLeader, ZkError, ZkSession,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -82,7 +82,7 @@ impl Contender {
     }
 
     async fn leave(self) {
-        self.supervisor.send(Stop).await.unwrap().expect("clean stop");
+        self.supervisor.send(StopElection).await.unwrap().expect("clean stop");
         self.session.send(StopSession).await.unwrap();
     }
 }
@@ -216,7 +216,7 @@ async fn both_codecs_and_undecodable_data() {
     let told = leader(&info.address, info.leader_session);
     let write = |data: Vec<u8>| {
         let vandal = vandal.clone();
-        async move { vandal.send(SetData { path: LEADER.into(), data, version: None }).await.unwrap().unwrap() }
+        async move { ops(&vandal).send(SetData { path: LEADER.into(), data, version: None }).await.unwrap().unwrap() }
     };
 
     let as_bincode = LeaderInfoCodec::Bincode.encode(&info).unwrap();
@@ -241,7 +241,7 @@ async fn both_codecs_and_undecodable_data() {
     }
     write(as_java).await;
     assert_eq!(java.next(5 * SECOND).await.1, told);
-    vandal.send(Delete { path: LEADER.into(), version: None }).await.unwrap().unwrap();
+    ops(&vandal).send(Delete { path: LEADER.into(), version: None }).await.unwrap().unwrap();
     assert_eq!(java.next(5 * SECOND).await.1, LeaderChanged::NoLeader);
     // Bincode went Undecodable → Undecodable (another length) → NoLeader, in order.
     assert_eq!(bincode.next(5 * SECOND).await.1, LeaderChanged::Undecodable { bytes: 84 + info.address.len() });
@@ -258,11 +258,11 @@ async fn unreadable_leader_node_is_reported_and_still_followed() {
     create_persistent(&vandal, "/retrieval", b"").await;
     let write_only = vec![Acl::new(Permission::WRITE, AuthId::anyone())];
     let locked = Create::new(LEADER, b"secret".to_vec(), NodeMode::Persistent);
-    vandal.send(locked.acl(NodeAcl::Custom(write_only))).await.unwrap().unwrap();
+    ops(&vandal).send(locked.acl(NodeAcl::Custom(write_only))).await.unwrap().unwrap();
     let (_retriever, mut changes) = retriever(&vandal, LeaderInfoCodec::Bincode).await;
     assert_eq!(changes.next(5 * SECOND).await.1, LeaderChanged::Unreadable { error: ZkError::NoAuth });
     // It is read again while unreadable: the retriever notices it go.
-    vandal.send(Delete { path: LEADER.into(), version: None }).await.unwrap().unwrap();
+    ops(&vandal).send(Delete { path: LEADER.into(), version: None }).await.unwrap().unwrap();
     assert_eq!(changes.next(5 * SECOND).await.1, LeaderChanged::NoLeader);
 }
 
@@ -290,13 +290,13 @@ async fn late_subscribers_get_the_current_value_and_nothing_repeats() {
     }
     // Rewriting the same bytes fires the watch and bumps the version, but tells nobody anything.
     let (data, _) = read(&vandal, LEADER).await.unwrap();
-    vandal.send(SetData { path: LEADER.into(), data, version: None }).await.unwrap().unwrap();
+    ops(&vandal).send(SetData { path: LEADER.into(), data, version: None }).await.unwrap().unwrap();
     for changes in &mut late {
         assert!(changes.drain_for(Duration::from_millis(500)).await.is_empty());
     }
 
     // After stop, nobody hears anything more, and the actor is gone.
-    retriever.send(Stop).await.unwrap().unwrap();
+    retriever.send(StopRetriever).await.unwrap();
     contender.leave().await;
     for changes in &mut late {
         assert!(changes.drain_for(Duration::from_millis(300)).await.is_empty());

@@ -10,12 +10,14 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use common::*;
+use zk_election::port::SessionFailed;
 use zk_election::secure::{TlsConfig, TlsProblem};
-use zk_election::session::{GetData, SessionFailed, SubscribeFailures};
+use zk_election::session::SubscribeFailures;
 use zk_election::testkit::{ClientAuth, TestCa, Validity, ZkEnsemble, ZkServer};
+use zk_election::zk::GetData;
 use zk_election::{
     ConfigError, ConnectionState, ElectionConfig, ElectionError, ElectionSupervisor, LeadershipEvent, SessionConfig,
-    Stop, StopSession, ZkError, ZkSession,
+    StopElection, StopSession, ZkError, ZkSession,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -73,7 +75,7 @@ async fn fail_over_twice(connect: &str, tls: impl Fn() -> TlsConfig) -> (Duratio
 
     // Clean: a stops, b publishes.
     let started = Instant::now();
-    a.send(Stop).await.unwrap().unwrap();
+    a.send(StopElection).await.unwrap().unwrap();
     expect_published(&mut b_events, 10 * SECOND).await;
     let clean = started.elapsed();
     let _ = a_session.send(StopSession).await;
@@ -103,9 +105,9 @@ async fn an_election_over_mutual_tls_and_sasl_fails_over_and_keeps_its_nodes_to_
         participant(secured(&connect, mutual(material), USER, PASSWORD), "d:4").await;
     expect_published(&mut events, 10 * SECOND).await;
     let (other, _states) = session_with(secured(&connect, mutual(material), "other", "other-secret")).await;
-    let refused = other.send(GetData { path: LEADER.into(), watch: None }).await.unwrap();
+    let refused = ops(&other).send(GetData { path: LEADER.into() }).await.unwrap();
     assert_eq!(refused.err(), Some(ZkError::NoAuth), "another SASL user read the leader node");
-    let own = leader_session.send(GetData { path: LEADER.into(), watch: None }).await.unwrap();
+    let own = ops(&leader_session).send(GetData { path: LEADER.into() }).await.unwrap();
     assert!(own.is_ok(), "{own:?}");
     // Read by an outsider with a plain client: all rights to `sasl:app`, nothing to anyone else
     // (creator-only would also admit every session presenting the same client certificate).

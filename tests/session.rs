@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use zk_election::session::{
-    Create, Delete, Exists, GetChildren, GetData, GetStatus, GuardedMulti, NodeMode, Parents, SetData, WatchEvent,
-    WatchFired, WriteOp,
-};
+use zk_election::port::WatchFired;
+use zk_election::session::GetStatus;
 use zk_election::testkit::{FaultProxy, ZkEnsemble, ZkServer};
+use zk_election::zk::{
+    Create, Delete, Exists, GetChildren, GetData, GuardedMulti, NodeMode, Parents, SetData, WatchEvent, WriteOp,
+};
 use zk_election::{ConfigError, ConnectionState, SessionConfig, StopSession, ZkError, ZkSession};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -31,66 +32,81 @@ async fn create_read_set_delete_and_watches() {
     let (data, stat) = read(&session, "/app/config").await.expect("node exists");
     assert_eq!((data.as_slice(), stat.version), (&b"v1"[..], 0));
 
-    let stat = session
+    let stat = ops(&session)
         .send(SetData { path: "/app/config".into(), data: b"v2".to_vec(), version: Some(0) })
         .await
         .unwrap()
         .expect("set at version 0");
     assert_eq!(stat.version, 1);
-    let stale = session.send(SetData { path: "/app/config".into(), data: b"v3".to_vec(), version: Some(0) }).await;
+    let stale =
+        ops(&session).send(SetData { path: "/app/config".into(), data: b"v3".to_vec(), version: Some(0) }).await;
     assert_eq!(stale.unwrap(), Err(ZkError::BadVersion));
 
-    let ephemeral = session.send(Create::new("/app/eph", b"e".to_vec(), NodeMode::Ephemeral)).await.unwrap().unwrap();
+    let ephemeral =
+        ops(&session).send(Create::new("/app/eph", b"e".to_vec(), NodeMode::Ephemeral)).await.unwrap().unwrap();
     let status = session.send(GetStatus).await.unwrap();
     assert_eq!(Some(ephemeral.stat.ephemeral_owner), status.zk_session);
-    let seq1 = session.send(Create::new("/app/seq-", vec![], NodeMode::EphemeralSequential)).await.unwrap().unwrap();
-    let seq2 = session.send(Create::new("/app/seq-", vec![], NodeMode::EphemeralSequential)).await.unwrap().unwrap();
+    let seq1 =
+        ops(&session).send(Create::new("/app/seq-", vec![], NodeMode::EphemeralSequential)).await.unwrap().unwrap();
+    let seq2 =
+        ops(&session).send(Create::new("/app/seq-", vec![], NodeMode::EphemeralSequential)).await.unwrap().unwrap();
     assert!(seq1.path.starts_with("/app/seq-") && seq1.path.len() == "/app/seq-".len() + 10, "{}", seq1.path);
     assert!(seq2.path > seq1.path);
-    let mut children = session.send(GetChildren { path: "/app".into(), watch: None }).await.unwrap().unwrap();
+    let mut children = ops(&session).send(GetChildren { path: "/app".into() }).await.unwrap().unwrap();
     children.sort();
     assert_eq!(children.len(), 4, "{children:?}");
     assert_eq!(
-        session.send(Create::new("/app/config", vec![], NodeMode::Persistent)).await.unwrap(),
+        ops(&session).send(Create::new("/app/config", vec![], NodeMode::Persistent)).await.unwrap(),
         Err(ZkError::NodeExists)
     );
     assert_eq!(
-        session.send(Create::new("/missing/child", vec![], NodeMode::Persistent)).await.unwrap().map(|_| ()),
+        ops(&session).send(Create::new("/missing/child", vec![], NodeMode::Persistent)).await.unwrap().map(|_| ()),
         Err(ZkError::NoNode)
     );
 
     // Missing parents are created on request, whether none exists or only some do.
     for path in ["/deep/a/b/c/leaf", "/app/x/y/leaf", "/app/x/z/leaf"] {
         let create = Create::new(path, b"l".to_vec(), NodeMode::Persistent).parents(Parents::Persistent);
-        session.send(create).await.unwrap().unwrap_or_else(|err| panic!("{path}: {err}"));
+        ops(&session).send(create).await.unwrap().unwrap_or_else(|err| panic!("{path}: {err}"));
     }
     for path in ["/deep", "/deep/a", "/deep/a/b", "/deep/a/b/c", "/app/x", "/app/x/y", "/app/x/z"] {
-        let stat = session.send(Exists { path: path.into(), watch: None }).await.unwrap().unwrap();
+        let stat = ops(&session).send(Exists { path: path.into() }).await.unwrap().unwrap();
         assert_eq!(stat.map(|stat| stat.ephemeral_owner), Some(0), "{path} is not a persistent parent");
     }
     assert_eq!(read(&session, "/deep/a/b/c/leaf").await.unwrap().0, b"l");
-    session.send(Delete { path: "/app/x/y/leaf".into(), version: None }).await.unwrap().unwrap();
+    ops(&session).send(Delete { path: "/app/x/y/leaf".into(), version: None }).await.unwrap().unwrap();
     for path in ["/app/x/y", "/app/x/z/leaf", "/app/x/z", "/app/x"] {
-        session.send(Delete { path: path.into(), version: None }).await.unwrap().unwrap();
+        ops(&session).send(Delete { path: path.into(), version: None }).await.unwrap().unwrap();
     }
 
     // One-shot watches: data change, creation, deletion — each delivered once, typed.
     let (watcher, mut fired) = probe::<WatchFired>();
-    session.send(GetData { path: "/app/config".into(), watch: Some(watcher.clone()) }).await.unwrap().unwrap();
-    session.send(Exists { path: "/app/later".into(), watch: Some(watcher.clone()) }).await.unwrap().unwrap();
-    session.send(SetData { path: "/app/config".into(), data: b"v4".to_vec(), version: None }).await.unwrap().unwrap();
-    session.send(Create::new("/app/later", vec![], NodeMode::Persistent)).await.unwrap().unwrap();
+    ops(&session).send(Watched::new(GetData { path: "/app/config".into() }, watcher.clone())).await.unwrap().unwrap();
+    ops(&session).send(Watched::new(Exists { path: "/app/later".into() }, watcher.clone())).await.unwrap().unwrap();
+    ops(&session)
+        .send(SetData { path: "/app/config".into(), data: b"v4".to_vec(), version: None })
+        .await
+        .unwrap()
+        .unwrap();
+    ops(&session).send(Create::new("/app/later", vec![], NodeMode::Persistent)).await.unwrap().unwrap();
     let mut got = [fired.next(5 * SECOND).await.1, fired.next(5 * SECOND).await.1];
     got.sort_by(|a, b| a.path.cmp(&b.path));
     assert_eq!((got[0].path.as_str(), &got[0].event), ("/app/config", &WatchEvent::DataChanged));
     assert_eq!((got[1].path.as_str(), &got[1].event), ("/app/later", &WatchEvent::Created));
-    session.send(SetData { path: "/app/config".into(), data: b"v5".to_vec(), version: None }).await.unwrap().unwrap();
+    ops(&session)
+        .send(SetData { path: "/app/config".into(), data: b"v5".to_vec(), version: None })
+        .await
+        .unwrap()
+        .unwrap();
     assert!(fired.drain_for(Duration::from_millis(300)).await.is_empty(), "one-shot watch fired twice");
 
-    session.send(GetData { path: "/app/later".into(), watch: Some(watcher) }).await.unwrap().unwrap();
-    session.send(Delete { path: "/app/later".into(), version: None }).await.unwrap().unwrap();
+    ops(&session).send(Watched::new(GetData { path: "/app/later".into() }, watcher)).await.unwrap().unwrap();
+    ops(&session).send(Delete { path: "/app/later".into(), version: None }).await.unwrap().unwrap();
     assert_eq!(fired.next(5 * SECOND).await.1.event, WatchEvent::Deleted);
-    assert_eq!(session.send(Delete { path: "/app/later".into(), version: None }).await.unwrap(), Err(ZkError::NoNode));
+    assert_eq!(
+        ops(&session).send(Delete { path: "/app/later".into(), version: None }).await.unwrap(),
+        Err(ZkError::NoNode)
+    );
 
     // Guarded multi: applies when the guard exists, writes nothing when it does not.
     let guarded = GuardedMulti {
@@ -98,14 +114,14 @@ async fn create_read_set_delete_and_watches() {
         guard_version: None,
         ops: vec![WriteOp::SetData { path: "/app/config".into(), data: b"guarded".to_vec(), version: None }],
     };
-    session.send(guarded.clone()).await.unwrap().expect("guard holds");
+    ops(&session).send(guarded.clone()).await.unwrap().expect("guard holds");
     assert_eq!(read(&session, "/app/config").await.unwrap().0, b"guarded");
-    session.send(Delete { path: ephemeral.path.clone(), version: None }).await.unwrap().unwrap();
+    ops(&session).send(Delete { path: ephemeral.path.clone(), version: None }).await.unwrap().unwrap();
     let refused = GuardedMulti {
         ops: vec![WriteOp::SetData { path: "/app/config".into(), data: b"stale".to_vec(), version: None }],
         ..guarded
     };
-    assert_eq!(session.send(refused).await.unwrap(), Err(ZkError::GuardFailed { path: ephemeral.path }));
+    assert_eq!(ops(&session).send(refused).await.unwrap(), Err(ZkError::GuardFailed { path: ephemeral.path }));
     assert_eq!(read(&session, "/app/config").await.unwrap().0, b"guarded");
 
     // Stop closes the session: the server drops our ephemerals at once.
@@ -123,9 +139,9 @@ async fn server_restart_within_timeout_keeps_session_and_watches() {
     let (session, mut states) = connected_session(&server.connect_string(), 6 * SECOND).await;
     let before = session.send(GetStatus).await.unwrap();
     create_persistent(&session, "/watched", b"0").await;
-    session.send(Create::new("/mine", vec![], NodeMode::Ephemeral)).await.unwrap().unwrap();
+    ops(&session).send(Create::new("/mine", vec![], NodeMode::Ephemeral)).await.unwrap().unwrap();
     let (watcher, mut fired) = probe::<WatchFired>();
-    session.send(GetData { path: "/watched".into(), watch: Some(watcher) }).await.unwrap().unwrap();
+    ops(&session).send(Watched::new(GetData { path: "/watched".into() }, watcher)).await.unwrap().unwrap();
 
     let restarting = server.clone();
     blocking(move || restarting.kill()).await.expect("kill");
@@ -138,7 +154,7 @@ async fn server_restart_within_timeout_keeps_session_and_watches() {
 
     assert!(exists(&session, "/mine").await, "ephemeral node lost across a short outage");
     let (other, _s) = connected_session(&server.connect_string(), 4 * SECOND).await;
-    other.send(SetData { path: "/watched".into(), data: b"1".to_vec(), version: None }).await.unwrap().unwrap();
+    ops(&other).send(SetData { path: "/watched".into(), data: b"1".to_vec(), version: None }).await.unwrap().unwrap();
     let (_, watch) = fired.next(5 * SECOND).await;
     assert_eq!((watch.path.as_str(), watch.event), ("/watched", WatchEvent::DataChanged));
     assert!(states.try_drain().iter().all(|e| e.state != ConnectionState::Lost));
@@ -153,7 +169,7 @@ async fn partition_longer_than_timeout_loses_session_then_recovers() {
     let (session, mut states) = connected_session(&proxy.connect_string(), timeout).await;
     let negotiated = session.send(GetStatus).await.unwrap().negotiated_timeout.expect("negotiated");
     let (observer, _s) = connected_session(&server.connect_string(), 4 * SECOND).await;
-    let node = session.send(Create::new("/eph", vec![], NodeMode::Ephemeral)).await.unwrap().unwrap().path;
+    let node = ops(&session).send(Create::new("/eph", vec![], NodeMode::Ephemeral)).await.unwrap().unwrap().path;
 
     let cut_at = Instant::now();
     proxy.blackhole();
@@ -171,7 +187,7 @@ async fn partition_longer_than_timeout_loses_session_then_recovers() {
     let (_, event) = states.next(negotiated * 3).await;
     assert_eq!(event.state, ConnectionState::Reconnected { same_session: false });
     assert!(!exists(&session, &node).await);
-    session.send(Create::new("/eph", vec![], NodeMode::Ephemeral)).await.unwrap().expect("new session works");
+    ops(&session).send(Create::new("/eph", vec![], NodeMode::Ephemeral)).await.unwrap().expect("new session works");
 }
 
 /// The index of the ensemble member that holds `zk_session`'s connection.
@@ -235,7 +251,7 @@ async fn no_server_retries_quietly_and_stops() {
     let status = session.send(GetStatus).await.unwrap();
     assert_eq!(status.state, None);
     assert!(status.generation >= 2, "no retry happened: generation {}", status.generation);
-    let request = session.send(Create::new("/x", vec![], NodeMode::Persistent)).await.unwrap();
+    let request = ops(&session).send(Create::new("/x", vec![], NodeMode::Persistent)).await.unwrap();
     assert_eq!(request.map(|_| ()), Err(ZkError::NotConnected));
     tokio::time::timeout(5 * SECOND, session.send(StopSession)).await.expect("stop answers").unwrap();
 }

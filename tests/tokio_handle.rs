@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::time::timeout;
 use uuid::Uuid;
-use zk_election::session::{NodeAcl, NodeMode, WriteOp, WriteResult};
 use zk_election::testkit::ZkServer;
+use zk_election::zk::{NodeAcl, NodeMode, WriteOp, WriteResult};
 use zk_election::{
     ConfigError, ConfirmMode, ElectionConfig, ElectionError, ElectionHandle, LeaderChanged, LeaderInfoCodec,
     Leadership, RetrievalHandle, SessionConfig,
@@ -29,7 +29,8 @@ fn configs(server: &ZkServer) -> (SessionConfig, ElectionConfig) {
 
 async fn start(server: &ZkServer, component: &str, address: &str) -> ElectionHandle {
     let (session, election) = configs(server);
-    ElectionHandle::start(session, election, component, address, LEADER).await.expect("handle started")
+    let builder = ElectionHandle::builder(session, election).component(component).address(address).leader_path(LEADER);
+    builder.start().await.expect("handle started")
 }
 
 /// Waits until the watch satisfies `wanted`, and answers that value.
@@ -87,7 +88,7 @@ fn handles_and_their_futures_are_send(handle: &ElectionHandle, retrieval: &Retri
     send(handle.leader_write(Vec::new()));
     send(handle.prove_leadership());
     send(handle.confirm(Uuid::nil()));
-    send(handle.resign(true));
+    send(handle.resign());
     send(handle.shutdown());
     send(retrieval.shutdown());
 }
@@ -132,7 +133,7 @@ async fn two_handles_lead_in_turn_with_growing_tokens() {
     bravo.leader_write(vec![create("/tokio-bravo", b"bravo")]).await.expect("the new leader writes");
 
     // Resigning with rejoin: bravo is the only contender, so it is granted again, newer token.
-    bravo.resign(true).await.expect("resign");
+    bravo.resign().await.expect("resign");
     let (_, again) = leading(&bravo).await;
     assert!(again > bravo_token);
 
@@ -150,7 +151,9 @@ async fn explicit_confirm_shows_granted_until_confirmed() {
     let server = ZkServer::start().expect("zookeeper");
     let (session, election) = configs(&server);
     let handle = ElectionHandle::builder(session, election)
-        .contender("jobmanager", "alpha:1", LEADER)
+        .component("jobmanager")
+        .address("alpha:1")
+        .leader_path(LEADER)
         .confirm(ConfirmMode::Explicit)
         .start()
         .await
@@ -171,12 +174,11 @@ async fn explicit_confirm_shows_granted_until_confirmed() {
     assert_eq!(handle.fencing_token().await, Some(fencing_token));
     handle.confirm(leader_session).await.expect("a repeated confirm is accepted");
 
-    handle.resign(false).await.expect("resign for good");
-    assert_eq!(handle.current(), Leadership::Stopped);
-    assert_eq!(handle.confirm(leader_session).await, Err(ElectionError::Stopped));
     // Two at once: the second waits for the first; both find the election stopped cleanly.
     let (first, second) = tokio::join!(handle.shutdown(), handle.shutdown());
-    assert_eq!((first, second), (Ok(()), Ok(())), "shutdown after resigning");
+    assert_eq!((first, second), (Ok(()), Ok(())), "two shutdowns at once");
+    assert_eq!(handle.current(), Leadership::Stopped);
+    assert_eq!(handle.confirm(leader_session).await, Err(ElectionError::Stopped));
 }
 
 /// A handle dropped without shutdown stops its election (so the next takes over at once, not
@@ -206,7 +208,9 @@ async fn dropping_a_handle_stops_it_promptly() {
     let (_, election) = configs(&server);
     let nowhere = SessionConfig::builder("127.0.0.1:1").request_timeout(Duration::from_secs(1)).build().unwrap();
     let orphan = ElectionHandle::builder(nowhere, election)
-        .contender("jobmanager", "orphan:1", LEADER)
+        .component("jobmanager")
+        .address("orphan:1")
+        .leader_path(LEADER)
         .shutdown_timeout(Duration::from_secs(1))
         .start()
         .await
@@ -223,7 +227,11 @@ async fn bad_input_is_a_typed_error_not_a_panic() {
     let session = SessionConfig::builder("127.0.0.1:1").build().unwrap();
     let election = ElectionConfig::builder(LATCH).build().unwrap();
     let start = |component: &'static str, address: &'static str, leader_path: &'static str| {
-        ElectionHandle::start(session.clone(), election.clone(), component, address, leader_path)
+        ElectionHandle::builder(session.clone(), election.clone())
+            .component(component)
+            .address(address)
+            .leader_path(leader_path)
+            .start()
     };
     assert_eq!(start("", "a:1", LEADER).await.unwrap_err(), ConfigError::EmptyComponent.into());
     assert_eq!(start("c", "", LEADER).await.unwrap_err(), ConfigError::EmptyAddress.into());

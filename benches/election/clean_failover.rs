@@ -6,7 +6,7 @@ use std::time::Instant;
 use actix::prelude::*;
 use serde_json::json;
 use tokio::sync::mpsc;
-use zk_election::{ElectionSupervisor, LeadershipEvent, Stop, ZkSession};
+use zk_election::{ElectionSupervisor, LeadershipEvent, StopElection, ZkSession};
 
 use crate::observer::{await_leader, await_node, Node, Observer, StopObserver};
 use crate::procfs::CpuClock;
@@ -49,7 +49,7 @@ pub(crate) async fn handovers(bench: &Bench, count: usize) -> Result<(Samples, S
         let k = contenders.index_of(&leader)?;
         while event_rx.try_recv().is_ok() {}
         let start = Instant::now();
-        let stopping = contenders.supervisors[k].send(Stop);
+        let stopping = contenders.supervisors[k].send(StopElection);
         let (new_leader, seen_at) = await_leader(&mut seen, "successor's leader node", |a| a != leader).await?;
         if handover >= WARMUP {
             samples.push(seen_at.saturating_duration_since(start));

@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use zk_election::session::GetStatus;
 use zk_election::testkit::FaultProxy;
-use zk_election::{ElectionSupervisor, LeadershipEvent, Stop, ZkSession};
+use zk_election::{ElectionSupervisor, LeadershipEvent, StopElection, ZkSession};
 
 use crate::observer::{await_node, Node, Observer, Seen, StopObserver};
 use crate::setup::{
@@ -134,7 +134,7 @@ impl CrashRun {
     /// Tears down the crashed side first (its close cannot reach the server), then the rest.
     async fn tear_down(self) {
         self.proxy.stop();
-        self.crash_supervisor.do_send(Stop);
+        self.crash_supervisor.do_send(StopElection);
         let _ = stop(&self.successor).await;
         self.observer.do_send(StopObserver);
         close_sessions([self.crashing, self.successor_session]).await;

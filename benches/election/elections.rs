@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
-use zk_election::{ElectionSupervisor, LeadershipEvent, Stop, ZkSession};
+use zk_election::{ElectionSupervisor, LeadershipEvent, StopElection, ZkSession};
 
 use crate::procfs::{status_kib, CpuClock};
 use crate::setup::{
@@ -94,7 +94,7 @@ async fn start_elections(
 
 /// Stops every election at once and waits (at most 10 s each) until each has left.
 async fn stop_all(supervisors: &[Addr<ElectionSupervisor>]) {
-    let stopping: Vec<_> = supervisors.iter().map(|s| s.send(Stop)).collect();
+    let stopping: Vec<_> = supervisors.iter().map(|s| s.send(StopElection)).collect();
     for stop in stopping {
         let _ = tokio::time::timeout(10 * SECOND, stop).await;
     }

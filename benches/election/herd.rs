@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use serde_json::json;
 use tokio::sync::mpsc;
-use zk_election::session::{RequestKind, SessionMetrics};
-use zk_election::{ElectionSupervisor, GetMetrics, Stop, ZkSession};
+use zk_election::session::SessionMetrics;
+use zk_election::zk::RequestKind;
+use zk_election::{ElectionSupervisor, GetElectionMetrics, StopElection, ZkSession};
 
 use crate::observer::{await_leader, await_node, Node, Observer, Seen, StopObserver};
 use crate::setup::{
@@ -35,7 +36,7 @@ pub(crate) async fn herd(bench: &Bench) -> Result<Outcome, String> {
     }
     for (k, supervisor) in herd.supervisors.iter().enumerate() {
         if herd.alive[k] {
-            supervisor.do_send(Stop);
+            supervisor.do_send(StopElection);
         }
     }
     observer.do_send(StopObserver);
@@ -88,7 +89,7 @@ impl Herd {
         let before = session_metrics(&self.sessions).await?;
         let watches_before = latch_watches(&self.supervisors, &self.alive, old).await?;
         let start = Instant::now();
-        let stopping = self.supervisors[old].send(Stop);
+        let stopping = self.supervisors[old].send(StopElection);
         let (new_leader, seen_at) = await_leader(seen, "successor's node", |a| a != leader).await?;
         figures.latency.push(seen_at.saturating_duration_since(start));
         within(EVENT_DEADLINE, "stop", stopping).await?.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
@@ -192,7 +193,7 @@ async fn latch_watches(supervisors: &[Addr<ElectionSupervisor>], alive: &[bool],
         .iter()
         .enumerate()
         .filter(|(k, _)| alive[*k] && *k != except)
-        .map(|(_, s)| s.send(GetMetrics))
+        .map(|(_, s)| s.send(GetElectionMetrics))
         .collect();
     let mut sum = 0;
     for ask in asks {

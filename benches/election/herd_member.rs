@@ -15,7 +15,7 @@ use std::io::{BufRead, Write};
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
-use zk_election::{ElectionSupervisor, GetMetrics, Stop};
+use zk_election::{ElectionSupervisor, GetElectionMetrics, StopElection};
 
 use crate::setup::{close_sessions, connected, join_now, session, session_metrics, total_requests, SECOND};
 
@@ -72,7 +72,8 @@ async fn serve(connect: String, process: usize, count: usize) -> Result<(), Stri
                 let requests = total_requests(&session_metrics(&sessions).await?);
                 let mut watches = retired_watches;
                 for supervisor in supervisors.iter().flatten() {
-                    watches += supervisor.send(GetMetrics).await.map_err(|e| e.to_string())?.latch_watches_fired;
+                    watches +=
+                        supervisor.send(GetElectionMetrics).await.map_err(|e| e.to_string())?.latch_watches_fired;
                 }
                 say(&format!("metrics {requests} {watches}"));
             }
@@ -86,9 +87,9 @@ async fn serve(connect: String, process: usize, count: usize) -> Result<(), Stri
                 let ours = (0..count).find(|k| address(process, *k) == wanted);
                 match ours.and_then(|k| supervisors[k].take()) {
                     Some(supervisor) => {
-                        let watched = supervisor.send(GetMetrics).await.map_or(0, |m| m.latch_watches_fired);
+                        let watched = supervisor.send(GetElectionMetrics).await.map_or(0, |m| m.latch_watches_fired);
                         retired_watches += watched;
-                        let _ = supervisor.send(Stop).await;
+                        let _ = supervisor.send(StopElection).await;
                         say("stopped");
                     }
                     None => say("not-mine"),
@@ -98,7 +99,7 @@ async fn serve(connect: String, process: usize, count: usize) -> Result<(), Stri
         }
     }
     for supervisor in supervisors.iter().flatten() {
-        let _ = supervisor.send(Stop).await;
+        let _ = supervisor.send(StopElection).await;
     }
     close_sessions(sessions).await;
     Ok(())

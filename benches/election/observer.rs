@@ -2,10 +2,12 @@
 //! another process would, and dates every change it sees.
 
 use std::time::{Duration, Instant};
+use zk_election::testkit::{Operator, Watched};
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
-use zk_election::session::{Exists, GetData, WatchEvent, WatchFired};
+use zk_election::port::WatchFired;
+use zk_election::zk::{Exists, GetData, WatchEvent};
 use zk_election::{LeaderInfoCodec, ZkError, ZkSession};
 
 use crate::setup::EVENT_DEADLINE;
@@ -56,12 +58,12 @@ impl Observer {
 
     fn read(&mut self, ctx: &mut Context<Self>) {
         self.reading = true;
-        let session = self.session.clone();
+        let session = Operator::start(&self.session);
         let path = self.path.clone();
         let me = ctx.address().recipient::<WatchFired>();
         let fetch = async move {
             loop {
-                match session.send(GetData { path: path.clone(), watch: Some(me.clone()) }).await {
+                match session.send(Watched::new(GetData { path: path.clone() }, me.clone())).await {
                     Ok(Ok((data, _))) => {
                         return Ok(match LeaderInfoCodec::Bincode.decode(&data) {
                             Ok(info) => Node::Leader(info.address),
@@ -72,7 +74,7 @@ impl Observer {
                     Ok(Err(err)) => return Err(err.to_string()),
                     Err(err) => return Err(err.to_string()),
                 }
-                match session.send(Exists { path: path.clone(), watch: Some(me.clone()) }).await {
+                match session.send(Watched::new(Exists { path: path.clone() }, me.clone())).await {
                     Ok(Ok(None)) => return Ok(Node::Absent),
                     Ok(Ok(Some(_))) => {} // created in between: read it
                     Ok(Err(err)) => return Err(err.to_string()),

@@ -4,14 +4,16 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use zk_election::testkit::Operator;
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
 use zk_election::secure::TlsConfig;
-use zk_election::session::{GetChildren, GetSessionMetrics, GetStatus, SessionMetrics};
+use zk_election::session::{GetSessionMetrics, GetStatus, SessionMetrics};
 use zk_election::testkit::RecordingContender;
+use zk_election::zk::GetChildren;
 use zk_election::{
-    ElectionConfig, ElectionSupervisor, LeadershipEvent, SessionConfig, Stop, StopSession, Subscribe, ZkSession,
+    ElectionConfig, ElectionSupervisor, LeadershipEvent, SessionConfig, StopElection, StopSession, Subscribe, ZkSession,
 };
 
 use crate::stats::Samples;
@@ -111,7 +113,7 @@ pub(crate) async fn within<T>(limit: Duration, what: &str, fut: impl Future<Outp
 
 /// Stops a supervisor and waits (bounded) for its teardown.
 pub(crate) async fn stop(supervisor: &Addr<ElectionSupervisor>) -> Result<(), String> {
-    within(EVENT_DEADLINE, "stop", supervisor.send(Stop))
+    within(EVENT_DEADLINE, "stop", supervisor.send(StopElection))
         .await?
         .map_err(|e| format!("stop: {e}"))?
         .map_err(|e| format!("stop failed: {e}"))
@@ -177,7 +179,7 @@ pub(crate) async fn await_children(
 ) -> Result<(), String> {
     let deadline = Instant::now() + limit;
     loop {
-        let children = observer.send(GetChildren { path: path.to_owned(), watch: None }).await;
+        let children = Operator::start(observer).send(GetChildren { path: path.to_owned() }).await;
         if let Ok(Ok(children)) = &children {
             if children.len() == count {
                 return Ok(());

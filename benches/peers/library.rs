@@ -3,7 +3,7 @@
 //! without the process around it.
 //!
 //! A contender starts the way zk-elect does (session started, supervisor subscribed at once,
-//! not waiting for the connection) and leaves the way it does on `quit` (`Stop`; then, if it led,
+//! not waiting for the connection) and leaves the way it does on `quit` (`StopElection`; then, if it led,
 //! a grace of [`HANDOVER_GRACE`]; then the session closed), so that the two figures differ by the
 //! process and nothing else.
 
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use zk_election::{ElectionSupervisor, LeadershipEvent, Stop, StopSession, ZkSession};
+use zk_election::{ElectionSupervisor, LeadershipEvent, StopElection, StopSession, ZkSession};
 
 use crate::peer::{Announced, STEP_LIMIT};
 use crate::setup::{join_now, session, within, Event, SECOND};
@@ -80,7 +80,7 @@ impl Contender {
         self.left = true;
         let (supervisor, session, led) = (self.supervisor.clone(), self.session.clone(), self.led);
         self.leaving = Some(actix::spawn(async move {
-            within(STEP_LIMIT, "stop", supervisor.send(Stop))
+            within(STEP_LIMIT, "stop", supervisor.send(StopElection))
                 .await?
                 .map_err(|e| format!("stop: {e}"))?
                 .map_err(|e| format!("stop failed: {e}"))?;
@@ -109,7 +109,7 @@ impl Drop for Contender {
     /// not outlive the round.
     fn drop(&mut self) {
         if !self.left {
-            self.supervisor.do_send(Stop);
+            self.supervisor.do_send(StopElection);
             self.session.do_send(StopSession);
         }
     }

@@ -8,9 +8,10 @@
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use zk_election::testkit::Operator;
 
 use actix::prelude::*;
-use zk_election::session::{Exists, GetChildren};
+use zk_election::zk::{Exists, GetChildren};
 use zk_election::{ZkError, ZkSession};
 
 use crate::child::Child;
@@ -105,7 +106,7 @@ impl Peer {
     async fn candidates(&self, etcd: Option<&Etcd>) -> Result<Option<usize>, String> {
         match &self.membership {
             Membership::Zk { session, latch, leader } => {
-                let children = match session.send(GetChildren { path: latch.clone(), watch: None }).await {
+                let children = match Operator::start(session).send(GetChildren { path: latch.clone() }).await {
                     Ok(Ok(children)) => children.len(),
                     Ok(Err(ZkError::NoNode)) => 0,
                     Ok(Err(err)) => return Err(format!("listing {latch}: {err}")),
@@ -114,7 +115,7 @@ impl Peer {
                 if children > 0 {
                     return Ok(Some(children));
                 }
-                match session.send(Exists { path: leader.clone(), watch: None }).await {
+                match Operator::start(session).send(Exists { path: leader.clone() }).await {
                     Ok(Ok(None)) => Ok(Some(0)),
                     Ok(Ok(Some(_))) => Ok(None),
                     Ok(Err(err)) => Err(format!("reading {leader}: {err}")),

@@ -36,7 +36,7 @@ mod attempts;
 mod child;
 #[path = "zk_elect/cli.rs"]
 mod cli;
-#[path = "zk_elect/commands.rs"]
+#[path = "zk_elect/commands/mod.rs"]
 mod commands;
 #[path = "zk_elect/credentials.rs"]
 mod credentials;
@@ -44,7 +44,7 @@ mod credentials;
 mod deadline;
 #[path = "zk_elect/guardian.rs"]
 mod guardian;
-#[path = "zk_elect/http.rs"]
+#[path = "zk_elect/http/mod.rs"]
 mod http;
 #[path = "zk_elect/output.rs"]
 mod output;

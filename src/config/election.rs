@@ -12,7 +12,7 @@ pub struct ElectionConfig {
     latch_path: String,
     codec: crate::codec::LeaderInfoCodec,
     /// `None`: creator-only when the session authenticates, open otherwise.
-    acl: Option<crate::session::NodeAcl>,
+    acl: Option<crate::zk::NodeAcl>,
     policy: crate::policy::ConnectionLossPolicy,
     participant_id: Option<String>,
     publish_patience: Duration,
@@ -48,7 +48,7 @@ impl ElectionConfig {
     }
 
     /// The ACL of created nodes, if set explicitly (else chosen from the session's auth).
-    pub fn acl(&self) -> Option<&crate::session::NodeAcl> {
+    pub fn acl(&self) -> Option<&crate::zk::NodeAcl> {
         self.acl.as_ref()
     }
 
@@ -100,9 +100,9 @@ impl ElectionConfigBuilder {
     }
 
     /// ACL of the latch and leader nodes we create. By default nodes are creator-only
-    /// ([`crate::session::NodeAcl::CreatorAll`]) when the session has digest auth, and open
+    /// ([`crate::zk::NodeAcl::CreatorAll`]) when the session has digest auth, and open
     /// otherwise.
-    pub fn acl(mut self, acl: crate::session::NodeAcl) -> Self {
+    pub fn acl(mut self, acl: crate::zk::NodeAcl) -> Self {
         self.config.acl = Some(acl);
         self
     }

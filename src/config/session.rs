@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::{validate_session_timeout, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SESSION_TIMEOUT};
 use crate::error::ConfigError;
 use crate::path;
+use crate::zk::NodeAcl;
 
 /// Credentials added to every connection of the session (ZooKeeper `digest` scheme).
 #[derive(Clone, PartialEq, Eq)]
@@ -132,12 +133,11 @@ impl SessionConfig {
     /// all rights to `sasl:<user>` and nobody else (not even a session presenting the same TLS
     /// client certificate, which creator-only would admit); with digest auth, creator-only;
     /// open without credentials.
-    pub fn default_acl(&self) -> crate::session::NodeAcl {
-        use crate::session::NodeAcl;
+    pub fn default_acl(&self) -> NodeAcl {
         #[cfg(feature = "sasl")]
         if let (Some(sasl), None) = (&self.sasl, &self.auth) {
-            let user = zookeeper_client::AuthId::new("sasl", sasl.user());
-            return NodeAcl::Custom(vec![zookeeper_client::Acl::new(zookeeper_client::Permission::ALL, user)]);
+            let user = crate::zk::AuthId::new("sasl", sasl.user());
+            return NodeAcl::Custom(vec![crate::zk::Acl::new(crate::zk::Permission::ALL, user)]);
         }
         if self.authenticates() {
             NodeAcl::CreatorAll

@@ -8,83 +8,18 @@ use tokio::sync::watch;
 use tracing::warn;
 use uuid::Uuid;
 
+use super::leadership::{ConfirmMode, Leadership};
 use super::relay::{mark_stopped, ConfirmGrant, Relay, ResignVia};
 use super::thread::{ActorThread, Actors};
 use crate::config::{ElectionConfig, SessionConfig};
 use crate::contender::{
-    ElectionError, GetFencingToken, HasLeadership, LeaderWrite, LeadershipClaim, ProveLeadership, Stop, Subscribe,
+    ElectionError, GetFencingToken, HasLeadership, LeaderWrite, LeadershipClaim, ProveLeadership, StopElection,
+    Subscribe,
 };
 use crate::error::{ConfigError, ZkError};
-use crate::session::{StopSession, WriteOp, WriteResult, ZkSession};
+use crate::session::{StopSession, ZkSession};
 use crate::supervisor::ElectionSupervisor;
-
-/// What an [`ElectionHandle`]'s contender holds, as its [`ElectionHandle::leadership`] watch
-/// tells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Leadership {
-    /// Not leading: not first in the latch yet, revoked, or (with [`ConfirmMode::Auto`]) granted
-    /// and still confirming.
-    Follower,
-    /// Only with [`ConfirmMode::Explicit`]: leadership is granted and waits for
-    /// [`ElectionHandle::confirm`] with this leader session. Do not act as leader yet.
-    Granted {
-        /// The leader session to confirm.
-        leader_session: Uuid,
-        /// The fencing token the leadership will have.
-        fencing_token: i64,
-    },
-    /// The supervisor accepted the confirm of this leader session: the contender leads. From
-    /// here on [`ElectionHandle::leader_write`], [`ElectionHandle::prove_leadership`] and
-    /// [`ElectionHandle::fencing_token`] answer for this leadership, and every system written to
-    /// should be handed `fencing_token`.
-    Leading {
-        /// The confirmed leader session.
-        leader_session: Uuid,
-        /// This leadership's fencing token: larger than any earlier leader's.
-        fencing_token: i64,
-        /// Whether the leader node was written (at least once) with this leadership, so that
-        /// leader retrieval finds it. Becomes `true` in a second change of the watch.
-        published: bool,
-    },
-    /// The handle was shut down (or dropped, or its actor thread ended): the contender no longer
-    /// takes part, and no other value follows.
-    Stopped,
-}
-
-impl Leadership {
-    /// Whether this is [`Leadership::Leading`].
-    pub fn is_leading(&self) -> bool {
-        matches!(self, Leadership::Leading { .. })
-    }
-
-    /// The confirmed leader session, while leading.
-    pub fn leader_session(&self) -> Option<Uuid> {
-        match self {
-            Leadership::Leading { leader_session, .. } => Some(*leader_session),
-            _ => None,
-        }
-    }
-
-    /// The fencing token, while leading.
-    pub fn fencing_token(&self) -> Option<i64> {
-        match self {
-            Leadership::Leading { fencing_token, .. } => Some(*fencing_token),
-            _ => None,
-        }
-    }
-}
-
-/// Who confirms a grant.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ConfirmMode {
-    /// The handle confirms every grant itself; the watch goes from [`Leadership::Follower`]
-    /// straight to [`Leadership::Leading`] once the supervisor accepted the confirm.
-    #[default]
-    Auto,
-    /// The watch shows [`Leadership::Granted`], and the caller confirms with
-    /// [`ElectionHandle::confirm`] when it is ready to lead (e.g. has recovered its state).
-    Explicit,
-}
+use crate::zk::{WriteOp, WriteResult};
 
 /// Default of [`ElectionHandleBuilder::shutdown_timeout`].
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -103,17 +38,23 @@ pub struct ElectionHandleBuilder {
 }
 
 impl ElectionHandleBuilder {
-    /// The contender: its `component` name, the `address` published while it leads, and the
-    /// `leader_path` it is published at. Required (left empty, [`ElectionHandleBuilder::start`]
-    /// answers a [`ConfigError`]).
-    pub fn contender(
-        mut self,
-        component: impl Into<String>,
-        address: impl Into<String>,
-        leader_path: impl Into<String>,
-    ) -> Self {
+    /// The contender's component name. Required (left empty, [`ElectionHandleBuilder::start`]
+    /// answers [`ConfigError::EmptyComponent`]).
+    pub fn component(mut self, component: impl Into<String>) -> Self {
         self.component = component.into();
+        self
+    }
+
+    /// The address published in the leader node while the contender leads. Required (left
+    /// empty, [`ElectionHandleBuilder::start`] answers [`ConfigError::EmptyAddress`]).
+    pub fn address(mut self, address: impl Into<String>) -> Self {
         self.address = address.into();
+        self
+    }
+
+    /// Where the contender's leader information is published. Required (left empty,
+    /// [`ElectionHandleBuilder::start`] answers [`ConfigError::InvalidPath`]).
+    pub fn leader_path(mut self, leader_path: impl Into<String>) -> Self {
         self.leader_path = leader_path.into();
         self
     }
@@ -125,7 +66,7 @@ impl ElectionHandleBuilder {
     }
 
     /// How long stopping may take (default [`DEFAULT_SHUTDOWN_TIMEOUT`]): the election's
-    /// `Stop` and then closing the session share it. Dropping a handle blocks the dropping
+    /// `StopElection` and then closing the session share it. Dropping a handle blocks the dropping
     /// thread for at most this (plus a second).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
@@ -225,19 +166,6 @@ impl ElectionHandle {
         }
     }
 
-    /// Starts a handle with the defaults (grants confirmed automatically): a shortcut for
-    /// [`ElectionHandle::builder`], [`contender`](ElectionHandleBuilder::contender) and
-    /// [`start`](ElectionHandleBuilder::start), whose errors it answers.
-    pub async fn start(
-        session: SessionConfig,
-        election: ElectionConfig,
-        component: impl Into<String>,
-        address: impl Into<String>,
-        leader_path: impl Into<String>,
-    ) -> Result<ElectionHandle, ElectionError> {
-        Self::builder(session, election).contender(component, address, leader_path).start().await
-    }
-
     /// The contender's component name.
     pub fn component(&self) -> &str {
         &self.inner.component
@@ -327,13 +255,12 @@ impl ElectionHandle {
         self.inner.started.supervisor.send(write).await?
     }
 
-    /// Gives up leadership: with `rejoin` the contender queues again at the back of the latch
-    /// (the watch shows [`Leadership::Follower`]); without, it leaves the election for good (the
-    /// watch shows [`Leadership::Stopped`]; the session stays open until shutdown). See
-    /// [`Resign`](crate::contender::Resign). The watch changes before the supervisor is asked: once this returns, it no
-    /// longer shows the leadership given up (it may show a newer one).
-    pub async fn resign(&self, rejoin: bool) -> Result<(), ElectionError> {
-        self.inner.started.relay.send(ResignVia(rejoin)).await?
+    /// Gives up leadership and queues again at the back of the latch (the watch shows
+    /// [`Leadership::Follower`]); see [`Resign`](crate::contender::Resign). The watch changes
+    /// before the supervisor is asked: once this returns, it no longer shows the leadership
+    /// given up (it may show a newer one). To leave for good, [`shutdown`](Self::shutdown).
+    pub async fn resign(&self) -> Result<(), ElectionError> {
+        self.inner.started.relay.send(ResignVia).await?
     }
 
     /// Stops the election (watch: [`Leadership::Stopped`]; latch and leader node deleted),
@@ -388,7 +315,7 @@ impl Actors for ElectionActors {
         match supervisor.send(subscribe).await.map_err(ElectionError::from).and_then(|answer| answer) {
             Ok(()) => Ok(Started { session, supervisor, relay, leadership: self.leadership }),
             Err(err) => {
-                let _ = supervisor.send(Stop).await;
+                let _ = supervisor.send(StopElection).await;
                 let _ = session.send(StopSession).await;
                 Err(err)
             }
@@ -399,7 +326,7 @@ impl Actors for ElectionActors {
         let deadline = Instant::now() + within;
         // Stopped from the moment the stop is sent: no revoke follows.
         mark_stopped(&started.leadership);
-        let stopped = match started.supervisor.send(Stop).timeout(within).await {
+        let stopped = match started.supervisor.send(StopElection).timeout(within).await {
             Ok(answer) => answer,
             Err(MailboxError::Timeout) => Err(ZkError::Timeout(within).into()),
             Err(MailboxError::Closed) => Err(ElectionError::Stopped),

@@ -25,15 +25,19 @@
 //! # Example
 //!
 //! ```no_run
-//! use zk_election::session::{NodeAcl, NodeMode, WriteOp};
+//! use zk_election::zk::{NodeAcl, NodeMode, WriteOp};
 //! use zk_election::{ElectionConfig, ElectionHandle, Leadership, SessionConfig};
 //!
 //! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let session = SessionConfig::builder("127.0.0.1:2181").build()?;
 //!     let election = ElectionConfig::builder("/app/latch").build()?;
-//!     let handle =
-//!         ElectionHandle::start(session, election, "jobmanager", "10.0.0.7:6123", "/app/leader/jobmanager").await?;
+//!     let handle = ElectionHandle::builder(session, election)
+//!         .component("jobmanager")
+//!         .address("10.0.0.7:6123")
+//!         .leader_path("/app/leader/jobmanager")
+//!         .start()
+//!         .await?;
 //!
 //!     let mut leadership = handle.leadership();
 //!     let token = leadership.wait_for(Leadership::is_leading).await?.fencing_token();
@@ -55,9 +59,11 @@
 //! ```
 
 mod election;
+mod leadership;
 mod relay;
 mod retrieval;
 mod thread;
 
-pub use election::{ConfirmMode, ElectionHandle, ElectionHandleBuilder, Leadership, DEFAULT_SHUTDOWN_TIMEOUT};
+pub use election::{ElectionHandle, ElectionHandleBuilder, DEFAULT_SHUTDOWN_TIMEOUT};
+pub use leadership::{ConfirmMode, Leadership};
 pub use retrieval::RetrievalHandle;

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 use uuid::Uuid;
 
-use super::election::{ConfirmMode, Leadership};
+use super::leadership::{ConfirmMode, Leadership};
 use crate::contender::{Confirm, ElectionError, LeadershipEvent, Resign};
 use crate::supervisor::ElectionSupervisor;
 
@@ -17,10 +17,10 @@ use crate::supervisor::ElectionSupervisor;
 #[rtype(result = "Result<(), ElectionError>")]
 pub(super) struct ConfirmGrant(pub(super) Uuid);
 
-/// Resign, through the relay (internal).
+/// Resign and queue again, through the relay (internal).
 #[derive(Message)]
 #[rtype(result = "Result<(), ElectionError>")]
-pub(super) struct ResignVia(pub(super) bool);
+pub(super) struct ResignVia;
 
 /// The contender inside the System: turns [`LeadershipEvent`]s into the watch, and confirms.
 pub(super) struct Relay {
@@ -133,17 +133,12 @@ impl Handler<ConfirmGrant> for Relay {
 impl Handler<ResignVia> for Relay {
     type Result = ResponseFuture<Result<(), ElectionError>>;
 
-    fn handle(&mut self, msg: ResignVia, _ctx: &mut Context<Self>) -> Self::Result {
-        let rejoin = msg.0;
+    fn handle(&mut self, _msg: ResignVia, _ctx: &mut Context<Self>) -> Self::Result {
         // Not leading from the moment we resign: a late confirm answer or publish report of
         // the grant given up finds no grant to show.
         self.grant = None;
-        if rejoin {
-            set(&self.leadership, Leadership::Follower);
-        } else {
-            mark_stopped(&self.leadership);
-        }
-        let resign = self.supervisor.send(Resign { rejoin });
+        set(&self.leadership, Leadership::Follower);
+        let resign = self.supervisor.send(Resign::new(self.component.clone()));
         Box::pin(async move { resign.await.map_err(ElectionError::from).and_then(|answer| answer) })
     }
 }

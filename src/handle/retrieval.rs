@@ -11,9 +11,9 @@ use super::election::DEFAULT_SHUTDOWN_TIMEOUT;
 use super::thread::{ActorThread, Actors};
 use crate::codec::LeaderInfoCodec;
 use crate::config::SessionConfig;
-use crate::contender::{ElectionError, Stop};
+use crate::contender::ElectionError;
 use crate::path;
-use crate::retrieval::{LeaderChanged, LeaderRetriever, SubscribeLeader};
+use crate::retrieval::{LeaderChanged, LeaderRetriever, StopRetriever, SubscribeLeader};
 use crate::session::{StopSession, ZkSession};
 
 /// Leader retrieval for programs that do not use actix: a session and a [`LeaderRetriever`] of
@@ -149,7 +149,7 @@ impl Actors for RetrievalActors {
 
     async fn stop(running: Running, within: Duration) -> Result<(), ElectionError> {
         let deadline = Instant::now() + within;
-        let _ = running.retriever.send(Stop).timeout(within).await;
+        let _ = running.retriever.send(StopRetriever).timeout(within).await;
         let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(200));
         if running.session.send(StopSession).timeout(left).await.is_err() {
             warn!("the ZooKeeper session did not close in time");

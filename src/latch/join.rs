@@ -4,11 +4,10 @@
 use actix::prelude::*;
 use tracing::{debug, warn};
 
-use super::state::{new_prefix, InLine, Link, Place};
+use super::state::{new_prefix, Place};
 use super::LeaderLatch;
-use crate::ask::AsksSession;
-use crate::error::ZkError;
-use crate::session::{Create, Delete, Exists, GetChildren, NodeMode, Parents};
+use crate::port::Freshness;
+use crate::zk::{Create, Delete, Exists, GetChildren, NodeMode, Parents, ZkError};
 
 impl LeaderLatch {
     /// Deletes the nodes of ours that must go; what cannot be confirmed gone stays listed for
@@ -18,8 +17,8 @@ impl LeaderLatch {
             return;
         }
         for path in std::mem::take(&mut self.stale_nodes) {
-            // Not dropped when stale: whatever the epoch, the node must go.
-            self.ask_any(ctx, Delete { path: path.clone(), version: None }, move |act, result, _, _ctx| match result {
+            // Acted on even when stale: whatever the epoch, the node must go.
+            self.port.ask_any(ctx, Delete::new(path.clone()), move |act, result, _, _ctx| match result {
                 Ok(()) | Err(ZkError::NoNode) => debug!(node = %path, "stale latch node deleted"),
                 Err(err) if err.is_transient() => {
                     debug!(node = %path, error = %err, "stale latch node not deleted yet");
@@ -34,8 +33,7 @@ impl LeaderLatch {
             return;
         }
         let prefixes = std::mem::take(&mut self.stale_prefixes);
-        let list = GetChildren { path: self.latch_path.clone(), watch: None };
-        self.ask_any(ctx, list, move |act, result, _, ctx| match result {
+        self.port.ask_any(ctx, GetChildren::new(self.latch_path.clone()), move |act, result, _, ctx| match result {
             Ok(children) => {
                 let names: Vec<&str> = prefixes.iter().filter_map(|prefix| prefix.rsplit('/').next()).collect();
                 for child in children.iter().filter(|child| names.iter().any(|name| child.starts_with(name))) {
@@ -59,39 +57,34 @@ impl LeaderLatch {
     /// any, so that a later search finds either).
     pub(super) fn create_node(&mut self, ctx: &mut Context<Self>) {
         let prefix = self.place.open_prefix().map_or_else(|| new_prefix(&self.latch_path), str::to_owned);
-        self.place = Place::Joining { prefix: prefix.clone() };
+        self.change_place(|_| Place::Joining { prefix: prefix.clone() });
         let request = Create::new(prefix.clone(), self.participant_id.as_bytes(), NodeMode::EphemeralSequential)
             .acl(self.acl.clone())
             .parents(Parents::Container);
-        let epoch = self.epoch;
-        self.ask_any(ctx, request, move |act, result, current, ctx| {
-            if !current {
-                // A reset or close overtook this create; the node must not linger. (A create
-                // that may have landed without an answer was listed by the reset already.)
+        self.port.ask_any(ctx, request, move |act, result, freshness, ctx| match freshness {
+            // A reset overtook the create: the node must not linger. (A create that may have
+            // landed without an answer was listed by the reset already.)
+            Freshness::Stale => {
                 if let Ok(created) = result {
-                    if act.link == Link::Closed {
-                        act.session.do_send(Delete { path: created.path, version: None });
-                    } else {
-                        act.stale_nodes.push(created.path);
-                        act.delete_stale(ctx);
-                    }
+                    act.stale_nodes.push(created.path);
+                    act.delete_stale(ctx);
                 }
-                act.stop_if_close_waited(epoch, ctx);
-                return;
             }
-            act.place = Place::Unsure { prefix };
-            match result {
-                Ok(created) => {
-                    act.name_span(&created.path);
-                    let _span = act.span.clone().entered();
-                    debug!("latch node created");
-                    act.stats.nodes_created += 1;
-                    act.place = Place::InLine(InLine::new(created.path, created.stat.czxid));
-                    act.check_leadership(ctx);
+            Freshness::Current => {
+                act.change_place(|_| Place::Unsure { prefix });
+                match result {
+                    Ok(created) => {
+                        act.name_span(&created.path);
+                        let _span = act.port.span().clone().entered();
+                        debug!("latch node created");
+                        act.stats.nodes_created += 1;
+                        act.change_place(|_| Place::in_line(created.path, created.stat.czxid));
+                        act.check_leadership(ctx);
+                    }
+                    Err(ZkError::ConnectionLoss | ZkError::Timeout(_)) => act.find_lost_node(ctx),
+                    Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
+                    Err(err) => act.on_error(err, ctx),
                 }
-                Err(ZkError::ConnectionLoss | ZkError::Timeout(_)) => act.find_lost_node(ctx),
-                Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
-                Err(err) => act.on_error(err, ctx),
             }
         });
     }
@@ -99,22 +92,14 @@ impl LeaderLatch {
     /// Takes a node our lost create left behind as ours, once its stat (its czxid) is read.
     /// Under way, this is still joining: nothing else may start a create meanwhile.
     fn adopt_found_node(&mut self, node: String, prefix: String, ctx: &mut Context<Self>) {
-        self.place = Place::Joining { prefix: prefix.clone() };
-        let epoch = self.epoch;
-        self.ask_any(ctx, Exists { path: node.clone(), watch: None }, move |act, result, current, ctx| {
-            if act.link == Link::Closed {
-                act.session.do_send(Delete { path: node, version: None });
-                act.stop_if_close_waited(epoch, ctx);
-                return;
-            }
-            if !current {
-                return;
-            }
-            act.place = Place::Unsure { prefix };
+        self.change_place(|_| Place::Joining { prefix: prefix.clone() });
+        // A reset that overtakes the read listed the prefix as stale: it finds the node.
+        self.port.ask(ctx, Exists::new(node.clone()), move |act, result, ctx| {
+            act.change_place(|_| Place::Unsure { prefix });
             match result {
                 Ok(Some(stat)) => {
                     act.name_span(&node);
-                    act.place = Place::InLine(InLine::new(node, stat.czxid));
+                    act.change_place(|_| Place::in_line(node, stat.czxid));
                     act.check_leadership(ctx);
                 }
                 // Gone since the listing (deleted by an operator): create another.
@@ -125,35 +110,16 @@ impl LeaderLatch {
         });
     }
 
-    /// A close that came while a create or search of the epoch `epoch` was under way waited
-    /// for its answer to stop us.
-    pub(super) fn stop_if_close_waited(&self, epoch: u64, ctx: &mut Context<Self>) {
-        if self.link == Link::Closed && self.epoch == epoch + 1 {
-            ctx.stop();
-        }
-    }
-
     /// After a connection loss during create, the node may exist: look for our prefix before
     /// creating another one (Curator's "protection" mode).
     pub(super) fn find_lost_node(&mut self, ctx: &mut Context<Self>) {
         let Place::Unsure { prefix } = &self.place else { return };
         let prefix = prefix.clone();
         let name_prefix = prefix.rsplit('/').next().unwrap_or_default().to_owned();
-        self.place = Place::Joining { prefix: prefix.clone() };
-        let epoch = self.epoch;
-        let list = GetChildren { path: self.latch_path.clone(), watch: None };
-        self.ask_any(ctx, list, move |act, result, current, ctx| {
-            if act.link == Link::Closed {
-                for child in result.into_iter().flatten().filter(|child| child.starts_with(&name_prefix)) {
-                    act.session.do_send(Delete { path: format!("{}/{child}", act.latch_path), version: None });
-                }
-                act.stop_if_close_waited(epoch, ctx);
-                return;
-            }
-            if !current {
-                return;
-            }
-            act.place = Place::Unsure { prefix: prefix.clone() };
+        self.change_place(|_| Place::Joining { prefix: prefix.clone() });
+        let list = GetChildren::new(self.latch_path.clone());
+        self.port.ask(ctx, list, move |act, result, ctx| {
+            act.change_place(|_| Place::Unsure { prefix: prefix.clone() });
             match result {
                 Ok(children) => match children.into_iter().find(|child| child.starts_with(&name_prefix)) {
                     Some(found) => act.adopt_found_node(format!("{}/{found}", act.latch_path), prefix, ctx),

@@ -2,8 +2,7 @@
 
 use actix::prelude::*;
 
-use crate::error::ZkError;
-use crate::session::WriteOp;
+use crate::zk::{WriteOp, ZkError};
 
 /// What the latch tells its owner.
 #[derive(Clone, Debug, PartialEq, Eq, Message)]
@@ -23,12 +22,26 @@ pub enum LatchEvent {
     Failed(ZkError),
 }
 
-/// Leave the latch: stop reacting to anything and stop. Answers our node, which the caller
-/// must now delete: the supervisor deletes it in one multi-op together with its leader nodes,
-/// so leaving costs one request. (Nodes left behind by resets are deleted by the latch itself.)
+/// Leave the latch: stop reacting to anything and stop at once. Answers every node of ours the
+/// caller must now delete ([`Leftovers`]): the supervisor deletes our node in line in one
+/// multi-op together with its leader nodes (leaving costs one request), and finishes the rest
+/// after the next reconnect if the connection is down now.
 #[derive(Clone, Copy, Debug, Message)]
-#[rtype(result = "Option<String>")]
+#[rtype(result = "Leftovers")]
 pub struct StopLatch;
+
+/// What a stopped latch leaves to its owner to delete.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Leftovers {
+    /// Our node in line, if we stood in line.
+    pub node: Option<String>,
+    /// Nodes of ours a reset or resign left behind whose delete is not confirmed yet.
+    pub stale: Vec<String>,
+    /// Name prefixes (`{latch_path}/_c_{uuid}-latch-`) of creates whose outcome is unknown: a
+    /// node of ours by that name may exist. (Requests of one session are served in order, so a
+    /// listing sent after them sees the node if the create landed.)
+    pub unsure: Vec<String>,
+}
 
 /// Give up leadership (or a place in line): delete our node and create a new one at the back.
 /// The writes in `with` (e.g. deleting the leader's own leader nodes) go in the same multi-op,

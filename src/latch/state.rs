@@ -1,6 +1,6 @@
 //! The latch's state as two small machines: its link to the session ([`Link`]) and its place
 //! in line ([`Place`]). A variant holds exactly what is valid in it: a node exists only in
-//! line, a create's name prefix only while its outcome is open.
+//! line, a create's name prefix only while its outcome is open, leadership only first in line.
 
 /// The marker Curator puts before the sequence number of latch nodes.
 const LATCH_MARKER: &str = "latch-";
@@ -17,8 +17,6 @@ pub(super) enum Link {
     /// Between `Suspended` and the next `Reconnected` or `Lost`: what we learn meanwhile may be
     /// stale, so we never *gain* leadership then (a tolerant policy only *keeps* it).
     Suspended,
-    /// The owner closed the latch: nothing reacts any more.
-    Closed,
 }
 
 impl Link {
@@ -40,21 +38,58 @@ pub(super) enum Place {
     /// may exist, so look for it before creating another (Curator's protection mode).
     Unsure { prefix: String },
     /// Our node is in line.
-    InLine(InLine),
+    InLine { node: OurNode, standing: Standing },
+}
+
+/// Our place among the nodes in line.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Standing {
+    /// Behind someone, or not looked at yet. `watching`: the predecessor whose watch is armed.
+    Behind { watching: Option<String> },
+    /// First in line, and the owner was told so.
+    First,
+}
+
+/// Our node in line.
+#[derive(Debug)]
+pub(super) struct OurNode {
+    /// Full path of our node.
+    pub path: String,
+    /// The zxid that created it: ensemble-wide increasing, so every later node has a larger
+    /// one (the fencing token of a leader on this node).
+    pub czxid: i64,
+    /// The watch on the node itself: armed once per node, at our first look at the line, so
+    /// that its deletion tells us at once whether we lead or not.
+    pub watch: OwnWatch,
+}
+
+/// Whether the watch on our own node is armed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum OwnWatch {
+    Unarmed,
+    Armed,
 }
 
 impl Place {
+    /// Freshly in line on `path`, not looked at yet.
+    pub fn in_line(path: String, czxid: i64) -> Place {
+        Place::InLine {
+            node: OurNode { path, czxid, watch: OwnWatch::Unarmed },
+            standing: Standing::Behind { watching: None },
+        }
+    }
+
     /// Our node, if we are in line.
-    pub fn node(&self) -> Option<&str> {
+    pub fn node(&self) -> Option<&OurNode> {
         match self {
-            Place::InLine(line) => Some(&line.node),
+            Place::InLine { node, .. } => Some(node),
             _ => None,
         }
     }
 
     /// Whether we hold the latch.
     pub fn leads(&self) -> bool {
-        matches!(self, Place::InLine(InLine { leader: true, .. }))
+        matches!(self, Place::InLine { standing: Standing::First, .. })
     }
 
     /// The name prefix of a create whose outcome is open.
@@ -63,29 +98,6 @@ impl Place {
             Place::Joining { prefix } | Place::Unsure { prefix } => Some(prefix),
             _ => None,
         }
-    }
-}
-
-/// Our node in line and the watches armed for it.
-#[derive(Debug)]
-pub(super) struct InLine {
-    /// Full path of our node.
-    pub node: String,
-    /// The zxid that created it: ensemble-wide increasing, so every later node has a larger
-    /// one (the fencing token of a leader on this node).
-    pub czxid: i64,
-    /// Whether it is first in line and the owner was told so.
-    pub leader: bool,
-    /// The predecessor whose watch is armed, while we wait.
-    pub watching: Option<String>,
-    /// Whether the watch on our own node is armed (once per node, at our first look at the
-    /// line, whether we lead or not).
-    pub own_watch: bool,
-}
-
-impl InLine {
-    pub fn new(node: String, czxid: i64) -> InLine {
-        InLine { node, czxid, leader: false, watching: None, own_watch: false }
     }
 }
 
@@ -98,7 +110,7 @@ pub(super) enum WatchSlot {
 
 /// The name prefix (`_c_{uuid}-latch-`) of a new node under `latch_path`.
 pub(super) fn new_prefix(latch_path: &str) -> String {
-    format!("{latch_path}/_c_{}-{LATCH_MARKER}", uuid::Uuid::new_v4())
+    format!("{latch_path}/_c_{}-{LATCH_MARKER}", crate::random::uuid())
 }
 
 /// The latch participants among `children`, in leadership order: names containing `latch-`

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use rustls::{AlertDescription, CertificateError, ClientConfig, ClientConnection};
 
-use super::{TlsFailure, TlsProblem};
+use crate::zk::{TlsFailure, TlsProblem};
 
 /// How long the diagnosis may wait for one server (connect, handshake, the server's verdict on
 /// our certificate).

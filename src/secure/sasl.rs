@@ -1,7 +1,5 @@
 //! SASL DIGEST-MD5 credentials.
 
-use zookeeper_client::SaslOptions;
-
 /// A SASL DIGEST-MD5 user and password, sent at every (re)connect. The server must list the
 /// user in its JAAS `Server` section (`DigestLoginModule`). Nodes the election creates are
 /// then creator-only (`sasl:<user>`), as with digest auth.
@@ -21,8 +19,8 @@ impl SaslDigest {
         &self.user
     }
 
-    pub(crate) fn client_options(&self) -> SaslOptions {
-        SaslOptions::digest_md5(self.user.clone(), self.password.clone()).into()
+    pub(crate) fn password(&self) -> &str {
+        &self.password
     }
 }
 

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use zookeeper_client::{TlsCa, TlsCerts, TlsDynamicCerts, TlsIdentity, TlsOptions};
 
 use crate::error::ConfigError;
 
@@ -126,47 +125,53 @@ impl TlsConfig {
         if self.reload_every.is_some_and(|interval| interval.is_zero()) {
             return Err(ConfigError::ZeroTimeout { what: "TLS reload interval" });
         }
-        LoadedTls::load(self).map(drop)
+        self.load().map(drop)
     }
 
-    /// The ZooKeeper client's options for `certs`, which the session updates on reload.
-    pub(crate) fn client_options(certs: &TlsDynamicCerts) -> TlsOptions {
-        TlsOptions::new().with_certs(certs.clone())
+    /// Where the client certificate and key come from, if configured.
+    pub(crate) fn identity_origins(&self) -> Option<(String, String)> {
+        self.identity.as_ref().map(|(cert, key)| (cert.origin(), key.origin()))
     }
 }
 
-/// A CA bundle and identity read and checked: the client's certificates plus a rustls
-/// configuration for the diagnostic handshake, and a fingerprint of the PEM text to tell a
-/// changed file from an unchanged one.
-pub(crate) struct LoadedTls {
-    pub(crate) certs: TlsCerts,
+/// A CA bundle and identity read and checked: the PEM text (for the ZooKeeper client, which
+/// the session builds its certificates from), a rustls configuration for the diagnostic
+/// handshake, and a fingerprint of the text to tell a changed file from an unchanged one.
+pub(crate) struct TlsMaterial {
+    pub(crate) ca_pem: String,
+    /// Certificate chain and key, PEM.
+    pub(crate) identity: Option<(String, String)>,
     pub(crate) probe: Arc<rustls::ClientConfig>,
-    fingerprint: u64,
+    pub(crate) fingerprint: u64,
 }
 
-impl LoadedTls {
-    pub(crate) fn load(config: &TlsConfig) -> Result<LoadedTls, ConfigError> {
+impl TlsConfig {
+    /// Reads the files and checks that they form a CA bundle and (if configured) an identity
+    /// whose key matches its certificate.
+    pub(crate) fn load(&self) -> Result<TlsMaterial, ConfigError> {
         let invalid = |what: &'static str, pem: &Pem, reason: String| ConfigError::TlsMaterial {
             what,
             origin: pem.origin(),
             reason,
         };
-        let ca_text = config.ca.read("CA bundle")?;
+        let ca_text = self.ca.read("CA bundle")?;
         let mut fingerprint = std::collections::hash_map::DefaultHasher::new();
         ca_text.hash(&mut fingerprint);
-        let ca = TlsCa::from_pem(&ca_text).map_err(|err| invalid("CA bundle", &config.ca, err.to_string()))?;
         let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(ca_text.as_bytes()).flatten() {
-            roots.add(cert).map_err(|err| invalid("CA bundle", &config.ca, err.to_string()))?;
+        for cert in CertificateDer::pem_slice_iter(ca_text.as_bytes()) {
+            let cert = cert.map_err(|err| invalid("CA bundle", &self.ca, err.to_string()))?;
+            roots.add(cert).map_err(|err| invalid("CA bundle", &self.ca, err.to_string()))?;
+        }
+        if roots.is_empty() {
+            return Err(invalid("CA bundle", &self.ca, "no certificate in the PEM text".to_owned()));
         }
         let builder =
             rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
                 .with_safe_default_protocol_versions()
-                .map_err(|err| invalid("CA bundle", &config.ca, err.to_string()))?
+                .map_err(|err| invalid("CA bundle", &self.ca, err.to_string()))?
                 .with_root_certificates(roots);
-        let mut certs = TlsCerts::builder().with_ca(ca);
-        let probe = match &config.identity {
-            None => builder.with_no_client_auth(),
+        let (probe, identity) = match &self.identity {
+            None => (builder.with_no_client_auth(), None),
             Some((cert_pem, key_pem)) => {
                 let cert_text = cert_pem.read("client certificate")?;
                 let key_text = key_pem.read("client key")?;
@@ -180,79 +185,12 @@ impl LoadedTls {
                 }
                 let key = PrivateKeyDer::from_pem_slice(key_text.as_bytes())
                     .map_err(|err| invalid("client key", key_pem, err.to_string()))?;
-                let identity = TlsIdentity::from_pem(&cert_text, &key_text)
-                    .map_err(|err| invalid("client key", key_pem, err.to_string()))?;
-                certs = certs.with_identity(identity);
-                builder
+                let probe = builder
                     .with_client_auth_cert(chain, key)
-                    .map_err(|err| invalid("client key", key_pem, format!("does not match the certificate: {err}")))?
+                    .map_err(|err| invalid("client key", key_pem, format!("does not match the certificate: {err}")))?;
+                (probe, Some((cert_text, key_text)))
             }
         };
-        let certs = certs.build().map_err(|err| invalid("CA bundle", &config.ca, err.to_string()))?;
-        Ok(LoadedTls { certs, probe: Arc::new(probe), fingerprint: fingerprint.finish() })
-    }
-}
-
-/// Keeps the certificates the session's clients use, and reloads them from disk on request.
-pub(crate) struct TlsReloader {
-    config: TlsConfig,
-    pub(crate) certs: TlsDynamicCerts,
-    pub(crate) probe: Arc<rustls::ClientConfig>,
-    fingerprint: u64,
-    /// Why the files last failed to load, so a broken rotation is reported once, not at every
-    /// interval.
-    failed: Option<String>,
-}
-
-/// What a reload found.
-#[derive(Debug)]
-pub(crate) enum Reload {
-    Unchanged,
-    Reloaded,
-    /// The files changed but do not load; the previous certificates stay in use.
-    Broken(ConfigError),
-}
-
-impl TlsReloader {
-    pub(crate) fn new(config: TlsConfig) -> Result<TlsReloader, ConfigError> {
-        let loaded = LoadedTls::load(&config)?;
-        Ok(TlsReloader {
-            config,
-            certs: TlsDynamicCerts::new(loaded.certs),
-            probe: loaded.probe,
-            fingerprint: loaded.fingerprint,
-            failed: None,
-        })
-    }
-
-    pub(crate) fn reload(&mut self) -> Reload {
-        match LoadedTls::load(&self.config) {
-            Ok(loaded) if loaded.fingerprint == self.fingerprint => {
-                self.failed = None;
-                Reload::Unchanged
-            }
-            Ok(loaded) => {
-                self.certs.update(loaded.certs);
-                self.probe = loaded.probe;
-                self.fingerprint = loaded.fingerprint;
-                self.failed = None;
-                Reload::Reloaded
-            }
-            Err(err) => {
-                let text = err.to_string();
-                if self.failed.as_deref() == Some(text.as_str()) {
-                    Reload::Unchanged
-                } else {
-                    self.failed = Some(text);
-                    Reload::Broken(err)
-                }
-            }
-        }
-    }
-}
-
-impl std::fmt::Debug for TlsReloader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsReloader").field("config", &self.config).finish_non_exhaustive()
+        Ok(TlsMaterial { ca_pem: ca_text, identity, probe: Arc::new(probe), fingerprint: fingerprint.finish() })
     }
 }

@@ -1,103 +1,32 @@
-//! The session lease: until when we can vouch that the server still holds our session.
+//! The lease as the session actor keeps it: ticks that renew it from evidence that the server
+//! heard us, and a timer at its end. (The lease itself, shared read-only with supervisors, is
+//! `crate::port::Lease`.)
 //!
-//! The server expires a session one negotiated timeout after it last *heard from* the client.
-//! Noticing a dropped connection takes the client a while, and a paused process (GC, VM freeze,
-//! SIGSTOP) notices nothing until it runs again, so "time since we noticed" says nothing about
-//! how long the server has been waiting. The lease counts from evidence instead: the moment a
-//! session was established or re-established, and every lease tick at which the client,
-//! running without a stall, still held its connection (it gives a connection up after a bounded
-//! silence, so the server heard from us no earlier than that bound before the tick). Its end is
-//! a monotonic instant: a process frozen past it finds it over the moment it runs again.
+//! The server expires a session one negotiated timeout after it last heard from the client.
+//! The lease counts from evidence: the moment a session was established or re-established,
+//! and every tick at which the client, running without a stall, still held its connection (it
+//! gives a connection up after a bounded silence, so the server heard from us no earlier than
+//! that bound before the tick).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
-use tracing::{debug, info, warn};
+use tokio::time::Instant;
+use tracing::debug;
 
-use super::{timing, ConnectionState, LeaseChanged, Phase, ZkSession};
-
-/// A read-only view of the session's lease, shared by the session actor (which alone extends
-/// it) with the election supervisors, so that a supervisor can tell at any instant — before
-/// any message could reach it after a pause — whether leadership may still be claimed.
-#[derive(Clone, Debug)]
-pub struct Lease {
-    cell: Arc<LeaseCell>,
-}
-
-#[derive(Debug)]
-struct LeaseCell {
-    /// The instant the nanoseconds below count from.
-    base: Instant,
-    /// The end of the lease, in nanoseconds after `base`; 0 when there is none.
-    until_nanos: AtomicU64,
-}
-
-impl PartialEq for Lease {
-    fn eq(&self, other: &Lease) -> bool {
-        Arc::ptr_eq(&self.cell, &other.cell)
-    }
-}
-
-impl Eq for Lease {}
-
-impl Lease {
-    pub(crate) fn new() -> Lease {
-        Lease { cell: Arc::new(LeaseCell { base: Instant::now(), until_nanos: AtomicU64::new(0) }) }
-    }
-
-    /// The end of the lease; `None` while no session is established.
-    pub fn valid_until(&self) -> Option<Instant> {
-        match self.cell.until_nanos.load(Ordering::Acquire) {
-            0 => None,
-            nanos => Some(self.cell.base + Duration::from_nanos(nanos)),
-        }
-    }
-
-    /// Whether the lease holds at `at`.
-    pub fn holds_at(&self, at: Instant) -> bool {
-        self.valid_until().is_some_and(|until| at < until)
-    }
-
-    /// Whether the lease holds now.
-    pub fn holds(&self) -> bool {
-        self.holds_at(Instant::now())
-    }
-
-    /// Moves the end of the lease to `until` if that is later.
-    pub(crate) fn extend_to(&self, until: Instant) {
-        let nanos = self.nanos(until);
-        self.cell.until_nanos.fetch_max(nanos, Ordering::AcqRel);
-    }
-
-    /// Starts a lease anew (a new session: nothing of the old one's lease carries over).
-    pub(crate) fn restart_at(&self, until: Instant) {
-        self.cell.until_nanos.store(self.nanos(until), Ordering::Release);
-    }
-
-    /// Ends the lease (the session is gone, or the actor stopped).
-    pub(crate) fn end(&self) {
-        self.cell.until_nanos.store(0, Ordering::Release);
-    }
-
-    fn nanos(&self, at: Instant) -> u64 {
-        // 1 ns, not 0, for an instant at or before `base`: 0 means "no lease".
-        (at.saturating_duration_since(self.cell.base).as_nanos() as u64).max(1)
-    }
-}
+use super::{timing, Event, Live, Phase, ZkSession};
 
 /// The session actor's record of its lease ticks: when the last one ran, and since when the
 /// actor has been running without a stall.
 #[derive(Debug)]
-pub(crate) struct LeaseTicks {
+pub(super) struct LeaseTicks {
     last: Instant,
     running_since: Instant,
 }
 
 /// What a lease tick found.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum TickEvidence {
+pub(super) enum TickEvidence {
     /// The previous tick was too long ago: the process was paused or starved, and the client's
     /// own timers with it. Its connection state says nothing until it has run for a while.
     Stalled,
@@ -112,12 +41,12 @@ pub(crate) enum TickEvidence {
 }
 
 impl LeaseTicks {
-    pub(crate) fn new(now: Instant) -> LeaseTicks {
+    pub fn new(now: Instant) -> LeaseTicks {
         LeaseTicks { last: now, running_since: now }
     }
 
     /// Records a tick at `now`, `interval` after the one before was due.
-    pub(crate) fn tick(&mut self, now: Instant, interval: Duration) -> TickEvidence {
+    pub fn tick(&mut self, now: Instant, interval: Duration) -> TickEvidence {
         let previous = std::mem::replace(&mut self.last, now);
         if now.saturating_duration_since(previous) > interval * 2 {
             self.running_since = now;
@@ -131,83 +60,69 @@ impl LeaseTicks {
     }
 }
 
-/// The lease as the session actor keeps it: ticks, renewals, lapses.
+impl Live {
+    /// The client's tick.
+    fn tick(&self) -> Duration {
+        timing::client_tick(self.connection_timeout, self.client.session_timeout())
+    }
+}
+
 impl ZkSession {
-    /// The lease span for the current client's timing.
-    pub(super) fn lease_span_now(&self) -> Duration {
-        let (_, negotiated) = self.timing();
-        timing::lease_span(self.connection_timeout, negotiated)
+    /// How long the lease lasts after evidence, for `live`'s timing.
+    pub(super) fn lease_span(&self, live: &Live) -> Duration {
+        timing::lease_span(live.connection_timeout, live.client.session_timeout())
     }
 
-    /// Runs a lease tick of client `generation` one client tick from now.
-    pub(super) fn schedule_lease_tick(&mut self, generation: u64, ctx: &mut Context<Self>) {
-        let (tick, _) = self.timing();
-        ctx.run_later(tick, move |act, ctx| {
-            if act.generation != generation || matches!(act.phase, Phase::Connecting | Phase::Stopped) {
+    /// Runs a lease tick of the current client one client tick from now, and so on while it
+    /// lives.
+    pub(super) fn schedule_lease_tick(&self, live: &Live, ctx: &mut Context<Self>) {
+        let generation = self.generation;
+        ctx.run_later(live.tick(), move |act, ctx| {
+            if act.generation != generation || act.phase.live().is_none() {
                 return;
             }
             let _span = act.span.clone().entered();
             act.on_lease_tick(ctx);
-            act.schedule_lease_tick(generation, ctx);
+            if let Some(live) = act.phase.live() {
+                act.schedule_lease_tick(live, ctx);
+            }
         });
     }
 
     /// Extends the lease from the previous tick if the client ran through it holding its
     /// connection, then looks whether the lease still holds.
-    pub(super) fn on_lease_tick(&mut self, ctx: &mut Context<Self>) {
-        let (tick, _) = self.timing();
-        match self.ticks.tick(Instant::now(), tick) {
-            TickEvidence::Running { previous } if matches!(self.phase, Phase::Connected | Phase::Unvouched) => {
-                self.lease.extend_to(previous + self.lease_span_now());
-            }
+    fn on_lease_tick(&mut self, ctx: &mut Context<Self>) {
+        let connected = matches!(self.phase, Phase::Connected(_) | Phase::Unvouched(_));
+        let Some(live) = self.phase.live_mut() else { return };
+        let tick = live.tick();
+        let span = timing::lease_span(live.connection_timeout, live.client.session_timeout());
+        match live.ticks.tick(Instant::now(), tick) {
+            TickEvidence::Running { previous } if connected => self.lease.extend_to(previous + span),
             TickEvidence::Stalled => debug!("the session actor was stalled (process paused or starved)"),
             TickEvidence::Running { .. } | TickEvidence::Settling => {}
         }
-        self.lease_changed(ctx);
+        self.transition(Event::LeaseChecked, ctx);
     }
 
-    /// Compares the lease with what subscribers last heard and tells them of a change: a lapse
-    /// while connected is announced as `Suspended`, the lease holding again as
-    /// `Reconnected { same_session: true }`. Keeps a timer at the lease's end while it holds.
-    pub(super) fn lease_changed(&mut self, ctx: &mut Context<Self>) {
-        let holds = self.phase != Phase::Stopped && self.lease.holds();
-        if holds {
-            self.arm_lease_timer(ctx);
-        }
-        if holds == self.lease_holds {
-            return;
-        }
-        self.lease_holds = holds;
-        match (holds, &self.phase) {
-            (false, Phase::Connected) => {
-                warn!(generation = self.generation, "session lease lapsed while connected (process paused or starved)");
-                self.phase = Phase::Unvouched;
-                self.emit(ConnectionState::Suspended);
-            }
-            (true, Phase::Unvouched) => {
-                info!(generation = self.generation, "session lease holds again");
-                self.phase = Phase::Connected;
-                self.emit(ConnectionState::Reconnected { same_session: true });
-            }
-            _ => info!(holds, generation = self.generation, "session lease changed"),
-        }
-        self.lease_subscribers.retain(|subscriber| subscriber.connected());
-        for subscriber in &self.lease_subscribers {
-            subscriber.do_send(LeaseChanged { holds, generation: self.generation });
-        }
-    }
-
-    /// A timer at the lease's end, unless one is armed: one wake-up per lease span at most.
+    /// A timer at the lease's end while it holds, unless one is armed: one wake-up per lease
+    /// span at most.
     pub(super) fn arm_lease_timer(&mut self, ctx: &mut Context<Self>) {
-        if self.lease_timer.is_some() {
+        let (Some(until), true) = (self.lease.until(), self.lease.holds()) else { return };
+        let generation = self.generation;
+        let Some(live) = self.phase.live_mut() else { return };
+        if live.lease_timer.is_some() {
             return;
         }
-        let Some(until) = self.lease.valid_until() else { return };
         let wait = until.saturating_duration_since(Instant::now());
-        self.lease_timer = Some(ctx.run_later(wait, |act, ctx| {
+        live.lease_timer = Some(ctx.run_later(wait, move |act, ctx| {
+            if act.generation != generation {
+                return;
+            }
             let _span = act.span.clone().entered();
-            act.lease_timer = None;
-            act.lease_changed(ctx);
+            if let Some(live) = act.phase.live_mut() {
+                live.lease_timer = None;
+            }
+            act.transition(Event::LeaseChecked, ctx);
         }));
     }
 }
@@ -217,22 +132,6 @@ mod tests {
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
-
-    #[test]
-    fn a_lease_holds_until_its_end_and_only_grows_unless_restarted() {
-        let lease = Lease::new();
-        let now = Instant::now();
-        assert!(!lease.holds_at(now), "no lease before a session");
-        lease.restart_at(now + 100 * MS);
-        assert!(lease.holds_at(now + 99 * MS));
-        assert!(!lease.holds_at(now + 100 * MS));
-        lease.extend_to(now + 50 * MS);
-        assert_eq!(lease.valid_until(), Some(now + 100 * MS), "extending never shortens");
-        lease.restart_at(now + 10 * MS);
-        assert_eq!(lease.valid_until(), Some(now + 10 * MS), "a new session starts afresh");
-        lease.end();
-        assert!(!lease.holds_at(now));
-    }
 
     #[test]
     fn ticks_after_a_stall_are_no_evidence_until_the_client_ran_a_whole_tick() {

@@ -1,72 +1,15 @@
-//! The session actor's vocabulary: connection states in Curator's words, the status it
-//! answers, and the subscriptions and commands it takes.
+//! What the session actor takes from its owner (not from the election actors, which reach it
+//! only through the seam): subscriptions, status and metrics, and the command to stop.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::lease::Lease;
-use crate::error::ZkError;
-
-/// Connection state as the recipes see it (Apache Curator's vocabulary).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ConnectionState {
-    /// The first session of this actor is established.
-    Connected,
-    /// The connection dropped; the session may still be alive on the server. Leaders that
-    /// cannot tolerate uncertainty give up here.
-    Suspended,
-    /// The connection is back. `same_session: true` means every ephemeral node and watch
-    /// survived; `false` means a new session replaced a lost one (ephemerals of the old one
-    /// are gone or going).
-    Reconnected {
-        /// Whether the session from before the outage survived.
-        same_session: bool,
-    },
-    /// The session is gone: the server reported expiry, or no reconnect happened within the
-    /// negotiated session timeout after [`ConnectionState::Suspended`]. A new session is being
-    /// built.
-    Lost,
-}
-
-/// Pushed to every subscriber of [`SubscribeConnection`] whenever the connection state changes.
-#[derive(Clone, Debug, Message)]
-#[rtype(result = "()")]
-pub struct ConnectionStateChanged {
-    /// The new state.
-    pub state: ConnectionState,
-    /// The ZooKeeper session ID in force after the change (`None` after `Lost`).
-    pub zk_session: Option<i64>,
-    /// The client incarnation the change belongs to.
-    pub generation: u64,
-}
-
-/// Where the session actor stands, as answered to [`SubscribeConnection`] and [`GetStatus`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionStatus {
-    /// The last state pushed to subscribers; `None` before the first session.
-    pub state: Option<ConnectionState>,
-    /// The current ZooKeeper session ID, if a client exists.
-    pub zk_session: Option<i64>,
-    /// The session timeout the server granted (not the one asked for).
-    pub negotiated_timeout: Option<Duration>,
-    /// The current client incarnation; bumps each time a client is built.
-    pub generation: u64,
-    /// Whether the session authenticates (digest or SASL configured).
-    pub authenticated: bool,
-    /// The ACL of nodes an election creates when its configuration sets none: the SASL user
-    /// alone (`sasl:<user>`) with SASL, creator-only with digest auth, open without either.
-    pub default_acl: super::NodeAcl,
-    /// The session's lease, shared: whether the server is known to still hold the session.
-    pub lease: Lease,
-}
-
-impl SessionStatus {
-    /// True while a session is established and the connection is up.
-    pub fn is_connected(&self) -> bool {
-        matches!(self.state, Some(ConnectionState::Connected | ConnectionState::Reconnected { .. }))
-    }
-}
+use super::{Event, ZkSession};
+use crate::port::{ConnectionStateChanged, LeaseChanged, SessionFailed, SessionStatus};
+use crate::trace::InSpanExt;
+use crate::zk::{ConnectionState, RequestKind};
 
 /// Subscribe to connection state changes; answers the current status so the subscriber starts
 /// from a known point.
@@ -74,38 +17,11 @@ impl SessionStatus {
 #[rtype(result = "SessionStatus")]
 pub struct SubscribeConnection(pub Recipient<ConnectionStateChanged>);
 
-/// Pushed to every subscriber of [`SubscribeFailures`] when a session cannot be established
-/// for a reason that waiting alone does not fix: the server refused our credentials. The actor
-/// keeps retrying with backoff (an operator may fix the server or the credentials); connection
-/// trouble, which does heal by itself, is not reported this way.
-#[derive(Clone, Debug, Message)]
-#[rtype(result = "()")]
-pub struct SessionFailed {
-    /// What the server said.
-    pub error: ZkError,
-    /// The client incarnation that failed.
-    pub generation: u64,
-}
-
-/// Subscribe to [`SessionFailed`] reports.
+/// Subscribe to [`SessionFailed`] reports: failures a retry alone does not fix (credentials
+/// refused, TLS).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct SubscribeFailures(pub Recipient<SessionFailed>);
-
-/// Pushed to every subscriber of [`SubscribeLease`] when the lease lapses or holds again.
-///
-/// A lapse means the server may have expired the session without our knowing: a leader must
-/// not go on acting as one, whatever its connection-loss policy. The lease holds again once
-/// the session is known to be alive (a reconnect, or the client running without a stall while
-/// connected); the session is the same one unless a `Lost` came in between.
-#[derive(Clone, Debug, Message)]
-#[rtype(result = "()")]
-pub struct LeaseChanged {
-    /// Whether the lease holds now.
-    pub holds: bool,
-    /// The client incarnation the change belongs to.
-    pub generation: u64,
-}
 
 /// Subscribe to [`LeaseChanged`] reports.
 #[derive(Debug, Message)]
@@ -122,3 +38,108 @@ pub struct GetStatus;
 #[derive(Clone, Copy, Debug, Message)]
 #[rtype(result = "()")]
 pub struct StopSession;
+
+/// Counters of one session actor since it started.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionMetrics {
+    /// Requests served, by kind (a `Create` with missing parents counts once).
+    pub requests: BTreeMap<RequestKind, u64>,
+    /// Sessions established (the first, and one after every loss).
+    pub sessions_established: u64,
+    /// Connections lost with the session possibly alive (`Suspended`).
+    pub suspensions: u64,
+    /// Connections regained within the same session.
+    pub reconnects: u64,
+    /// Sessions lost (`Lost`).
+    pub sessions_lost: u64,
+}
+
+impl SessionMetrics {
+    /// All requests, whatever their kind.
+    pub fn total_requests(&self) -> u64 {
+        self.requests.values().sum()
+    }
+
+    /// Counts an announcement of `state`.
+    pub(super) fn count(&mut self, state: ConnectionState) {
+        let counter = match state {
+            ConnectionState::Connected | ConnectionState::Reconnected { same_session: false } => {
+                &mut self.sessions_established
+            }
+            ConnectionState::Reconnected { same_session: true } => &mut self.reconnects,
+            ConnectionState::Suspended => &mut self.suspensions,
+            ConnectionState::Lost => &mut self.sessions_lost,
+        };
+        *counter += 1;
+    }
+}
+
+/// Ask the session for its [`SessionMetrics`].
+#[derive(Clone, Copy, Debug, Message)]
+#[rtype(result = "SessionMetrics")]
+pub struct GetSessionMetrics;
+
+impl Handler<SubscribeConnection> for ZkSession {
+    type Result = MessageResult<SubscribeConnection>;
+
+    fn handle(&mut self, msg: SubscribeConnection, _ctx: &mut Context<Self>) -> Self::Result {
+        self.subscribers.add_connection(msg.0);
+        MessageResult(self.status())
+    }
+}
+
+impl Handler<SubscribeFailures> for ZkSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubscribeFailures, _ctx: &mut Context<Self>) {
+        self.subscribers.add_failures(msg.0);
+    }
+}
+
+impl Handler<SubscribeLease> for ZkSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubscribeLease, _ctx: &mut Context<Self>) {
+        self.subscribers.add_lease(msg.0);
+    }
+}
+
+impl Handler<GetStatus> for ZkSession {
+    type Result = MessageResult<GetStatus>;
+
+    fn handle(&mut self, _msg: GetStatus, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.status())
+    }
+}
+
+impl Handler<GetSessionMetrics> for ZkSession {
+    type Result = MessageResult<GetSessionMetrics>;
+
+    fn handle(&mut self, _msg: GetSessionMetrics, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.metrics.clone())
+    }
+}
+
+impl Handler<StopSession> for ZkSession {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _msg: StopSession, ctx: &mut Context<Self>) -> Self::Result {
+        let _span = self.span.clone().entered();
+        let client = self.client().cloned();
+        self.transition(Event::Stop, ctx);
+        // Dropping the last client sends CloseSession; wait for the server to confirm (briefly)
+        // so our ephemeral nodes are gone when the caller's `send(StopSession)` returns: the
+        // answer is this future's end, not the handler's return.
+        let close = async move {
+            if let Some(client) = client {
+                let mut watcher = client.state_watcher();
+                drop(client);
+                let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                    while !watcher.changed().await.is_terminated() {}
+                })
+                .await;
+            }
+        };
+        Box::pin(close.into_actor(self).map(|_, _, ctx| ctx.stop()).in_span(&self.span))
+    }
+}

@@ -1,82 +1,148 @@
-//! How the session actor serves the requests of [`super::requests`]: each on the current
-//! client with a deadline, counted by kind, connection errors told apart from answers, and
-//! one-shot watches forwarded as [`WatchFired`] messages.
+//! How the session actor serves the calls that reach it through the seam: each request on the
+//! current client with a deadline, counted by kind, errors translated, and one-shot watches
+//! forwarded as [`WatchFired`] messages.
 
 use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
 
 use actix::prelude::*;
-use zookeeper_client::{Client, OneshotWatcher};
+use zookeeper_client::{Client, MultiWriteResult, OneshotWatcher};
 
-use super::requests::*;
+use super::convert::{self, ClientAcl};
 use super::ZkSession;
-use crate::error::ZkError;
+use crate::port::{Answer, Call, Reply, Request, Subscription, WatchFired};
+use crate::zk::{
+    Create, Created, GuardedMulti, NodeAcl, NodeMode, Parents, RequestKind, WriteOp, WriteResult, ZkError,
+};
 
-impl Handler<GetSessionMetrics> for ZkSession {
-    type Result = MessageResult<GetSessionMetrics>;
+/// Boxed future answered by the request handlers.
+type Pending = Pin<Box<dyn Future<Output = Result<Answer, ZkError>>>>;
 
-    fn handle(&mut self, _msg: GetSessionMetrics, _ctx: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.metrics.clone())
+impl Handler<Call> for ZkSession {
+    type Result = ResponseFuture<Result<Reply, ZkError>>;
+
+    fn handle(&mut self, call: Call, ctx: &mut Context<Self>) -> Self::Result {
+        let Call { request, watch } = call;
+        let pending = match request {
+            Request::Subscribe(subscription) => self.subscribe(subscription),
+            request => self.serve(request, watch, ctx),
+        };
+        Box::pin(async move { pending.await.map(Reply) })
     }
 }
 
-/// Boxed future answered by the request handlers.
-type Reply<T> = Pin<Box<dyn Future<Output = Result<T, ZkError>>>>;
-
 impl ZkSession {
-    /// Runs `op` on a clone of the current client within the request deadline, counting it as
-    /// a request of `kind`.
-    fn run<T, Fut>(&mut self, kind: RequestKind, op: impl FnOnce(Client) -> Fut) -> Reply<T>
-    where
-        T: 'static,
-        Fut: Future<Output = Result<T, ZkError>> + 'static,
-    {
+    fn subscribe(&mut self, subscription: Subscription) -> Pending {
+        let Subscription { connection, lease, failures } = subscription;
+        self.subscribers.add_connection(connection);
+        if let Some(lease) = lease {
+            self.subscribers.add_lease(lease);
+        }
+        if let Some(failures) = failures {
+            self.subscribers.add_failures(failures);
+        }
+        let status = self.status();
+        Box::pin(async move { Ok(Answer::Subscribed(status)) })
+    }
+
+    /// Runs `request` on a clone of the current client within the request deadline.
+    fn serve(&mut self, request: Request, watch: Option<Recipient<WatchFired>>, ctx: &mut Context<Self>) -> Pending {
+        let kind = request.kind().unwrap_or(RequestKind::Other);
         *self.metrics.requests.entry(kind).or_default() += 1;
         crate::telemetry::zk_request(kind);
         let deadline = self.config.request_timeout();
-        let Some(client) = self.client.clone() else {
+        let Some(client) = self.client().cloned() else {
             return Box::pin(async { Err(ZkError::NotConnected) });
         };
-        let fut = op(client);
+        // Watches are tagged with the generation in force when they are set.
+        let forward = watch.map(|recipient| WatchForward { recipient, generation: self.generation, me: ctx.address() });
         Box::pin(async move {
-            tokio::time::timeout(deadline, fut).await.unwrap_or(Err(ZkError::Timeout(deadline))).map_err(lost_in_flight)
+            match tokio::time::timeout(deadline, run(client, request, forward)).await {
+                Ok(answer) => answer,
+                Err(_) => Err(ZkError::Timeout(deadline)),
+            }
         })
-    }
-
-    /// Forwards a fired one-shot watch to `recipient` as a [`WatchFired`].
-    fn forward_watch(&self, path: String, watcher: OneshotWatcher, recipient: Recipient<WatchFired>) {
-        let generation = self.generation;
-        actix::spawn(async move {
-            let fired = watcher.changed().await;
-            use zookeeper_client::EventType as E;
-            let event = match fired.event_type {
-                E::NodeCreated => WatchEvent::Created,
-                E::NodeDeleted => WatchEvent::Deleted,
-                E::NodeDataChanged => WatchEvent::DataChanged,
-                E::NodeChildrenChanged => WatchEvent::ChildrenChanged,
-                E::Session => WatchEvent::SessionEnded,
-            };
-            recipient.do_send(WatchFired { path, event, generation });
-        });
     }
 }
 
-/// A request in flight when the connection broke fails with whatever broke it ("no response
-/// from connection in …", an I/O error, a garbled frame), not with `ConnectionLoss`; its outcome
-/// is unknown all the same, and retrying after the reconnect is the cure. Say so, so callers
-/// treat it as the transient error it is.
-fn lost_in_flight(err: ZkError) -> ZkError {
-    use zookeeper_client::Error as E;
-    match err {
-        ZkError::Client(E::Custom(_) | E::UnmarshalError { .. }) => ZkError::ConnectionLoss,
+/// Where a watch set by a request is forwarded when it fires.
+struct WatchForward {
+    recipient: Recipient<WatchFired>,
+    generation: u64,
+    /// The session, which spawns the forwarding task on its own arbiter.
+    me: Addr<ZkSession>,
+}
+
+impl WatchForward {
+    fn arm(self, path: String, watcher: OneshotWatcher) {
+        self.me.do_send(ForwardWatch { path, watcher, recipient: self.recipient, generation: self.generation });
+    }
+}
+
+/// Runs one request on `client`.
+async fn run(client: Client, request: Request, watch: Option<WatchForward>) -> Result<Answer, ZkError> {
+    let failed = convert::request_error;
+    Ok(match request {
+        Request::Create(create) => Answer::Created(create_with_parents(&client, &create).await?),
+        Request::Delete(delete) => {
+            client.delete(&delete.path, delete.version).await.map_err(failed)?;
+            Answer::Deleted
+        }
+        Request::Exists(exists) => match watch {
+            None => Answer::Stat(client.check_stat(&exists.path).await.map_err(failed)?.as_ref().map(convert::stat)),
+            Some(forward) => {
+                let (stat, watcher) = client.check_and_watch_stat(&exists.path).await.map_err(failed)?;
+                forward.arm(exists.path, watcher);
+                Answer::Stat(stat.as_ref().map(convert::stat))
+            }
+        },
+        Request::GetData(get) => match watch {
+            None => {
+                let (data, stat) = client.get_data(&get.path).await.map_err(failed)?;
+                Answer::Data(data, convert::stat(&stat))
+            }
+            Some(forward) => {
+                let (data, stat, watcher) = client.get_and_watch_data(&get.path).await.map_err(failed)?;
+                forward.arm(get.path, watcher);
+                Answer::Data(data, convert::stat(&stat))
+            }
+        },
+        Request::GetChildren(list) => match watch {
+            None => Answer::Children(client.list_children(&list.path).await.map_err(failed)?),
+            Some(forward) => {
+                let (children, watcher) = client.list_and_watch_children(&list.path).await.map_err(failed)?;
+                forward.arm(list.path, watcher);
+                Answer::Children(children)
+            }
+        },
+        Request::SetData(set) => {
+            Answer::Updated(convert::stat(&client.set_data(&set.path, &set.data, set.version).await.map_err(failed)?))
+        }
+        Request::Multi(multi) => Answer::Wrote(guarded_multi(&client, multi).await?),
+        Request::Sync(sync) => {
+            client.sync(&sync.path).await.map_err(failed)?;
+            Answer::Synced
+        }
+        Request::Subscribe(_) => return Err(ZkError::Unexpected("a subscription served as a request".into())),
+    })
+}
+
+/// Creates the node, and its missing parents if the request says how.
+async fn create_with_parents(client: &Client, create: &Create) -> Result<Created, ZkError> {
+    match create_node(client, create).await {
+        Err(ZkError::NoNode) if create.parents != Parents::MustExist => {
+            create_ancestors(client, &create.path, create.parents, &create.acl).await?;
+            create_node(client, create).await
+        }
         other => other,
     }
 }
 
 async fn create_node(client: &Client, msg: &Create) -> Result<Created, ZkError> {
-    let options = msg.acl.options(msg.mode);
-    let (stat, sequence) = client.create(&msg.path, &msg.data, &options).await?;
+    let acl = ClientAcl::new(&msg.acl);
+    let (stat, sequence) =
+        client.create(&msg.path, &msg.data, &acl.options(msg.mode)).await.map_err(convert::request_error)?;
     let path = if msg.mode.is_sequential() {
         // Sized up front: `format!` would grow it by doubling, and a latch keeps this string for
         // as long as it stands in line (about 60 bytes wasted per election otherwise).
@@ -87,7 +153,7 @@ async fn create_node(client: &Client, msg: &Create) -> Result<Created, ZkError> 
     } else {
         msg.path.clone()
     };
-    Ok(Created { path, stat })
+    Ok(Created { path, stat: convert::stat(&stat) })
 }
 
 /// Creates every missing ancestor of `path` (not `path` itself) in `parents` mode.
@@ -101,6 +167,7 @@ async fn create_ancestors(client: &Client, path: &str, parents: Parents, acl: &N
         Parents::Persistent => NodeMode::Persistent,
         Parents::Container => NodeMode::Container,
     };
+    let acl = ClientAcl::new(acl);
     let options = acl.options(mode);
     // Proper ancestors below the root, deepest first: "/a/b/c" → ["/a/b", "/a"].
     let mut ancestors: Vec<&str> = path.match_indices('/').skip(1).map(|(end, _)| &path[..end]).collect();
@@ -110,169 +177,80 @@ async fn create_ancestors(client: &Client, path: &str, parents: Parents, acl: &N
         match client.create(ancestor, &[], &options).await {
             Ok(_) | Err(zookeeper_client::Error::NodeExists) => break,
             Err(zookeeper_client::Error::NoNode) => missing += 1,
-            Err(err) => return Err(err.into()),
+            Err(err) => return Err(convert::request_error(err)),
         }
     }
     // The ones that failed for want of a parent, now that it exists, shallowest first.
     for ancestor in ancestors[..missing].iter().rev() {
         match client.create(ancestor, &[], &options).await {
             Ok(_) | Err(zookeeper_client::Error::NodeExists) => {}
-            Err(err) => return Err(err.into()),
+            Err(err) => return Err(convert::request_error(err)),
         }
     }
     Ok(())
 }
 
-impl Handler<Create> for ZkSession {
-    type Result = ResponseFuture<Result<Created, ZkError>>;
-
-    fn handle(&mut self, msg: Create, _ctx: &mut Context<Self>) -> Self::Result {
-        self.run(RequestKind::Create, |client| async move {
-            match create_node(&client, &msg).await {
-                Err(ZkError::NoNode) if msg.parents != Parents::MustExist => {
-                    create_ancestors(&client, &msg.path, msg.parents, &msg.acl).await?;
-                    create_node(&client, &msg).await
-                }
-                other => other,
-            }
+async fn guarded_multi(client: &Client, multi: GuardedMulti) -> Result<Vec<WriteResult>, ZkError> {
+    use zookeeper_client::CheckWriteError as E;
+    let failed = convert::request_error;
+    // The create ops borrow their ACLs: translate them first (one per op; only creates use it).
+    let acls: Vec<ClientAcl> = multi
+        .ops
+        .iter()
+        .map(|op| match op {
+            WriteOp::Create { acl, .. } => ClientAcl::new(acl),
+            _ => ClientAcl::AnyoneAll,
         })
+        .collect();
+    let mut writer = client.new_check_writer(&multi.guard, multi.guard_version).map_err(failed)?;
+    for (op, acl) in multi.ops.iter().zip(&acls) {
+        match op {
+            WriteOp::Create { path, data, mode, .. } => writer.add_create(path, data, &acl.options(*mode)),
+            WriteOp::SetData { path, data, version } => writer.add_set_data(path, data, *version),
+            WriteOp::Delete { path, version } => writer.add_delete(path, *version),
+        }
+        .map_err(failed)?;
     }
-}
-
-impl Handler<Delete> for ZkSession {
-    type Result = ResponseFuture<Result<(), ZkError>>;
-
-    fn handle(&mut self, msg: Delete, _ctx: &mut Context<Self>) -> Self::Result {
-        self.run(RequestKind::Delete, |client| async move { Ok(client.delete(&msg.path, msg.version).await?) })
-    }
-}
-
-impl Handler<Exists> for ZkSession {
-    type Result = ResponseFuture<Result<Option<Stat>, ZkError>>;
-
-    fn handle(&mut self, msg: Exists, ctx: &mut Context<Self>) -> Self::Result {
-        let me = ctx.address();
-        self.run(RequestKind::Exists, |client| async move {
-            match msg.watch {
-                None => Ok(client.check_stat(&msg.path).await?),
-                Some(recipient) => {
-                    let (stat, watcher) = client.check_and_watch_stat(&msg.path).await?;
-                    me.do_send(ForwardWatch { path: msg.path, watcher, recipient });
-                    Ok(stat)
+    match writer.commit().await {
+        Ok(results) => Ok(results
+            .into_iter()
+            .map(|result| match result {
+                MultiWriteResult::Create { path, stat } => {
+                    WriteResult::Created { path, stat: (!stat.is_invalid()).then(|| convert::stat(&stat)) }
                 }
-            }
-        })
+                MultiWriteResult::SetData { stat } => WriteResult::Updated { stat: convert::stat(&stat) },
+                // Only deletes remain: the guard's check is not among the results.
+                _ => WriteResult::Deleted,
+            })
+            .collect()),
+        Err(E::CheckFailed { source: zookeeper_client::Error::NoNode | zookeeper_client::Error::BadVersion }) => {
+            Err(ZkError::GuardFailed { path: multi.guard })
+        }
+        Err(E::CheckFailed { source } | E::RequestFailed { source } | E::OperationFailed { source, .. }) => {
+            Err(failed(source))
+        }
     }
 }
 
-impl Handler<GetData> for ZkSession {
-    type Result = ResponseFuture<Result<(Vec<u8>, Stat), ZkError>>;
-
-    fn handle(&mut self, msg: GetData, ctx: &mut Context<Self>) -> Self::Result {
-        let me = ctx.address();
-        self.run(RequestKind::GetData, |client| async move {
-            match msg.watch {
-                None => Ok(client.get_data(&msg.path).await?),
-                Some(recipient) => {
-                    let (data, stat, watcher) = client.get_and_watch_data(&msg.path).await?;
-                    me.do_send(ForwardWatch { path: msg.path, watcher, recipient });
-                    Ok((data, stat))
-                }
-            }
-        })
-    }
-}
-
-impl Handler<GetChildren> for ZkSession {
-    type Result = ResponseFuture<Result<Vec<String>, ZkError>>;
-
-    fn handle(&mut self, msg: GetChildren, ctx: &mut Context<Self>) -> Self::Result {
-        let me = ctx.address();
-        self.run(RequestKind::GetChildren, |client| async move {
-            match msg.watch {
-                None => Ok(client.list_children(&msg.path).await?),
-                Some(recipient) => {
-                    let (children, watcher) = client.list_and_watch_children(&msg.path).await?;
-                    me.do_send(ForwardWatch { path: msg.path, watcher, recipient });
-                    Ok(children)
-                }
-            }
-        })
-    }
-}
-
-impl Handler<SetData> for ZkSession {
-    type Result = ResponseFuture<Result<Stat, ZkError>>;
-
-    fn handle(&mut self, msg: SetData, _ctx: &mut Context<Self>) -> Self::Result {
-        self.run(
-            RequestKind::SetData,
-            |client| async move { Ok(client.set_data(&msg.path, &msg.data, msg.version).await?) },
-        )
-    }
-}
-
-impl Handler<GuardedMulti> for ZkSession {
-    type Result = ResponseFuture<Result<Vec<WriteResult>, ZkError>>;
-
-    fn handle(&mut self, msg: GuardedMulti, _ctx: &mut Context<Self>) -> Self::Result {
-        use zookeeper_client::MultiWriteResult as R;
-        self.run(RequestKind::Multi, |client| async move {
-            let mut writer = client.new_check_writer(&msg.guard, msg.guard_version)?;
-            for op in &msg.ops {
-                match op {
-                    WriteOp::Create { path, data, mode, acl } => writer.add_create(path, data, &acl.options(*mode))?,
-                    WriteOp::SetData { path, data, version } => writer.add_set_data(path, data, *version)?,
-                    WriteOp::Delete { path, version } => writer.add_delete(path, *version)?,
-                }
-            }
-            use zookeeper_client::CheckWriteError as E;
-            match writer.commit().await {
-                Ok(results) => Ok(results
-                    .into_iter()
-                    .map(|result| match result {
-                        R::Create { path, stat } => {
-                            WriteResult::Created { path, stat: (!stat.is_invalid()).then_some(stat) }
-                        }
-                        R::SetData { stat } => WriteResult::Updated { stat },
-                        // Only deletes remain: the guard's check is not among the results.
-                        _ => WriteResult::Deleted,
-                    })
-                    .collect()),
-                Err(E::CheckFailed {
-                    source: zookeeper_client::Error::NoNode | zookeeper_client::Error::BadVersion,
-                }) => Err(ZkError::GuardFailed { path: msg.guard }),
-                Err(E::CheckFailed { source } | E::RequestFailed { source } | E::OperationFailed { source, .. }) => {
-                    Err(source.into())
-                }
-            }
-        })
-    }
-}
-
-impl Handler<Sync> for ZkSession {
-    type Result = ResponseFuture<Result<(), ZkError>>;
-
-    fn handle(&mut self, msg: Sync, _ctx: &mut Context<Self>) -> Self::Result {
-        self.run(RequestKind::Sync, |client| async move { Ok(client.sync(&msg.path).await?) })
-    }
-}
-
-/// Internal: hand a freshly set watcher to the actor so it is tagged with the generation in
-/// force and forwarded.
+/// Internal: hand a freshly set watcher to the actor so it is forwarded from its arbiter.
 #[derive(Message)]
 #[rtype(result = "()")]
 struct ForwardWatch {
     path: String,
     watcher: OneshotWatcher,
     recipient: Recipient<WatchFired>,
+    generation: u64,
 }
 
 impl Handler<ForwardWatch> for ZkSession {
     type Result = ();
 
     fn handle(&mut self, msg: ForwardWatch, _ctx: &mut Context<Self>) {
-        self.forward_watch(msg.path, msg.watcher, msg.recipient);
+        let ForwardWatch { path, watcher, recipient, generation } = msg;
+        actix::spawn(async move {
+            let fired = watcher.changed().await;
+            recipient.do_send(WatchFired { path, event: convert::watch_event(fired.event_type), generation });
+        });
     }
 }
 
@@ -290,16 +268,25 @@ impl Handler<ExpireSessionForTest> for ZkSession {
     fn handle(&mut self, _msg: ExpireSessionForTest, _ctx: &mut Context<Self>) -> Self::Result {
         let connect_string = self.config.connect_string().to_owned();
         let timeout = self.config.session_timeout();
-        self.run(RequestKind::Other, |client| async move {
-            let twin = Client::connector()
-                .with_session_timeout(timeout)
-                .with_session(client.session().clone())
-                .connect(&connect_string)
-                .await?;
-            let mut watcher = twin.state_watcher();
-            drop(twin);
-            while !watcher.changed().await.is_terminated() {}
-            Ok(())
+        let deadline = self.config.request_timeout();
+        *self.metrics.requests.entry(RequestKind::Other).or_default() += 1;
+        let Some(client) = self.client().cloned() else {
+            return Box::pin(async { Err(ZkError::NotConnected) });
+        };
+        Box::pin(async move {
+            let expire = async {
+                let twin = Client::connector()
+                    .with_session_timeout(timeout)
+                    .with_session(client.session().clone())
+                    .connect(&connect_string)
+                    .await
+                    .map_err(convert::error)?;
+                let mut watcher = twin.state_watcher();
+                drop(twin);
+                while !watcher.changed().await.is_terminated() {}
+                Ok(())
+            };
+            tokio::time::timeout(deadline, expire).await.unwrap_or(Err(ZkError::Timeout(deadline)))
         })
     }
 }

@@ -6,7 +6,7 @@
 //! a supervisor with many of them is not a hot path, so the linear insert costs nothing that
 //! matters.
 
-use super::role::Contender;
+use super::grant::Contender;
 
 /// Subscribed contenders, in component-name order.
 #[derive(Default)]
@@ -55,10 +55,6 @@ impl Contenders {
     pub fn values(&self) -> impl Iterator<Item = &Contender> {
         self.0.iter().map(|(_, contender)| contender)
     }
-
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Contender> {
-        self.0.iter_mut().map(|(_, contender)| contender)
-    }
 }
 
 #[cfg(test)]
@@ -93,7 +89,7 @@ mod tests {
         assert!(all.get("d").is_none() && !all.contains_key("d") && all.contains_key("c"));
         all.insert("b".to_owned(), contender("b2"));
         assert_eq!(all.iter().map(|(k, c)| format!("{k}={}", c.address)).collect::<Vec<_>>(), ["a=a", "b=b2", "c=c"]);
-        for c in all.values_mut() {
+        for (_, c) in all.iter_mut() {
             c.address.push('!');
         }
         assert!(all.values().all(|c| c.address.ends_with('!')));

@@ -13,97 +13,95 @@
 
 use actix::prelude::*;
 
+use super::lead::{Checked, Lead};
 use super::ElectionSupervisor;
-use crate::ask::AsksSession;
 use crate::contender::{ElectionError, GetFencingToken, HasLeadership, LeaderWrite, LeadershipClaim, ProveLeadership};
-use crate::error::ZkError;
-use crate::session::{GuardedMulti, WriteResult};
+use crate::port::Freshness;
 use crate::trace::InSpanExt;
+use crate::zk::{GuardedMulti, WriteOp, WriteResult, ZkError};
 
 impl ElectionSupervisor {
-    /// Whether `component` leads with exactly `claim`, by our own state (latch held, lease
-    /// holding, leadership confirmed).
-    fn holds_claim(&self, component: &str, claim: LeadershipClaim) -> bool {
-        let Some(leader_session) = self.contenders.get(component).and_then(|c| c.role.confirmed()) else {
+    /// Whether `component` leads with exactly `claim` under `lead`, by our own state (latch
+    /// held, lease holding, leadership confirmed).
+    fn holds_claim(&self, lead: Option<&Lead>, component: &str, claim: LeadershipClaim) -> bool {
+        let (Some(lead), Some(leader_session)) =
+            (lead, self.contenders.get(component).and_then(|c| c.role().confirmed()))
+        else {
             return false;
         };
-        self.leading()
-            && match claim {
-                LeadershipClaim::LeaderSession(claimed) => claimed == leader_session,
-                LeadershipClaim::FencingToken(claimed) => Some(claimed) == self.fencing_token(),
-            }
+        match claim {
+            LeadershipClaim::LeaderSession(claimed) => claimed == leader_session,
+            LeadershipClaim::FencingToken(claimed) => claimed == lead.fencing_token(),
+        }
     }
 
-    /// Sends `ops` as one multi-op guarded by our latch node; a failed guard means we no longer
-    /// lead.
+    /// Sends `ops` as one multi-op guarded by the latch node `lead` holds; a failed guard means
+    /// we no longer lead. The answer is ZooKeeper's even if a revoke came in meanwhile (what
+    /// landed, landed under the guard).
     fn guarded(
         &mut self,
-        ops: Vec<crate::session::WriteOp>,
-    ) -> impl ActorFuture<Self, Output = Result<Vec<WriteResult>, ElectionError>> + 'static {
-        self.count_request();
-        let guard = self.held().unwrap_or_default().to_owned();
-        let send = self.session.send(GuardedMulti { guard, guard_version: None, ops });
-        async move {
-            match send.await.map_err(ZkError::from).and_then(|r| r) {
+        lead: &Lead,
+        ops: Vec<WriteOp>,
+    ) -> impl ActorFuture<Self, Output = (Result<Vec<WriteResult>, ElectionError>, Freshness)> + 'static {
+        let multi = GuardedMulti { guard: lead.latch_node().to_owned(), guard_version: None, ops };
+        self.port.call(multi).map(|(result, freshness), _act, _ctx| {
+            let result = match result {
                 Ok(results) => Ok(results),
                 Err(ZkError::GuardFailed { .. }) => Err(ElectionError::NotLeader),
                 Err(err) => Err(err.into()),
-            }
-        }
-        .into_actor(self)
+            };
+            (result, freshness)
+        })
     }
 }
 
-impl Handler<HasLeadership> for ElectionSupervisor {
-    type Result = bool;
+impl Checked<HasLeadership> for ElectionSupervisor {
+    type Reply = bool;
 
-    fn handle(&mut self, msg: HasLeadership, _ctx: &mut Context<Self>) -> bool {
-        let _span = self.span.clone().entered();
-        self.enforce_lease();
-        self.holds_claim(&msg.component, msg.claim)
+    fn checked(&mut self, msg: HasLeadership, lead: Option<&Lead>, _ctx: &mut Context<Self>) -> bool {
+        self.holds_claim(lead, &msg.component, msg.claim)
     }
 }
 
-impl Handler<ProveLeadership> for ElectionSupervisor {
-    type Result = ResponseActFuture<Self, Result<bool, ElectionError>>;
+impl Checked<ProveLeadership> for ElectionSupervisor {
+    type Reply = ResponseActFuture<Self, Result<bool, ElectionError>>;
 
-    fn handle(&mut self, msg: ProveLeadership, _ctx: &mut Context<Self>) -> Self::Result {
-        let _span = self.span.clone().entered();
-        self.enforce_lease();
-        if !self.holds_claim(&msg.component, msg.claim) {
+    fn checked(&mut self, msg: ProveLeadership, lead: Option<&Lead>, _ctx: &mut Context<Self>) -> Self::Reply {
+        let Some(lead) = lead.filter(|lead| self.holds_claim(Some(lead), &msg.component, msg.claim)) else {
             return Box::pin(actix::fut::ready(Ok(false)));
-        }
+        };
         // A check alone: answered by ZooKeeper's leader after every write it accepted before.
-        let check = self.guarded(Vec::new()).map(move |result, act, _ctx| match result {
-            // Still ours by our own state too: no revoke came in while we asked.
-            Ok(_) => Ok(act.holds_claim(&msg.component, msg.claim)),
+        let check = self.guarded(lead, Vec::new()).map(move |(result, _), act, _ctx| match result {
+            // Still ours by our own state too: no revoke or lapse came in while we asked.
+            Ok(_) => Ok(act.with_lead(|act, lead| act.holds_claim(lead, &msg.component, msg.claim))),
             Err(ElectionError::NotLeader) => Ok(false),
             Err(err) => Err(err),
         });
-        Box::pin(check.in_span(&self.span))
+        let span = self.port.span().clone();
+        Box::pin(check.in_span(&span))
     }
 }
 
-impl Handler<GetFencingToken> for ElectionSupervisor {
-    type Result = Option<i64>;
+impl Checked<GetFencingToken> for ElectionSupervisor {
+    type Reply = Option<i64>;
 
-    fn handle(&mut self, msg: GetFencingToken, _ctx: &mut Context<Self>) -> Option<i64> {
-        let _span = self.span.clone().entered();
-        self.enforce_lease();
-        let confirmed = self.contenders.get(&msg.component).and_then(|c| c.role.confirmed())?;
-        self.holds_claim(&msg.component, LeadershipClaim::LeaderSession(confirmed)).then(|| self.fencing_token())?
+    fn checked(&mut self, msg: GetFencingToken, lead: Option<&Lead>, _ctx: &mut Context<Self>) -> Option<i64> {
+        let confirmed = self.contenders.get(&msg.component).and_then(|c| c.role().confirmed())?;
+        let lead = lead
+            .filter(|lead| self.holds_claim(Some(lead), &msg.component, LeadershipClaim::LeaderSession(confirmed)))?;
+        Some(lead.fencing_token())
     }
 }
 
-impl Handler<LeaderWrite> for ElectionSupervisor {
-    type Result = ResponseActFuture<Self, Result<Vec<WriteResult>, ElectionError>>;
+impl Checked<LeaderWrite> for ElectionSupervisor {
+    type Reply = ResponseActFuture<Self, Result<Vec<WriteResult>, ElectionError>>;
 
-    fn handle(&mut self, msg: LeaderWrite, _ctx: &mut Context<Self>) -> Self::Result {
-        let _span = self.span.clone().entered();
-        self.enforce_lease();
-        if !self.holds_claim(&msg.component, LeadershipClaim::LeaderSession(msg.leader_session)) {
+    fn checked(&mut self, msg: LeaderWrite, lead: Option<&Lead>, _ctx: &mut Context<Self>) -> Self::Reply {
+        let claim = LeadershipClaim::LeaderSession(msg.leader_session);
+        let Some(lead) = lead.filter(|lead| self.holds_claim(Some(lead), &msg.component, claim)) else {
             return Box::pin(actix::fut::ready(Err(ElectionError::NotLeader)));
-        }
-        Box::pin(self.guarded(msg.ops).in_span(&self.span))
+        };
+        let span = self.port.span().clone();
+        Box::pin(self.guarded(lead, msg.ops).map(|(result, _), _act, _ctx| result).in_span(&span))
     }
 }

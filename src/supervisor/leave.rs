@@ -1,35 +1,47 @@
-//! Leaving the election on `Stop`: running ends first (so nothing reaches a contender and no
-//! publish starts from there on), then our leader nodes and latch node are deleted — in one
-//! guarded multi-op when every version is known — and a leave the connection interrupted is
-//! finished after the next reconnect in the same session.
+//! Leaving: [`StopElection`] ends running first (so nothing reaches a contender and no publish
+//! starts from there on), then our leader nodes and latch node are deleted — in one guarded
+//! multi-op when every version is known — and a leave the connection interrupted is finished
+//! after the next reconnect in the same session. [`Resign`] gives leadership up and queues
+//! again at the back.
+//!
+//! `StopElection` is the one message handled without the lease check: it never acts on
+//! leadership, it ends it, and it tells the contenders nothing (they asked for it).
+
+use std::pin::Pin;
 
 use actix::prelude::*;
 use tracing::info;
 
-use super::role::{Role, Write};
+use super::grant::Change;
+use super::lead::{Checked, Lead};
+use super::role::Write;
 use super::{ElectionSupervisor, Lifecycle};
-use crate::contender::{ElectionError, Stop};
-use crate::error::ZkError;
-use crate::latch::StopLatch;
+use crate::contender::{ElectionError, Resign, StopElection};
+use crate::latch::{Leftovers, StopLatch};
 use crate::node_cache::NodeView;
-use crate::session::{ConnectionState, Delete, Exists, GuardedMulti, WriteOp, ZkSession};
 use crate::trace::InSpanExt;
+use crate::zk::{ConnectionState, Delete, Exists, GetChildren, GuardedMulti, WriteOp, ZkError};
 
 /// What a stopped supervisor must delete: its latch node, and its leader nodes (with the version
-/// its cache saw, if any), all ephemeral nodes of the session `zk_session`.
+/// its cache saw, if any), and whatever else of ours its latch left (nodes a reset left behind,
+/// creates whose outcome is unknown), all ephemeral nodes of the session `zk_session`.
 #[derive(Clone, Debug)]
 pub(super) struct Leaving {
     latch_node: Option<String>,
     leader_nodes: Vec<(String, Option<i32>)>,
+    leftovers: Leftovers,
     zk_session: Option<i64>,
 }
+
+/// One step of deleting our nodes, answering the errors that kept something alive.
+type Deleting = Pin<Box<dyn ActorFuture<ElectionSupervisor, Output = Vec<ZkError>>>>;
 
 impl ElectionSupervisor {
     /// Every contender's leader path, with the version of its node when the cache saw it as
     /// ours and no write of ours is in flight (only then is the version worth trusting).
     pub(super) fn own_leader_nodes(&self) -> Vec<(String, Option<i32>)> {
         let nodes = self.contenders.values().map(|contender| {
-            let version = match contender.role.node() {
+            let version = match contender.role().node() {
                 Some(node) => match &node.view {
                     NodeView::Present { stat, .. } if node.write == Write::Idle && self.owns(stat) => {
                         Some(stat.version)
@@ -43,26 +55,153 @@ impl ElectionSupervisor {
         nodes.collect()
     }
 
-    /// Deletes what `leaving` names (see [`delete_our_nodes`]); answers the errors. A leave the
-    /// connection interrupted is remembered: our nodes live on with our session, and the latch
-    /// node would stand in line until the session ends, reaching the head with nobody behind it.
-    /// They are deleted after the next reconnect in the same session (Curator's "guaranteed
-    /// delete"); a lost session takes them with it. A leave that succeeded leaves nothing to
-    /// remember.
-    fn leave(&self, leaving: Leaving) -> impl ActorFuture<Self, Output = Vec<ZkError>> + 'static {
-        let session = self.session.clone();
-        let deletes = async move {
-            let errors = delete_our_nodes(&session, &leaving).await;
-            (leaving, errors)
-        };
-        deletes.into_actor(self).map(|(leaving, errors), act, _ctx| {
+    /// Deletes what `leaving` names; answers the errors. A leave the connection interrupted is
+    /// remembered: our nodes live on with our session, and the latch node would stand in line
+    /// until the session ends, reaching the head with nobody behind it. They are deleted after
+    /// the next reconnect in the same session (Curator's "guaranteed delete"); a lost session
+    /// takes them with it. A leave that succeeded leaves nothing to remember.
+    fn leave(&mut self, leaving: Leaving) -> impl ActorFuture<Self, Output = Vec<ZkError>> + 'static {
+        let remembered = leaving.clone();
+        self.delete_our_nodes(leaving).map(move |errors, act, _ctx| {
             let interrupted = !errors.is_empty() && errors.iter().all(ZkError::is_transient);
-            if interrupted && leaving.zk_session.is_some() {
+            if interrupted && remembered.zk_session.is_some() {
                 info!("our nodes are deleted after the next reconnect in this session");
-                act.lifecycle = Lifecycle::Stopped { pending_leave: Some(leaving) };
+                act.lifecycle = Lifecycle::Stopped { pending_leave: Some(remembered) };
             }
             errors
         })
+    }
+
+    /// Deletes our leader nodes and our latch node, every leader-node delete guarded by the
+    /// latch node so that a successor's node is never touched. When every leader node's
+    /// version is known from the cache, one multi-op does it all (a clean handover costs one
+    /// request); otherwise, or when that multi-op finds something changed, each leader node is
+    /// read, then deleted if ours, and the latch node last.
+    fn delete_our_nodes(&mut self, leaving: Leaving) -> Deleting {
+        // Without a session nothing can be ours, and there is nothing to delete.
+        if leaving.zk_session.is_none() {
+            return Box::pin(actix::fut::ready(Vec::new()));
+        }
+        let known: Option<Vec<WriteOp>> = leaving
+            .leader_nodes
+            .iter()
+            .map(|(path, version)| {
+                version.map(|version| WriteOp::Delete { path: path.clone(), version: Some(version) })
+            })
+            .collect();
+        let (Some(node), Some(mut ops)) = (leaving.latch_node.clone(), known) else {
+            return self.delete_one_by_one(leaving, Vec::new());
+        };
+        ops.push(WriteOp::Delete { path: node.clone(), version: None });
+        // Answers are stale by design here (the stop moved the epoch on): each is acted on.
+        let multi = self.port.call(GuardedMulti { guard: node, guard_version: None, ops });
+        Box::pin(multi.then(move |(result, _), act, _ctx| -> Deleting {
+            match result {
+                Ok(_) => act.delete_leftovers(leaving.leftovers, Vec::new()),
+                // Disconnected: the careful path would fail the same way, only later.
+                Err(err) if err.is_transient() => Box::pin(actix::fut::ready(vec![err])),
+                // A node changed under us (or our latch node is gone): read and decide per node.
+                Err(_) => act.delete_one_by_one(leaving, Vec::new()),
+            }
+        }))
+    }
+
+    /// The careful path: the first leader node left (read, deleted if ours), then the rest,
+    /// then the latch node.
+    fn delete_one_by_one(&mut self, mut leaving: Leaving, mut errors: Vec<ZkError>) -> Deleting {
+        if !leaving.leader_nodes.is_empty() {
+            let (path, _) = leaving.leader_nodes.remove(0);
+            let owner = leaving.zk_session.unwrap_or_default();
+            let guard = leaving.latch_node.clone();
+            return Box::pin(self.delete_own_leader_node(path, guard, owner).then(move |result, act, _ctx| {
+                if let Err(err) = result {
+                    errors.push(err);
+                }
+                act.delete_one_by_one(leaving, errors)
+            }));
+        }
+        let Some(node) = leaving.latch_node.take() else { return self.delete_leftovers(leaving.leftovers, errors) };
+        Box::pin(self.port.call(Delete::new(node)).then(move |(result, _), act: &mut Self, _ctx| -> Deleting {
+            match result {
+                Ok(()) | Err(ZkError::NoNode) => {}
+                Err(err) => errors.push(err),
+            }
+            act.delete_leftovers(leaving.leftovers, errors)
+        }))
+    }
+
+    /// The latch's leftovers: nodes a reset left behind, then the nodes creates of unknown
+    /// outcome may have made (found by their name prefix in one listing).
+    fn delete_leftovers(&mut self, mut leftovers: Leftovers, mut errors: Vec<ZkError>) -> Deleting {
+        if let Some(node) = leftovers.stale.pop() {
+            return Box::pin(self.port.call(Delete::new(node)).then(
+                move |(result, _), act: &mut Self, _ctx| -> Deleting {
+                    match result {
+                        Ok(()) | Err(ZkError::NoNode) => {}
+                        Err(err) => errors.push(err),
+                    }
+                    act.delete_leftovers(leftovers, errors)
+                },
+            ));
+        }
+        if leftovers.unsure.is_empty() {
+            return Box::pin(actix::fut::ready(errors));
+        }
+        let latch_path = self.config.latch_path().to_owned();
+        let list = self.port.call(GetChildren::new(latch_path.clone()));
+        Box::pin(list.then(move |(children, _), act, _ctx| -> Deleting {
+            let names: Vec<&str> = leftovers.unsure.iter().filter_map(|prefix| prefix.rsplit('/').next()).collect();
+            match children {
+                Ok(children) => {
+                    leftovers.stale = children
+                        .iter()
+                        .filter(|child| names.iter().any(|name| child.starts_with(name)))
+                        .map(|child| format!("{latch_path}/{child}"))
+                        .collect();
+                    leftovers.unsure.clear();
+                    act.delete_leftovers(leftovers, errors)
+                }
+                Err(ZkError::NoNode) => Box::pin(actix::fut::ready(errors)),
+                Err(err) => {
+                    errors.push(err);
+                    Box::pin(actix::fut::ready(errors))
+                }
+            }
+        }))
+    }
+
+    /// Deletes the leader node at `path` if the session `owner` owns it; guarded by our latch
+    /// node when we still hold one.
+    fn delete_own_leader_node(
+        &mut self,
+        path: String,
+        guard: Option<String>,
+        owner: i64,
+    ) -> Pin<Box<dyn ActorFuture<Self, Output = Result<(), ZkError>>>> {
+        Box::pin(self.port.call(Exists::new(path.clone())).then(
+            move |(stat, _), act, _ctx| -> Pin<Box<dyn ActorFuture<Self, Output = Result<(), ZkError>>>> {
+                let stat = match stat {
+                    Ok(Some(stat)) if stat.ephemeral_owner == owner => stat,
+                    Ok(_) => return Box::pin(actix::fut::ready(Ok(()))),
+                    Err(err) => return Box::pin(actix::fut::ready(Err(err))),
+                };
+                let version = Some(stat.version);
+                let settle = |result: Result<(), ZkError>| match result {
+                    Ok(()) | Err(ZkError::NoNode | ZkError::BadVersion | ZkError::GuardFailed { .. }) => Ok(()),
+                    Err(err) => Err(err),
+                };
+                match guard {
+                    Some(guard) => {
+                        let ops = vec![WriteOp::Delete { path, version }];
+                        let multi = act.port.call(GuardedMulti { guard, guard_version: None, ops });
+                        Box::pin(multi.map(move |(result, _), _, _| settle(result.map(drop))))
+                    }
+                    None => {
+                        Box::pin(act.port.call(Delete { path, version }).map(move |(result, _), _, _| settle(result)))
+                    }
+                }
+            },
+        ))
     }
 
     pub(super) fn on_connection_after_stop(&mut self, state: ConnectionState, ctx: &mut Context<Self>) {
@@ -73,7 +212,7 @@ impl ElectionSupervisor {
                 let retry = self.leave(leaving).map(|errors, _act, _ctx| {
                     info!(errors = errors.len(), "left after the reconnect");
                 });
-                ctx.spawn(retry.in_span(&self.span));
+                ctx.spawn(retry.in_span(self.port.span()));
             }
             // Still disconnected: keep waiting.
             ConnectionState::Suspended => *pending_leave = Some(leaving),
@@ -83,11 +222,11 @@ impl ElectionSupervisor {
     }
 }
 
-impl Handler<Stop> for ElectionSupervisor {
+impl Handler<StopElection> for ElectionSupervisor {
     type Result = ResponseActFuture<Self, Result<(), ElectionError>>;
 
-    fn handle(&mut self, _msg: Stop, _ctx: &mut Context<Self>) -> Self::Result {
-        let _span = self.span.clone().entered();
+    fn handle(&mut self, _msg: StopElection, _ctx: &mut Context<Self>) -> Self::Result {
+        let _span = self.port.span().clone().entered();
         let leader_nodes = self.own_leader_nodes();
         // Original order: running ends and every grant goes first, so nothing reaches a
         // contender and no publish starts from here on.
@@ -97,23 +236,27 @@ impl Handler<Stop> for ElectionSupervisor {
             return Box::pin(actix::fut::ready(Ok(())));
         };
         info!("stopping election");
-        self.epoch += 1;
-        for contender in self.contenders.values_mut() {
-            contender.role = Role::Follower; // silently: the caller asked for it
+        self.port.next_epoch();
+        for (component, contender) in self.contenders.iter_mut() {
+            let _ = contender.change_role(component, Change::Stop);
             contender.meter.stopped();
         }
         let zk_session = self.zk_session;
         // The latch first stops reacting, so deleting its node does not make it rejoin.
         let close_latch = async move {
             match latch {
-                Some(latch) => latch.send(StopLatch).await.ok().flatten(),
-                None => None,
+                Some(latch) => latch.send(StopLatch).await.unwrap_or_default(),
+                None => Leftovers::default(),
             }
         };
+        let span = self.port.span().clone();
         Box::pin(
             close_latch
                 .into_actor(self)
-                .then(move |latch_node, act, _ctx| act.leave(Leaving { latch_node, leader_nodes, zk_session }))
+                .then(move |mut leftovers: Leftovers, act, _ctx| {
+                    let latch_node = leftovers.node.take();
+                    act.leave(Leaving { latch_node, leader_nodes, leftovers, zk_session })
+                })
                 .map(|errors, _act, _ctx| {
                     info!(errors = errors.len(), "election stopped");
                     if errors.is_empty() {
@@ -122,76 +265,25 @@ impl Handler<Stop> for ElectionSupervisor {
                         Err(ElectionError::StopFailed(errors))
                     }
                 })
-                .in_span(&self.span),
+                .in_span(&span),
         )
     }
 }
 
-/// Deletes our leader nodes and our latch node, every leader-node delete guarded by the latch
-/// node so that a successor's node is never touched. When every leader node's version is
-/// known from the cache, one multi-op does it all (a clean handover costs one request);
-/// otherwise, or when that multi-op finds something changed, each leader node is read, then
-/// deleted if ours, and the latch node last. Answers the errors that kept something alive.
-async fn delete_our_nodes(session: &Addr<ZkSession>, leaving: &Leaving) -> Vec<ZkError> {
-    let Leaving { latch_node, leader_nodes, zk_session } = leaving.clone();
-    // Without a session nothing can be ours, and there is nothing to delete.
-    let Some(zk_session) = zk_session else { return Vec::new() };
-    if let Some(node) = &latch_node {
-        let known: Option<Vec<WriteOp>> = leader_nodes
-            .iter()
-            .map(|(path, version)| {
-                version.map(|version| WriteOp::Delete { path: path.clone(), version: Some(version) })
-            })
-            .collect();
-        if let Some(mut ops) = known {
-            ops.push(WriteOp::Delete { path: node.clone(), version: None });
-            match session.send(GuardedMulti { guard: node.clone(), guard_version: None, ops }).await {
-                Ok(Ok(_)) => return Vec::new(),
-                // Disconnected: the careful path would fail the same way, only later.
-                Ok(Err(err)) if err.is_transient() => return vec![err],
-                Err(mailbox) => return vec![mailbox.into()],
-                // A node changed under us (or our latch node is gone): read and decide per node.
-                Ok(Err(_)) => {}
-            }
-        }
-    }
-    let mut errors = Vec::new();
-    for (path, _) in leader_nodes {
-        if let Err(err) = delete_own_leader_node(session, path, latch_node.clone(), zk_session).await {
-            errors.push(err);
-        }
-    }
-    if let Some(node) = latch_node {
-        match session.send(Delete { path: node, version: None }).await.map_err(ZkError::from).and_then(|r| r) {
-            Ok(()) | Err(ZkError::NoNode) => {}
-            Err(err) => errors.push(err),
-        }
-    }
-    errors
-}
+impl Checked<Resign> for ElectionSupervisor {
+    type Reply = Result<(), ElectionError>;
 
-/// Deletes the leader node at `path` if the session `zk_session` owns it; guarded by our latch
-/// node when we still hold one.
-async fn delete_own_leader_node(
-    session: &Addr<ZkSession>,
-    path: String,
-    guard: Option<String>,
-    zk_session: i64,
-) -> Result<(), ZkError> {
-    let Some(stat) = session.send(Exists { path: path.clone(), watch: None }).await?? else { return Ok(()) };
-    if stat.ephemeral_owner != zk_session {
-        return Ok(());
-    }
-    let version = Some(stat.version);
-    let result = match guard {
-        Some(guard) => session
-            .send(GuardedMulti { guard, guard_version: None, ops: vec![WriteOp::Delete { path, version }] })
-            .await?
-            .map(drop),
-        None => session.send(Delete { path, version }).await?,
-    };
-    match result {
-        Ok(()) | Err(ZkError::NoNode | ZkError::BadVersion | ZkError::GuardFailed { .. }) => Ok(()),
-        Err(err) => Err(err),
+    /// Every contender of the supervisor shares its latch, so resigning revokes them all and
+    /// queues the latch again at the back of the line.
+    fn checked(&mut self, msg: Resign, _lead: Option<&Lead>, _ctx: &mut Context<Self>) -> Self::Reply {
+        if !self.running() {
+            return Err(ElectionError::Stopped);
+        }
+        if !self.contenders.contains_key(&msg.component) {
+            return Err(ElectionError::UnknownContender(msg.component));
+        }
+        info!(component = %msg.component, "resigning: queueing again at the back");
+        self.requeue();
+        Ok(())
     }
 }

@@ -2,22 +2,22 @@
 //! still exist, so a deposed leader can never overwrite its successor), rewritten whenever the
 //! node is not exactly ours, retried while refused, given up after the publish patience.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
+use super::lead::{Checked, Lead};
 use super::role::{Role, Write};
 use super::ElectionSupervisor;
-use crate::ask::AsksSession;
 use crate::codec::LeaderInfo;
 use crate::config::Backoff;
-use crate::contender::{ElectionError, LeadershipEvent};
-use crate::error::ZkError;
-use crate::node_cache::{LeaderNodeCache, NodeView, Refresh};
+use crate::contender::ElectionError;
+use crate::node_cache::{LeaderNodeCache, NodeChanged, NodeView, Refresh};
 use crate::path;
-use crate::session::{Create, Exists, GuardedMulti, NodeMode, Parents, Stat, WriteOp};
+use crate::zk::{Create, Exists, GuardedMulti, NodeMode, Parents, Stat, WriteOp, ZkError};
 
 /// Attempts of one publish when the node changes under us between read and write.
 const PUBLISH_ATTEMPTS: u32 = 8;
@@ -50,18 +50,16 @@ impl PublishRound {
 
 impl ElectionSupervisor {
     /// Starts writing the leader information of `component` unless a write is under way.
-    pub(super) fn publish(&mut self, component: &str, ctx: &mut Context<Self>) {
-        let (Some(guard), Some(fencing_token)) = (self.held().map(str::to_owned), self.fencing_token()) else {
-            return;
-        };
+    pub(super) fn publish(&mut self, component: &str, lead: &Lead, ctx: &mut Context<Self>) {
+        let (guard, fencing_token) = (lead.latch_node().to_owned(), lead.fencing_token());
         let Some(contender) = self.contenders.get_mut(component) else { return };
-        let Role::Leading { leader_session, node } = &mut contender.role else { return };
+        let Some(leader_session) = contender.role().confirmed() else { return };
+        let Some(node) = contender.node_of(leader_session) else { return };
         if let Write::InFlight { again } = &mut node.write {
             *again = true;
             return;
         }
         node.write = Write::InFlight { again: false };
-        let leader_session = *leader_session;
         let info = LeaderInfo::new(contender.address.clone(), leader_session).with_fencing_token(fencing_token);
         let leader_path = contender.leader_path.clone();
         let component = component.to_owned();
@@ -69,7 +67,7 @@ impl ElectionSupervisor {
             Ok(data) => {
                 let round =
                     PublishRound { component, leader_session, guard, leader_path, data, fencing_token, attempt: 1 };
-                self.publish_attempt(round, ctx);
+                self.publish_attempt(round, lead, ctx);
             }
             // Checked at subscribe; kept as an error event rather than a panic.
             Err(err) => {
@@ -80,44 +78,41 @@ impl ElectionSupervisor {
         }
     }
 
-    /// Whether the publish `round` may still write: we run, hold the same latch node, and the
-    /// contender still leads under the same leader session.
-    fn still_entitled(&self, round: &PublishRound) -> bool {
-        self.held() == Some(round.guard.as_str())
-            && self.contenders.get(&round.component).is_some_and(|c| c.role.confirmed() == Some(round.leader_session))
+    /// Whether the publish `round` may still write under `lead`: we hold the same latch node,
+    /// and the contender still leads under the same leader session.
+    fn entitled(&self, lead: Option<&Lead>, round: &PublishRound) -> bool {
+        lead.is_some_and(|lead| lead.latch_node() == round.guard)
+            && self.contenders.get(&round.component).is_some_and(|c| c.role().confirmed() == Some(round.leader_session))
     }
 
     /// The leader node as the round's contender last saw it.
     fn view(&self, round: &PublishRound) -> Option<&NodeView> {
-        self.contenders.get(&round.component)?.role.node().map(|node| &node.view)
+        self.contenders.get(&round.component)?.role().node().map(|node| &node.view)
     }
 
     /// One attempt of a publish: decides the write from what we know of the leader node, then
     /// writes it. The first attempt trusts the cache's view (nothing known means "create":
     /// after a clean handover the node is gone, and a failover costs no read); every op is
     /// versioned, so a stale view fails safely and the next attempt reads first.
-    fn publish_attempt(&mut self, round: PublishRound, ctx: &mut Context<Self>) {
+    fn publish_attempt(&mut self, round: PublishRound, lead: &Lead, ctx: &mut Context<Self>) {
         if round.attempt == 1 {
             let known = match self.view(&round) {
                 Some(NodeView::Present { stat, .. }) => Some(*stat),
                 _ => None,
             };
             let ops = self.leader_write(&round, known.as_ref());
-            return self.write_leader_node(round, ops, ctx);
+            return self.write_leader_node(round, ops, lead, ctx);
         }
-        let read = Exists { path: round.leader_path.clone(), watch: None };
-        self.ask(ctx, read, move |act, stat, ctx| {
-            // Re-checked after every answer: a stop or revoke in between must not write.
-            if !act.still_entitled(&round) {
-                return act.publish_done(&round.component, round.leader_session, ctx);
-            }
-            match stat {
-                Ok(stat) => {
+        self.port.ask(ctx, Exists::new(round.leader_path.clone()), move |act, stat, ctx| {
+            // Re-checked after every answer: a stop, revoke or lapse in between must not write.
+            act.with_lead(|act, lead| match (lead, stat) {
+                (Some(lead), Ok(stat)) if act.entitled(Some(lead), &round) => {
                     let ops = act.leader_write(&round, stat.as_ref());
-                    act.write_leader_node(round, ops, ctx);
+                    act.write_leader_node(round, ops, lead, ctx);
                 }
-                Err(err) => act.publish_failed(&round, err, ctx),
-            }
+                (lead, Err(err)) if act.entitled(lead, &round) => act.publish_failed(&round, err, lead, ctx),
+                _ => act.publish_done(&round.component, round.leader_session, ctx),
+            })
         });
     }
 
@@ -141,31 +136,49 @@ impl ElectionSupervisor {
         }
     }
 
-    /// Sends the guarded write of one publish attempt and handles its outcome.
-    fn write_leader_node(&mut self, round: PublishRound, ops: Vec<WriteOp>, ctx: &mut Context<Self>) {
-        let write = GuardedMulti { guard: round.guard.clone(), guard_version: None, ops };
-        self.ask(ctx, write, move |act, result, ctx| {
-            let component = round.component.clone();
+    /// Sends the guarded write of one publish attempt and handles its outcome. The guard is
+    /// the latch node `lead` holds: a write without one cannot be expressed.
+    fn write_leader_node(&mut self, round: PublishRound, ops: Vec<WriteOp>, lead: &Lead, ctx: &mut Context<Self>) {
+        let write = GuardedMulti { guard: lead.latch_node().to_owned(), guard_version: None, ops };
+        self.port.ask(ctx, write, move |act, result, ctx| {
+            act.with_lead(|act, lead| act.on_written(round, result, lead, ctx));
+        });
+    }
+
+    /// What a guarded write of the leader node answered, judged with the lead as it is now.
+    fn on_written(
+        &mut self,
+        round: PublishRound,
+        result: Result<Vec<crate::zk::WriteResult>, ZkError>,
+        lead: Option<&Lead>,
+        ctx: &mut Context<Self>,
+    ) {
+        let component = round.component.clone();
+        let Some(lead) = lead.filter(|lead| self.entitled(Some(lead), &round)) else {
+            // Revoked, stopped or lapsed meanwhile: whatever landed, this leadership is over.
+            return self.publish_done(&component, round.leader_session, ctx);
+        };
+        {
             match result {
-                Ok(_) => act.published(&round, ctx),
+                Ok(_) => self.published(&round, ctx),
                 Err(ZkError::GuardFailed { .. }) => {
                     // Our latch node is gone: we are no longer leader. No retry, no write; the
                     // latch tells us the rest.
                     info!(component, "publish refused: latch node gone");
-                    act.publish_done(&component, round.leader_session, ctx);
+                    self.publish_done(&component, round.leader_session, ctx);
                 }
                 Err(ZkError::NoNode) if round.attempt == 1 && path::parent(&round.leader_path) != "/" => {
-                    act.create_parents_then_retry(round, ctx);
+                    self.create_parents_then_retry(round, ctx);
                 }
                 Err(ZkError::NodeExists | ZkError::BadVersion | ZkError::NoNode)
                     if round.attempt < PUBLISH_ATTEMPTS =>
                 {
                     debug!(component, attempt = round.attempt, "leader node not as expected; reading it and retrying");
-                    act.publish_attempt(round.next(), ctx);
+                    self.publish_attempt(round.next(), lead, ctx);
                 }
-                Err(err) => act.publish_failed(&round, err, ctx),
+                Err(err) => self.publish_failed(&round, err, Some(lead), ctx),
             }
-        });
+        }
     }
 
     /// Our write landed. Every view from before it is stale: forget it and let the cache say
@@ -176,19 +189,17 @@ impl ElectionSupervisor {
             (round.component.as_str(), round.leader_session, round.fencing_token);
         info!(component, leader_path = round.leader_path, %leader_session, "leader information published");
         let me = ctx.address().recipient();
-        let session = self.session.clone();
+        let zookeeper = self.port.zookeeper();
         if let Some(contender) = self.contenders.get_mut(component) {
             let path = contender.leader_path.clone();
-            if let Some(node) = contender.role.node_of(leader_session) {
+            if let Some(node) = contender.node_of(leader_session) {
                 node.view = NodeView::Unknown;
                 node.trouble = Default::default();
                 match &node.cache {
                     Some(cache) => cache.do_send(Refresh),
-                    None => node.cache = Some(LeaderNodeCache::new(session, path, me).start()),
+                    None => node.cache = Some(LeaderNodeCache::new(zookeeper, path, me).start()),
                 }
-                contender.meter.published();
-                let component = component.to_owned();
-                contender.send(LeadershipEvent::Published { component, leader_session, fencing_token });
+                contender.published(component, leader_session, fencing_token);
             }
         }
         self.publish_done(component, leader_session, ctx);
@@ -200,17 +211,16 @@ impl ElectionSupervisor {
     /// connection-loss policy decides about leadership then); a refusal (an ACL, a quota) with
     /// backoff, until the election's publish patience runs out: then we give the latch up, so
     /// that a leader that cannot publish does not keep everyone else waiting.
-    fn publish_failed(&mut self, round: &PublishRound, err: ZkError, ctx: &mut Context<Self>) {
+    fn publish_failed(&mut self, round: &PublishRound, err: ZkError, lead: Option<&Lead>, ctx: &mut Context<Self>) {
         if let Some(contender) = self.contenders.get(&round.component) {
             contender.meter.publish_failed();
         }
         self.publish_done(&round.component, round.leader_session, ctx);
-        if !self.still_entitled(round) {
+        if !self.entitled(lead, round) {
             return;
         }
         let patience = self.config.publish_patience();
-        let Some(node) = self.contenders.get_mut(&round.component).and_then(|c| c.role.node_of(round.leader_session))
-        else {
+        let Some(node) = self.contenders.get_mut(&round.component).and_then(|c| c.node_of(round.leader_session)) else {
             return;
         };
         let trouble = &mut node.trouble;
@@ -224,7 +234,7 @@ impl ElectionSupervisor {
             let since = *trouble.refused_since.get_or_insert_with(Instant::now);
             trouble.refusals += 1;
             let refusals = trouble.refusals;
-            (since.elapsed() < patience).then(|| crate::session::backoff::delay(REFUSED_PUBLISH_BACKOFF, refusals))
+            (since.elapsed() < patience).then(|| crate::backoff::delay(REFUSED_PUBLISH_BACKOFF, refusals))
         };
         let give_up = ElectionError::PublishAbandoned {
             attempts: trouble.refusals,
@@ -248,11 +258,14 @@ impl ElectionSupervisor {
     fn retry_publish_after(&mut self, round: &PublishRound, delay: Duration, ctx: &mut Context<Self>) {
         let round = round.clone();
         ctx.run_later(delay, move |act, ctx| {
-            let _span = act.span.clone().entered();
-            if act.still_entitled(&round) {
-                debug!(component = round.component, "retrying a failed publish");
-                act.publish(&round.component, ctx);
-            }
+            let _span = act.port.span().clone().entered();
+            act.with_lead(|act, lead| match lead {
+                Some(lead) if act.entitled(Some(lead), &round) => {
+                    debug!(component = round.component, "retrying a failed publish");
+                    act.publish(&round.component, lead, ctx);
+                }
+                _ => {}
+            });
         });
     }
 
@@ -261,10 +274,14 @@ impl ElectionSupervisor {
         let parent = path::parent(&round.leader_path).to_owned();
         let create =
             Create::new(parent, Vec::new(), NodeMode::Persistent).acl(self.acl.clone()).parents(Parents::Persistent);
-        self.ask(ctx, create, move |act, result, ctx| match result {
-            Ok(_) | Err(ZkError::NodeExists) if act.still_entitled(&round) => act.publish_attempt(round.next(), ctx),
-            Ok(_) | Err(ZkError::NodeExists) => act.publish_done(&round.component, round.leader_session, ctx),
-            Err(err) => act.publish_failed(&round, err, ctx),
+        self.port.ask(ctx, create, move |act, result, ctx| {
+            act.with_lead(|act, lead| match (result, lead) {
+                (Ok(_) | Err(ZkError::NodeExists), Some(lead)) if act.entitled(Some(lead), &round) => {
+                    act.publish_attempt(round.next(), lead, ctx)
+                }
+                (Ok(_) | Err(ZkError::NodeExists), _) => act.publish_done(&round.component, round.leader_session, ctx),
+                (Err(err), lead) => act.publish_failed(&round, err, lead, ctx),
+            })
         });
     }
 
@@ -272,44 +289,78 @@ impl ElectionSupervisor {
     /// meanwhile, if still needed. (A publish of an older leadership ended long ago: its write
     /// state went with it.)
     fn publish_done(&mut self, component: &str, leader_session: Uuid, ctx: &mut Context<Self>) {
-        let Some(node) = self.contenders.get_mut(component).and_then(|c| c.role.node_of(leader_session)) else {
+        let Some(node) = self.contenders.get_mut(component).and_then(|c| c.node_of(leader_session)) else {
             return;
         };
         if std::mem::take(&mut node.write) == (Write::InFlight { again: true }) {
-            self.rewrite_if_needed(component, ctx);
+            self.with_lead(|act, lead| {
+                if let Some(lead) = lead {
+                    act.rewrite_if_needed(component, lead, ctx);
+                }
+            });
         }
     }
 
-    /// Rewrites the leader node when we lead and the node is not exactly ours.
-    pub(super) fn rewrite_if_needed(&mut self, component: &str, ctx: &mut Context<Self>) {
-        if self.held().is_none() {
-            return;
-        }
+    /// Rewrites the leader node when the node is not exactly ours.
+    fn rewrite_if_needed(&mut self, component: &str, lead: &Lead, ctx: &mut Context<Self>) {
         let Some(contender) = self.contenders.get(component) else { return };
-        let Role::Leading { leader_session, node } = &contender.role else { return };
-        if !self.node_is_ours(&node.view, &contender.address, *leader_session, self.fencing_token()) {
+        let Role::Leading { leader_session, node } = contender.role() else { return };
+        if !self.node_is_ours(&node.view, &contender.address, *leader_session, lead.fencing_token()) {
             self.metrics.rewrites += 1;
             contender.meter.rewrite();
             debug!(component, view = ?node.view, "leader node is not ours; rewriting");
-            self.publish(component, ctx);
+            self.publish(component, lead, ctx);
         }
     }
 
     /// Whether the leader node as seen holds exactly `address`, `leader_session` and (where the
     /// codec carries one) `fencing_token`, in a node our session owns.
-    fn node_is_ours(&self, view: &NodeView, address: &str, leader_session: Uuid, fencing_token: Option<i64>) -> bool {
+    fn node_is_ours(&self, view: &NodeView, address: &str, leader_session: Uuid, fencing_token: i64) -> bool {
         match view {
             NodeView::Present { data, stat } => {
                 self.owns(stat)
                     && self.config.codec().decode(data).is_ok_and(|info| {
                         info.address == address
                             && info.leader_session == leader_session
-                            && (info.fencing_token.is_none() || info.fencing_token == fencing_token)
+                            && info.fencing_token.is_none_or(|token| token == fencing_token)
                     })
             }
             NodeView::Absent | NodeView::Unreadable(_) => false,
             // Not read yet: the read that is under way will tell.
             NodeView::Unknown => true,
+        }
+    }
+}
+
+impl Checked<NodeChanged> for ElectionSupervisor {
+    type Reply = ();
+
+    fn checked(&mut self, msg: NodeChanged, lead: Option<&Lead>, ctx: &mut Context<Self>) {
+        let Some((component, contender)) = self.contenders.iter_mut().find(|(_, c)| c.leader_path == msg.path) else {
+            return;
+        };
+        let component = component.clone();
+        // Only a leader watches its node; a report from a cache being closed is late.
+        let Some(node) = contender.role().confirmed().and_then(|session| contender.node_of(session)) else { return };
+        let unreadable = match &msg.view {
+            NodeView::Unreadable(error) => Some(error.clone()),
+            _ => None,
+        };
+        node.view = msg.view;
+        let writing = match &mut node.write {
+            // Judge the node once our own write has landed.
+            Write::InFlight { again } => {
+                *again = true;
+                true
+            }
+            Write::Idle => false,
+        };
+        if let Some(error) = unreadable {
+            // Worth knowing (someone locked our node away); the rewrite replaces it.
+            self.report(&component, ElectionError::ZooKeeper(error));
+        }
+        if let (false, Some(lead)) = (writing, lead) {
+            self.rewrite_if_needed(&component, lead, ctx);
         }
     }
 }

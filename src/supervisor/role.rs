@@ -1,41 +1,13 @@
-//! Where each subscribed contender stands, as data that exists only in the state it belongs to:
-//! a leader node, its cache and its write state exist only while a contender leads, so
-//! revoking is one assignment that drops them.
-
-use std::time::Instant;
+//! A contender's role as data that exists only in the state it belongs to: a leader node, its
+//! cache and its write state exist only while a contender leads, so revoking is one assignment
+//! that drops them. (The role is changed in one place, `Contender::change_role`, `grant.rs`.)
 
 use actix::prelude::*;
+use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::contender::LeadershipEvent;
-use crate::error::ZkError;
 use crate::node_cache::{LeaderNodeCache, NodeView, StopCache};
-use crate::telemetry::ContenderMeter;
-
-/// One subscribed contender.
-pub(super) struct Contender {
-    pub recipient: Recipient<LeadershipEvent>,
-    pub address: String,
-    pub leader_path: String,
-    pub role: Role,
-    /// Its metrics (`crate::telemetry`).
-    pub meter: ContenderMeter,
-}
-
-impl Contender {
-    pub fn new(
-        recipient: Recipient<LeadershipEvent>,
-        address: String,
-        leader_path: String,
-        meter: ContenderMeter,
-    ) -> Contender {
-        Contender { recipient, address, leader_path, role: Role::Follower, meter }
-    }
-
-    pub fn send(&self, event: LeadershipEvent) {
-        self.recipient.do_send(event);
-    }
-}
+use crate::zk::ZkError;
 
 /// A contender's leadership.
 #[derive(Debug)]
@@ -61,14 +33,6 @@ impl Role {
     pub fn confirmed(&self) -> Option<Uuid> {
         match self {
             Role::Leading { leader_session, .. } => Some(*leader_session),
-            _ => None,
-        }
-    }
-
-    /// The leader node of a contender leading under `leader_session`.
-    pub fn node_of(&mut self, leader_session: Uuid) -> Option<&mut LeaderNode> {
-        match self {
-            Role::Leading { leader_session: current, node } if *current == leader_session => Some(node),
             _ => None,
         }
     }

@@ -9,6 +9,8 @@
 //!   partition) or cut every connection.
 //! * [`RecordingContender`] — a contender that confirms every grant at once and records each
 //!   leadership event, with when it arrived, into a channel or a callback.
+//! * [`Operator`] — a ZooKeeper client for the test itself: read the tree, delete a latch
+//!   node, write garbage into a leader node, with the requests of [`crate::zk`].
 //!
 //! # Secured servers
 //!
@@ -56,6 +58,7 @@ mod error;
 mod four_letter;
 mod launcher;
 pub mod locate;
+mod operator;
 mod options;
 mod ports;
 mod process;
@@ -70,6 +73,7 @@ pub use ensemble::{ZkEnsemble, ZkEnsembleBuilder};
 pub use error::TestkitError;
 pub use four_letter::{four_letter_word, ServerMode};
 pub use locate::{java_executable, zookeeper_classpath};
+pub use operator::{Operator, Watched};
 pub use proxy::{FaultProxy, ProxyMode};
 pub use recording::RecordingContender;
 pub use server::{ZkServer, ZkServerBuilder};

@@ -66,7 +66,8 @@ const CLIENT_KEY_FILE: &str = "client-key.pem";
 /// let tls = server.tls().expect("started with TLS");
 /// let ca: &str = tls.ca_pem();
 /// let (cert, key) = (tls.client_identity().cert_pem(), tls.client_identity().key_pem());
-/// // zookeeper_client::Client::connector()
+/// // Hand them to any client; with the `zookeeper-client` crate:
+/// // Client::connector()
 /// //     .with_tls(TlsOptions::new().with_pem_ca(ca)?.with_pem_identity(cert, key)?)
 /// //     .secure_connect(&server.secure_connect_string().expect("TLS"))
 /// # let _ = (ca, cert, key); Ok(()) }

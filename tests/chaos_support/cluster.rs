@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use zk_election::secure::TlsConfig;
-use zk_election::session::{GetChildren, GetData, GetStatus};
-use zk_election::testkit::{FaultProxy, ZkEnsemble};
+use zk_election::session::GetStatus;
+use zk_election::testkit::{FaultProxy, Operator, ZkEnsemble};
+use zk_election::zk::{GetChildren, GetData};
 use zk_election::{
     Backoff, ConnectionLossPolicy, ElectionConfig, ElectionSupervisor, HasLeadership, LeaderInfoCodec, SessionConfig,
-    Stop, StopSession, Subscribe, ZkSession,
+    StopElection, StopSession, Subscribe, ZkSession,
 };
 
 use super::{blocking, open_leaderships, timeline, Happened, Recorder, COMPONENT, LATCH, LEADER};
@@ -138,7 +139,7 @@ impl Cluster {
         let Some(live) = self.slots[index].live.take() else { return };
         self.recorder.note(index, live.incarnation, Happened::Stopped);
         // A stop while partitioned may fail to delete nodes; that is reported, not fatal.
-        let _ = live.supervisor.send(Stop).await;
+        let _ = live.supervisor.send(StopElection).await;
         let _ = live.session.send(StopSession).await;
     }
 
@@ -208,7 +209,7 @@ impl Cluster {
             return Err(format!("supervisor of {} denies leadership", slot.address));
         }
         let owner = live.session.send(GetStatus).await.map_err(|e| e.to_string())?.zk_session;
-        let (data, stat) = match self.observer.send(GetData { path: LEADER.into(), watch: None }).await {
+        let (data, stat) = match Operator::start(&self.observer).send(GetData { path: LEADER.into() }).await {
             Ok(Ok(found)) => found,
             other => return Err(format!("leader node unreadable: {other:?}")),
         };
@@ -230,14 +231,14 @@ impl Cluster {
     }
 
     async fn nobody_stuck(&self) -> Result<(), String> {
-        let children = match self.observer.send(GetChildren { path: LATCH.into(), watch: None }).await {
+        let children = match Operator::start(&self.observer).send(GetChildren { path: LATCH.into() }).await {
             Ok(Ok(children)) => children,
             other => return Err(format!("latch unreadable: {other:?}")),
         };
         let mut nodes: BTreeMap<String, Vec<i64>> = BTreeMap::new();
         for child in &children {
             let path = format!("{LATCH}/{child}");
-            match self.observer.send(GetData { path, watch: None }).await {
+            match Operator::start(&self.observer).send(GetData { path }).await {
                 Ok(Ok((data, stat))) => {
                     nodes.entry(String::from_utf8_lossy(&data).into_owned()).or_default().push(stat.ephemeral_owner)
                 }

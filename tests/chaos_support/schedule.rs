@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use zk_election::testkit::ZkEnsemble;
 use zk_election::Resign;
 
-use super::{blocking, report, Cluster, FaultKind, Recorder};
+use super::{blocking, report, Cluster, FaultKind, Recorder, COMPONENT};
 
 /// The seed of this run: `CHAOS_SEED` if set, else fresh. Printed so a failing run can be
 /// replayed (the schedule replays; the timing of a real ensemble does not, exactly).
@@ -139,7 +139,7 @@ impl ContenderPlan {
             FaultKind::Resign => {
                 let fault = recorder.fault(self.kind, address);
                 if let Some(supervisor) = supervisor {
-                    let _ = supervisor.send(Resign { rejoin: true }).await;
+                    let _ = supervisor.send(Resign::new(COMPONENT)).await;
                 }
                 recorder.healed(fault);
             }

@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
-use zk_election::session::{Create, Exists, GetChildren, GetData, NodeMode, Stat};
 use zk_election::testkit::RecordingContender;
+#[allow(unused_imports)] // not every test watches
+pub use zk_election::testkit::{Operator, Watched};
+use zk_election::zk::{Create, Exists, GetChildren, GetData, NodeMode, Stat};
 use zk_election::{
     ConnectionState, ConnectionStateChanged, ElectionSupervisor, LeadershipEvent, SessionConfig, ZkSession,
 };
@@ -130,11 +132,17 @@ pub async fn session_with(config: SessionConfig) -> (Addr<ZkSession>, States) {
     (session, states)
 }
 
+/// An [`Operator`] on `session`, for what the test itself reads and writes.
+pub fn ops(session: &Addr<ZkSession>) -> Addr<Operator> {
+    Operator::start(session)
+}
+
 /// Waits until `path` has exactly `count` children (e.g. participants queued in a latch), and
 /// answers them.
 pub async fn await_children(observer: &Addr<ZkSession>, path: &str, count: usize, within: Duration) -> Vec<String> {
+    let observer = ops(observer);
     eventually(within, &format!("{count} children of {path}"), || async {
-        let children = observer.send(GetChildren { path: path.to_owned(), watch: None }).await.unwrap().ok()?;
+        let children = observer.send(GetChildren { path: path.to_owned() }).await.unwrap().ok()?;
         (children.len() == count).then_some(children)
     })
     .await
@@ -158,7 +166,7 @@ where
 
 /// Data and stat of `path`, or `None` if it does not exist.
 pub async fn read(session: &Addr<ZkSession>, path: &str) -> Option<(Vec<u8>, Stat)> {
-    match session.send(GetData { path: path.to_owned(), watch: None }).await.expect("session alive") {
+    match ops(session).send(GetData { path: path.to_owned() }).await.expect("session alive") {
         Ok(found) => Some(found),
         Err(zk_election::ZkError::NoNode) => None,
         Err(err) => panic!("reading {path}: {err}"),
@@ -167,13 +175,13 @@ pub async fn read(session: &Addr<ZkSession>, path: &str) -> Option<(Vec<u8>, Sta
 
 /// Whether `path` exists.
 pub async fn exists(session: &Addr<ZkSession>, path: &str) -> bool {
-    session.send(Exists { path: path.to_owned(), watch: None }).await.expect("session alive").expect("exists").is_some()
+    ops(session).send(Exists { path: path.to_owned() }).await.expect("session alive").expect("exists").is_some()
 }
 
 /// Creates a persistent node (and its parents).
 pub async fn create_persistent(session: &Addr<ZkSession>, path: &str, data: &[u8]) {
-    session
-        .send(Create::new(path, data, NodeMode::Persistent).parents(zk_election::session::Parents::Persistent))
+    ops(session)
+        .send(Create::new(path, data, NodeMode::Persistent).parents(zk_election::zk::Parents::Persistent))
         .await
         .expect("session alive")
         .expect("create");
@@ -262,6 +270,6 @@ impl Participant {
 
     /// Whether this participant's supervisor holds the latch.
     pub async fn is_leader(&self) -> bool {
-        self.supervisor.send(zk_election::GetMetrics).await.expect("supervisor alive").is_leader
+        self.supervisor.send(zk_election::GetElectionMetrics).await.expect("supervisor alive").is_leader
     }
 }

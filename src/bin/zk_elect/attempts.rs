@@ -41,7 +41,7 @@ where
 {
     let relevant = |meta: &tracing::Metadata<'_>| {
         RECORDING.load(Ordering::Relaxed)
-            && (meta.target().starts_with("zk_election::session") || meta.target().starts_with("zookeeper_client"))
+            && zk_election::session::LOG_TARGETS.iter().any(|target| meta.target().starts_with(target))
     };
     Recorder.with_filter(filter_fn(relevant).with_max_level_hint(LevelFilter::DEBUG))
 }

@@ -3,7 +3,7 @@
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
-use zk_election::session::SessionFailed;
+use zk_election::port::SessionFailed;
 use zk_election::{ConnectionState, ConnectionStateChanged, LeaderChanged, LeadershipEvent, ZkError};
 
 /// A message from the library, as the main loop sees it.

@@ -12,7 +12,9 @@
 //! A deliberately small HTTP/1.1 responder: one request per connection (`Connection: close`),
 //! the request head read within a deadline and a size limit, any body ignored, 404 for other
 //! paths, 405 for other methods. It serves only where `--http` says and never fails the command:
-//! a broken connection ends that connection alone.
+//! a broken connection ends that connection alone. The HTTP/1.1 plumbing is `wire.rs`.
+
+mod wire;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -20,15 +22,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tracing::debug;
-use zk_election::session::Lease;
+use zk_election::port::Lease;
 use zk_election::{ConnectionState, LeaderChanged};
 
 use crate::commands::Failure;
 use crate::output::{Event, Output};
+use wire::{parse_head, read_head, respond, write_all, HeadError};
 
 /// Longest request head (request line and headers) we read.
 const MAX_HEAD: usize = 8 * 1024;
@@ -187,24 +190,6 @@ async fn accept_loop(listener: TcpListener, shared: Rc<Shared>) {
     }
 }
 
-/// A request as far as we care: its method and path (without the query).
-#[derive(Debug, PartialEq, Eq)]
-struct Request {
-    method: String,
-    path: String,
-}
-
-/// Why a request head could not be taken.
-#[derive(Debug, PartialEq, Eq)]
-enum HeadError {
-    /// Malformed: 400.
-    Bad,
-    /// Longer than [`MAX_HEAD`] or [`MAX_HEADERS`]: 431.
-    TooLarge,
-    /// The client closed, or sent nothing in time: no answer.
-    Gone,
-}
-
 async fn serve_connection(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     let head = tokio::time::timeout(READ_HEAD_WITHIN, read_head(&mut stream)).await.unwrap_or(Err(HeadError::Gone));
@@ -238,128 +223,6 @@ async fn serve_connection(mut stream: TcpStream, shared: &Shared) -> std::io::Re
             respond(&mut stream, if healthy { 200 } else { 503 }, "application/json", &[], body.as_bytes()).await
         }
         _ => watch_leader(stream, shared.leader.clone()).await,
-    }
-}
-
-/// Reads up to the blank line that ends a request head.
-async fn read_head(stream: &mut (impl AsyncRead + Unpin)) -> Result<Vec<u8>, HeadError> {
-    let mut head = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    loop {
-        let read = stream.read(&mut chunk).await.map_err(|_| HeadError::Gone)?;
-        if read == 0 {
-            return Err(HeadError::Gone);
-        }
-        let searched_from = head.len().saturating_sub(3);
-        head.extend_from_slice(&chunk[..read]);
-        if let Some(end) = head_end(&head[searched_from..]) {
-            head.truncate(searched_from + end);
-            return Ok(head);
-        }
-        if head.len() > MAX_HEAD {
-            return Err(HeadError::TooLarge);
-        }
-    }
-}
-
-/// Where the head in `bytes` ends (after `\r\n\r\n`, or `\n\n` from lenient clients), if it does.
-fn head_end(bytes: &[u8]) -> Option<usize> {
-    (0..bytes.len()).find_map(|i| {
-        let rest = &bytes[i..];
-        if rest.starts_with(b"\r\n\r\n") {
-            Some(i + 4)
-        } else if rest.starts_with(b"\n\n") {
-            Some(i + 2)
-        } else {
-            None
-        }
-    })
-}
-
-/// The method and path of a request head; checks the request line and the shape of headers.
-fn parse_head(head: &[u8]) -> Result<Request, HeadError> {
-    if head.len() > MAX_HEAD {
-        return Err(HeadError::TooLarge);
-    }
-    let head = std::str::from_utf8(head).map_err(|_| HeadError::Bad)?;
-    let mut lines = head.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line));
-    let request_line = lines.next().ok_or(HeadError::Bad)?;
-    let mut parts = request_line.split(' ');
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(HeadError::Bad);
-    };
-    let token =
-        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !token(method) || !matches!(version, "HTTP/1.0" | "HTTP/1.1") {
-        return Err(HeadError::Bad);
-    }
-    let mut headers = 0;
-    for line in lines.filter(|line| !line.is_empty()) {
-        headers += 1;
-        if headers > MAX_HEADERS {
-            return Err(HeadError::TooLarge);
-        }
-        match line.split_once(':') {
-            Some((name, _value)) if token(name) => {}
-            _ => return Err(HeadError::Bad),
-        }
-    }
-    // Origin form (`/path?query`), or absolute form (`http://host/path`) as proxies send it.
-    let path = match target.strip_prefix("http://") {
-        Some(rest) => rest.find('/').map_or("/", |slash| &rest[slash..]),
-        None if target.starts_with('/') => target,
-        None => return Err(HeadError::Bad),
-    };
-    let path = path.split(['?', '#']).next().unwrap_or(path);
-    Ok(Request { method: method.to_owned(), path: path.to_owned() })
-}
-
-/// Writes a whole response and closes the connection.
-async fn respond(
-    stream: &mut TcpStream,
-    status: u16,
-    content_type: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<()> {
-    let mut response = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n",
-        reason(status),
-        body.len()
-    );
-    for (name, value) in headers {
-        response.push_str(&format!("{name}: {value}\r\n"));
-    }
-    response.push_str("\r\n");
-    let mut bytes = response.into_bytes();
-    bytes.extend_from_slice(body);
-    write_all(stream, &bytes).await?;
-    close(stream).await;
-    Ok(())
-}
-
-/// Closes our side, then reads (and drops) what the client still sends, briefly: closing a
-/// socket with unread data resets the connection, which may discard the response in flight.
-async fn close(stream: &mut TcpStream) {
-    let _ = stream.shutdown().await;
-    let drain = async {
-        let mut sink = [0u8; 1024];
-        let mut left: usize = 64 * 1024;
-        while left > 0 {
-            match stream.read(&mut sink).await {
-                Ok(0) | Err(_) => break,
-                Ok(read) => left = left.saturating_sub(read),
-            }
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
-}
-
-async fn write_all(stream: &mut (impl AsyncWrite + Unpin), bytes: &[u8]) -> std::io::Result<()> {
-    match tokio::time::timeout(WRITE_WITHIN, stream.write_all(bytes)).await {
-        Ok(result) => result,
-        Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "client does not read")),
     }
 }
 
@@ -437,69 +300,10 @@ fn state_name(state: ConnectionState) -> &'static str {
     }
 }
 
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        431 => "Request Header Fields Too Large",
-        503 => "Service Unavailable",
-        _ => "",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use uuid::Uuid;
-
-    fn parse(head: &str) -> Result<Request, HeadError> {
-        parse_head(head.as_bytes())
-    }
-
-    #[test]
-    fn request_heads() {
-        let get = |path: &str| Ok(Request { method: "GET".into(), path: path.into() });
-        assert_eq!(parse("GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n"), get("/metrics"));
-        assert_eq!(parse("GET /leader?pretty=1 HTTP/1.0\n\n"), get("/leader"));
-        assert_eq!(parse("GET http://h:1/healthz HTTP/1.1\r\n\r\n"), get("/healthz"));
-        assert_eq!(parse("POST /leader HTTP/1.1\r\nContent-Length: 3\r\n\r\n").unwrap().method, "POST");
-        for bad in [
-            "GET /metrics\r\n\r\n",
-            "GET  /metrics HTTP/1.1\r\n\r\n",
-            "GET /metrics HTTP/2\r\n\r\n",
-            "GET metrics HTTP/1.1\r\n\r\n",
-            "G(T /metrics HTTP/1.1\r\n\r\n",
-            "GET /metrics HTTP/1.1\r\nno colon\r\n\r\n",
-            "GET /metrics HTTP/1.1\r\n: empty name\r\n\r\n",
-        ] {
-            assert_eq!(parse(bad), Err(HeadError::Bad), "{bad:?}");
-        }
-        let many = format!("GET / HTTP/1.1\r\n{}\r\n", "A: b\r\n".repeat(MAX_HEADERS + 1));
-        assert_eq!(parse(&many), Err(HeadError::TooLarge));
-    }
-
-    #[test]
-    fn heads_end_at_the_blank_line() {
-        assert_eq!(head_end(b"GET / HTTP/1.1\r\n\r\nbody"), Some(18));
-        assert_eq!(head_end(b"GET / HTTP/1.1\n\n"), Some(16));
-        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: x\r\n"), None);
-    }
-
-    #[tokio::test]
-    async fn heads_are_read_with_a_limit() {
-        let (mut client, mut server) = tokio::io::duplex(64 * 1024);
-        client.write_all(b"GET /leader HTTP/1.1\r\nHost: x\r\n\r\nextra").await.unwrap();
-        assert_eq!(read_head(&mut server).await.unwrap(), b"GET /leader HTTP/1.1\r\nHost: x\r\n\r\n");
-        let (mut client, mut server) = tokio::io::duplex(64 * 1024);
-        client.write_all(&vec![b'a'; MAX_HEAD + 2048]).await.unwrap();
-        assert_eq!(read_head(&mut server).await, Err(HeadError::TooLarge));
-        drop(client);
-        let (client, mut server) = tokio::io::duplex(1024);
-        drop(client);
-        assert_eq!(read_head(&mut server).await, Err(HeadError::Gone));
-    }
 
     #[test]
     fn leader_documents() {

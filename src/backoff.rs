@@ -1,8 +1,7 @@
-//! Capped exponential backoff with jitter between client builds.
+//! Capped exponential backoff with jitter: between client builds, and between retries of a
+//! refused leader-node write.
 
 use std::time::Duration;
-
-use rand::Rng;
 
 use crate::config::Backoff;
 
@@ -12,7 +11,7 @@ use crate::config::Backoff;
 pub(crate) fn delay(policy: Backoff, failures: u32) -> Duration {
     let exponent = failures.saturating_sub(1).min(20);
     let base = policy.initial.saturating_mul(1u32 << exponent).min(policy.max);
-    base.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+    base.mul_f64(crate::random::in_range(0.5..=1.0))
 }
 
 #[cfg(test)]

@@ -1,20 +1,22 @@
-//! The three subcommands, each a loop over what the library tells us and the reasons to stop.
+//! The three subcommands, each a loop over what the library tells us and the reasons to stop
+//! (`run`, which also starts and stops a command, is `run.rs`).
 
-use std::process::ExitStatus;
+mod run;
+
+pub use run::run;
+
 use std::time::Duration;
 
 use actix::prelude::*;
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::time::Instant;
-use tracing::{debug, info};
+use tracing::info;
 use uuid::Uuid;
 use zk_election::session::SubscribeFailures;
 use zk_election::{
-    Confirm, ElectionConfig, ElectionError, ElectionSupervisor, LeaderRetriever, LeadershipEvent, Resign,
-    SessionConfig, Stop, StopSession, Subscribe, SubscribeLeader, ZkSession,
+    Confirm, ElectionConfig, ElectionError, ElectionSupervisor, LeaderRetriever, LeadershipEvent, SessionConfig,
+    StopElection, StopRetriever, StopSession, Subscribe, SubscribeLeader, ZkSession,
 };
 
-use crate::child::{self, Child};
 use crate::cli::{Common, ElectionArgs};
 use crate::deadline;
 use crate::http::Sidecar;
@@ -229,25 +231,20 @@ impl Campaign {
         }
     }
 
-    /// Leaves the election: our leader node and latch node are deleted. `Resign { rejoin: false }`
-    /// is the same as `Stop`; it is what `run` sends when its command ended by itself.
+    /// Leaves the election: our leader node and latch node are deleted.
     ///
     /// Prints `revoked` first if we lead: a successor may be granted as soon as our latch node is
-    /// gone, and no event reaches us after `Stop`, so this is the last moment at which every line
-    /// about our leadership still comes before anything the successor prints.
+    /// gone, and no event reaches us after `StopElection`, so this is the last moment at which
+    /// every line about our leadership still comes before anything the successor prints.
     ///
     /// Answers whether we handed leadership over: we led, and our nodes are deleted.
-    async fn leave(mut self, resign: bool, out: Output) -> bool {
+    async fn leave(mut self, out: Output) -> bool {
         let led = self.granted.take().is_some();
         if led {
             self.published = None;
             out.emit(Event::Revoked);
         }
-        let result = if resign {
-            self.supervisor.send(Resign { rejoin: false }).await
-        } else {
-            self.supervisor.send(Stop).await
-        };
+        let result = self.supervisor.send(StopElection).await;
         match result {
             Ok(Ok(())) => led,
             Ok(Err(ElectionError::Stopped)) | Err(_) => false,
@@ -282,7 +279,7 @@ pub async fn campaign(
         }
     };
     info!(?reason, "stopping");
-    let handed_over = campaign.leave(false, out).await;
+    let handed_over = campaign.leave(out).await;
     stop_retriever(retriever).await;
     connected.close(handed_over, out).await;
     Ok(0)
@@ -324,150 +321,6 @@ pub async fn observe(
 
 async fn stop_retriever(retriever: Option<Addr<LeaderRetriever>>) {
     if let Some(retriever) = retriever {
-        let _ = retriever.send(Stop).await;
+        let _ = retriever.send(StopRetriever).await;
     }
-}
-
-/// The command of `run` while it runs.
-struct Running {
-    child: Child,
-    /// When we asked it to stop: the moment SIGKILL follows. `None` while it may run.
-    kill_at: Option<Instant>,
-}
-
-/// What happened to the running command.
-enum ChildEvent {
-    Exited(std::io::Result<ExitStatus>),
-    GraceOver,
-}
-
-/// The next thing that happens to the running command; pending forever if none runs.
-async fn child_event(running: &mut Option<Running>) -> ChildEvent {
-    let Some(running) = running else { return std::future::pending().await };
-    let kill_at = running.kill_at;
-    tokio::select! {
-        status = running.child.wait() => ChildEvent::Exited(status),
-        _ = async { tokio::time::sleep_until(kill_at.expect("guarded")).await }, if kill_at.is_some() => ChildEvent::GraceOver,
-    }
-}
-
-/// Reports the exit of the command; returns its exit code.
-fn report_exit(status: std::io::Result<ExitStatus>, out: Output) -> ExitCode {
-    match status {
-        Ok(status) => {
-            let (code, signal) = child::exit_code(status);
-            out.emit(Event::ChildExited { code, signal });
-            code
-        }
-        Err(err) => {
-            out.emit(Event::Error(&format!("cannot wait for the command: {err}")));
-            1
-        }
-    }
-}
-
-/// Asks the command to stop: SIGTERM now, SIGKILL when the grace period is over.
-fn ask_to_stop(running: &mut Running, grace: Duration) {
-    if running.kill_at.is_none() {
-        debug!(pid = running.child.pid(), "sending SIGTERM to the command");
-        running.child.terminate();
-        running.kill_at = Some(Instant::now() + grace);
-    }
-}
-
-/// Stops the command (SIGTERM, SIGKILL after `grace`) and waits until it is gone.
-async fn stop_child(mut running: Running, grace: Duration, out: Output) {
-    ask_to_stop(&mut running, grace);
-    let mut running = Some(running);
-    loop {
-        match child_event(&mut running).await {
-            ChildEvent::Exited(status) => {
-                report_exit(status, out);
-                return;
-            }
-            ChildEvent::GraceOver => {
-                let running = running.as_mut().expect("still running");
-                debug!(pid = running.child.pid(), "grace period over: killing the command's tree");
-                running.child.kill();
-                running.kill_at = None;
-            }
-        }
-    }
-}
-
-/// `run`: run the command while leading.
-pub async fn run(
-    common: Common,
-    session: SessionConfig,
-    args: ElectionArgs,
-    grace: Duration,
-    command: Vec<String>,
-    out: Output,
-) -> Result<ExitCode, Failure> {
-    let mut termination = Termination::install().map_err(|err| format!("cannot watch signals and stdin: {err}"))?;
-    let mut connected = Connected::start(&common, session, out).await?;
-    let mut campaign = Campaign::join(&connected, &common, &args).await?;
-    let retriever = connected.retrieve_for_sidecar(&common, &args.leader_path).await?;
-    let mut running: Option<Running> = None;
-    // `Some(code)` once the command ended by itself (or could not start): leave with its code.
-    let own_exit = loop {
-        tokio::select! {
-            reason = termination.wait() => {
-                info!(?reason, "stopping");
-                break None;
-            }
-            Some(input) = connected.next_input() => match input {
-                Input::Connection(state) => out.emit(Event::Connection(state)),
-                Input::Leadership(event) => campaign.on_event(event, out).await,
-                // Only observers subscribe to these; campaigns hear them from the supervisor.
-                Input::Leader(_) | Input::SessionFailed(_) => {}
-            },
-            event = child_event(&mut running) => match event {
-                ChildEvent::Exited(status) => {
-                    let asked = running.take().is_some_and(|r| r.kill_at.is_some());
-                    let code = report_exit(status, out);
-                    if !asked {
-                        break Some(code);
-                    }
-                }
-                ChildEvent::GraceOver => {
-                    let running = running.as_mut().expect("still running");
-                    debug!(pid = running.child.pid(), "grace period over: killing the command's tree");
-                    running.child.kill();
-                    running.kill_at = None;
-                }
-            },
-        }
-        match (&mut running, campaign.published) {
-            // Leadership lost while the command runs: ask it to stop.
-            (Some(child), None) => ask_to_stop(child, grace),
-            // Leading with a published leader node and nothing running: start the command.
-            (None, Some(published)) => {
-                let env = [
-                    ("ZK_ELECT_FENCING_TOKEN", published.fencing_token.to_string()),
-                    ("ZK_ELECT_LEADER_SESSION_ID", published.leader_session.to_string()),
-                    ("ZK_ELECT_ADDRESS", args.address.clone()),
-                ];
-                match Child::spawn(&command, &env, out.is_json()).await {
-                    Ok(child) => {
-                        out.emit(Event::ChildStarted { pid: child.pid() });
-                        running = Some(Running { child, kill_at: None });
-                    }
-                    Err(err) => {
-                        out.emit(Event::Error(&format!("cannot start {:?}: {err}", command[0])));
-                        break Some(child::spawn_failure_code(&err));
-                    }
-                }
-            }
-            _ => {}
-        }
-    };
-    // Never leave the election while the command may still act as leader.
-    if let Some(running) = running.take() {
-        stop_child(running, grace, out).await;
-    }
-    let handed_over = campaign.leave(own_exit.is_some(), out).await;
-    stop_retriever(retriever).await;
-    connected.close(handed_over, out).await;
-    Ok(own_exit.unwrap_or(0))
 }

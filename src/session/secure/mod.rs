@@ -7,9 +7,12 @@ use actix::prelude::*;
 use tracing::{info, warn};
 use zookeeper_client::{Client, Connector};
 
-use super::ZkSession;
+#[cfg(feature = "tls")]
+mod tls;
+
+use super::{convert, ZkSession};
 use crate::config::SessionConfig;
-use crate::error::ZkError;
+use crate::zk::ZkError;
 
 /// The session's security settings, loaded.
 #[derive(Debug, Default)]
@@ -25,14 +28,14 @@ pub(super) struct Security {
 #[cfg(feature = "tls")]
 #[derive(Debug)]
 enum Tls {
-    Loaded(crate::secure::TlsReloader),
+    Loaded(tls::TlsReloader),
     Unusable(crate::secure::TlsConfig, String),
 }
 
 #[cfg(feature = "tls")]
 impl Tls {
     fn load(config: crate::secure::TlsConfig) -> Tls {
-        match crate::secure::TlsReloader::new(config.clone()) {
+        match tls::TlsReloader::new(config.clone()) {
             Ok(reloader) => Tls::Loaded(reloader),
             Err(err) => Tls::Unusable(config, err.to_string()),
         }
@@ -68,7 +71,10 @@ impl Security {
         }
         #[cfg(feature = "sasl")]
         if let Some(sasl) = config.sasl() {
-            connector = connector.with_sasl(sasl.client_options());
+            connector = connector.with_sasl(zookeeper_client::SaslOptions::digest_md5(
+                sasl.user().to_owned(),
+                sasl.password().to_owned(),
+            ));
         }
         #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
@@ -78,7 +84,7 @@ impl Security {
             }
             match tls {
                 Tls::Loaded(reloader) => {
-                    connector = connector.with_tls(crate::secure::TlsConfig::client_options(&reloader.certs));
+                    connector = connector.with_tls(reloader.client_options());
                 }
                 Tls::Unusable(_, reason) => {
                     return Err(ZkError::Tls(crate::secure::TlsFailure {
@@ -120,11 +126,11 @@ impl Security {
 pub(super) async fn connect(connector: Connector, connect_string: &str, tls: bool) -> Result<Client, ZkError> {
     #[cfg(feature = "tls")]
     if tls {
-        return connector.secure_connect(connect_string).await.map_err(ZkError::from);
+        return connector.secure_connect(connect_string).await.map_err(convert::error);
     }
     #[cfg(not(feature = "tls"))]
     let _ = tls;
-    connector.connect(connect_string).await.map_err(ZkError::from)
+    connector.connect(connect_string).await.map_err(convert::error)
 }
 
 impl ZkSession {
@@ -165,7 +171,7 @@ impl ZkSession {
 
     #[cfg(feature = "tls")]
     fn reload_tls(&mut self) {
-        use crate::secure::Reload;
+        use tls::Reload;
         let Some(Tls::Loaded(reloader)) = &mut self.security.tls else { return };
         match reloader.reload() {
             Reload::Unchanged => {}
