@@ -134,6 +134,9 @@ mod random;
 pub mod retrieval;
 pub mod secure;
 pub mod session;
+#[cfg(feature = "simulation")]
+#[cfg_attr(docsrs, doc(cfg(feature = "simulation")))]
+pub mod simulation;
 pub mod supervisor;
 pub mod telemetry;
 #[cfg(feature = "testkit")]

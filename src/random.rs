@@ -24,6 +24,12 @@ pub(crate) fn in_range(range: std::ops::RangeInclusive<f64>) -> f64 {
     RNG.with(|rng| rng.borrow_mut().gen_range(range))
 }
 
+/// Seeds this thread's generator: every later choice on this thread follows from `seed`.
+#[cfg(feature = "simulation")]
+pub(crate) fn seed(seed: u64) {
+    RNG.with(|rng| *rng.borrow_mut() = StdRng::seed_from_u64(seed));
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -1,0 +1,281 @@
+//! The election against a simulated ZooKeeper: a sweep of seeded runs full of faults, a seed
+//! replayed to the byte, and named scenarios.
+//!
+//! `cargo test --release --features simulation --test simulation` runs the CI-sized sweep;
+//! `SIM_SEEDS=N` runs N seeds, `SIM_SEED=S` replays one (and prints its event log).
+
+use std::time::Duration;
+
+use zk_election::simulation::{run, Fault, Outcome, SimConfig};
+use zk_election::ConnectionLossPolicy;
+
+fn seeds() -> Vec<u64> {
+    if let Ok(seed) = std::env::var("SIM_SEED") {
+        return vec![seed.parse().expect("SIM_SEED is a number")];
+    }
+    let count = std::env::var("SIM_SEEDS").ok().and_then(|n| n.parse().ok()).unwrap_or(300);
+    let first = std::env::var("SIM_FIRST_SEED").ok().and_then(|n| n.parse().ok()).unwrap_or(1);
+    (first..first + count).collect()
+}
+
+fn report(outcome: &Outcome) -> String {
+    let mut text = format!(
+        "seed {} broke: {}\nreplay: SIM_SEED={} cargo test --release --features simulation --test simulation sweep -- --nocapture\nevents up to the violation:\n",
+        outcome.seed,
+        outcome.violations.join("; "),
+        outcome.seed
+    );
+    let tail = outcome.log.len().saturating_sub(60);
+    for line in &outcome.log[tail..] {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
+}
+
+#[test]
+fn sweep() {
+    let seeds = seeds();
+    let replay = seeds.len() == 1;
+    let mut simulated = std::time::Duration::ZERO;
+    let mut faults = 0;
+    let mut failed = Vec::new();
+    for seed in seeds.iter().copied() {
+        let outcome = run(SimConfig::seeded(seed));
+        if replay {
+            for line in &outcome.log {
+                println!("{line}");
+            }
+        }
+        simulated += outcome.simulated;
+        faults += outcome.faults;
+        if !outcome.violations.is_empty() {
+            failed.push(report(&outcome));
+        }
+    }
+    for failure in &failed {
+        eprintln!("{failure}");
+    }
+    println!("seeds={} simulated_s={} faults={} violations={}", seeds.len(), simulated.as_secs(), faults, failed.len());
+    assert!(failed.is_empty(), "{} of {} seeds broke a property", failed.len(), seeds.len());
+}
+
+/// Runs `script` (faults at fixed moments, in ms) on `processes` processes under `policy`.
+fn scenario(processes: usize, policy: ConnectionLossPolicy, script: Vec<(u64, Fault)>) -> Outcome {
+    scenario_with(processes, policy, script, |_| {})
+}
+
+fn scenario_with(
+    processes: usize,
+    policy: ConnectionLossPolicy,
+    script: Vec<(u64, Fault)>,
+    adjust: impl FnOnce(&mut SimConfig),
+) -> Outcome {
+    let mut config = SimConfig::seeded(7);
+    config.processes = processes;
+    config.policy = policy;
+    config.session_timeout = TIMEOUT;
+    config.settle = TIMEOUT * 3 + Duration::from_secs(7);
+    config.window = Duration::from_secs(20);
+    config.script = Some(script.into_iter().map(|(ms, fault)| (Duration::from_millis(ms), fault)).collect());
+    adjust(&mut config);
+    run(config)
+}
+
+/// The session timeout of the scenarios.
+const TIMEOUT: Duration = Duration::from_secs(4);
+
+fn ms(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+fn assert_holds(name: &str, outcome: &Outcome) {
+    assert!(outcome.violations.is_empty(), "{name}: {}", report(outcome));
+    assert!(outcome.log.iter().any(|line| line.contains("settled: one leader")), "{name}: never judged settled");
+}
+
+use zk_election::ConnectionLossPolicy::{SessionTolerant, Standard};
+
+#[test]
+fn one_seed_replays_to_the_byte() {
+    let first = run(SimConfig::seeded(42));
+    let again = run(SimConfig::seeded(42));
+    assert!(first.log.len() > 200, "a run of a minute logs more than {} events", first.log.len());
+    assert_eq!(first.log, again.log, "the same seed gave another run");
+    assert_ne!(first.log, run(SimConfig::seeded(43)).log, "two seeds gave the same run");
+}
+
+/// Found by the sweep (seed 300): a participant that resigned while ZooKeeper was unreachable
+/// could not delete its node; stopped before the reconnect, its latch forgot the node, which
+/// then stood in line for as long as the session lived (and, first in line, blocked the
+/// election for good).
+#[test]
+fn a_node_a_resign_could_not_delete_goes_when_the_election_stops_before_the_reconnect() {
+    let outcome = scenario(
+        2,
+        Standard,
+        vec![
+            (3000, Fault::QuorumLoss { span: ms(3000) }),
+            (3500, Fault::Resign { process: 1 }),
+            (4000, Fault::StopAndRejoin { process: 1, after: ms(4000) }),
+        ],
+    );
+    assert_holds("resign and stop while unreachable", &outcome);
+}
+
+/// Found by the sweep (seed 977): a follower that lags served a listing in which our own node,
+/// deleted meanwhile by an operator, still stood first; the latch granted on it, with an older
+/// token than the successor already leading. The latch now proves its node at ZooKeeper's
+/// leader before it leads.
+#[test]
+fn a_lagging_follower_cannot_grant_on_a_deleted_node() {
+    // The first in line's node and then its successor's are deleted; the successor's server
+    // lags a second behind, and lists the second node as first after the third has led.
+    let outcome = scenario_with(
+        4,
+        Standard,
+        vec![
+            (2000, Fault::SlowFollower { server: 1, lag: ms(1000), span: ms(8000) }),
+            (2000, Fault::SlowFollower { server: 2, lag: ms(1000), span: ms(8000) }),
+            (3000, Fault::DeleteLatchNode { nth: 0 }),
+            (3300, Fault::DeleteLatchNode { nth: 0 }),
+        ],
+        // The seed that places the successor on a lagging follower.
+        |config| config.seed = 114,
+    );
+    assert_holds("stale listing", &outcome);
+}
+
+/// Found by the sweep (seed 696): a tolerant leader partitioned while an operator deleted its
+/// node was granted again as soon as its lease held after the reconnect, before its latch heard
+/// of the deletion. Only a latch that proved its place grants now.
+#[test]
+fn a_tolerant_leader_whose_node_went_while_cut_off_is_not_granted_again() {
+    let outcome = scenario(
+        3,
+        SessionTolerant,
+        vec![
+            (3000, Fault::Partition { process: 0, span: ms(2500) }),
+            (3000, Fault::Partition { process: 1, span: ms(2500) }),
+            (3000, Fault::Partition { process: 2, span: ms(2500) }),
+            (4000, Fault::DeleteLatchNode { nth: 0 }),
+        ],
+    );
+    assert_holds("tolerant re-grant", &outcome);
+}
+
+/// CURATOR-696: a session that expired during a partition; the reconnect must not take its
+/// old node (or the path it had) for ours.
+#[test]
+fn curator_696_a_leader_whose_session_expired_while_cut_off_starts_over() {
+    for policy in [Standard, SessionTolerant] {
+        let outcome = scenario(3, policy, vec![(3000, Fault::Partition { process: 0, span: TIMEOUT * 2 })]);
+        assert_holds("expired while cut off", &outcome);
+    }
+}
+
+/// CURATOR-620: two reconnects in quick succession must not interleave into two leaders.
+#[test]
+fn curator_620_two_reconnects_in_a_row() {
+    for policy in [Standard, SessionTolerant] {
+        let script =
+            (0..3).flat_map(|p| [(3000, Fault::Cut { process: p }), (3010, Fault::Cut { process: p })]).collect();
+        assert_holds("two reconnects", &scenario(3, policy, script));
+    }
+}
+
+/// CURATOR-645: candidates that reset each other forever (the latch path deleted under them,
+/// again and again) must still settle.
+#[test]
+fn curator_645_repeated_resets_settle() {
+    let script = (0..8).map(|i| (2000 + i * 300, Fault::DeleteLatchPath)).collect();
+    assert_holds("repeated resets", &scenario(4, Standard, script));
+}
+
+/// CURATOR-498: the answer of a create lost with the connection; the retry must find the
+/// node it made (protection mode), and a closing session's late answer must delete nothing of
+/// the leader's.
+#[test]
+fn curator_498_a_create_whose_answer_was_lost() {
+    let outcome = scenario(
+        3,
+        Standard,
+        vec![
+            (0, Fault::LoseNextAnswer { process: 1 }),
+            (0, Fault::LoseNextAnswer { process: 2 }),
+            (3000, Fault::Restart { process: 1, after: ms(10) }),
+            (3000, Fault::LoseNextAnswer { process: 1 }),
+            (5000, Fault::Resign { process: 0 }),
+            (5000, Fault::LoseNextAnswer { process: 0 }),
+        ],
+    );
+    assert_holds("lost create answers", &outcome);
+}
+
+/// CURATOR-518: resigning (or stopping) twice in a row must not leave a candidate that never
+/// contends again: at the end everyone stands in line.
+#[test]
+fn curator_518_resigning_twice_still_contends() {
+    let outcome = scenario(
+        3,
+        Standard,
+        vec![
+            (3000, Fault::Resign { process: 0 }),
+            (3002, Fault::Resign { process: 0 }),
+            (4000, Fault::StopAndRejoin { process: 1, after: ms(1) }),
+            (4001, Fault::StopAndRejoin { process: 1, after: ms(1) }),
+        ],
+    );
+    assert_holds("resign twice", &outcome);
+}
+
+/// apache/helix#641: a create under way while the process is frozen past its session's
+/// expiry must not leave an ephemeral node that nobody owns in line.
+#[test]
+fn helix_641_a_create_under_way_when_the_session_expires() {
+    let outcome = scenario(
+        2,
+        Standard,
+        vec![
+            // The resign's new create is answered while the process is frozen past expiry.
+            (3000, Fault::Resign { process: 1 }),
+            (3001, Fault::Pause { process: 1, span: TIMEOUT * 2 }),
+            (13000, Fault::Resign { process: 0 }),
+            (13001, Fault::Pause { process: 0, span: TIMEOUT * 2 }),
+        ],
+    );
+    assert_holds("create across expiry", &outcome);
+}
+
+/// ClickHouse#116690: a server handed a new session out on reconnect without expiring the old
+/// one. Trusting it (as `zookeeper-client` does) leaves a leader whose node belongs to a
+/// session that will expire, and whose watches are gone: it goes on believing it leads after
+/// its node is deleted. The session treats a changed ID as a lost session.
+#[test]
+fn clickhouse_116690_a_new_session_id_on_reconnect() {
+    let script = vec![(3000, Fault::SilentNewSession { process: 0 }), (3000, Fault::Cut { process: 0 })];
+    let trusted = scenario_with(3, Standard, script.clone(), |config| config.detect_new_session_ids = false);
+    assert!(
+        trusted.violations.iter().any(|v| v.starts_with("settles once faults end")),
+        "trusting a new session ID should leave a second leader: {:?}",
+        trusted.violations
+    );
+    assert_holds("new session ID", &scenario(3, Standard, script));
+}
+
+/// A request the server applied whose answer was lost: the leader's own write of its node, and
+/// its resignation.
+#[test]
+fn an_applied_request_whose_answer_was_lost() {
+    let outcome = scenario(
+        2,
+        Standard,
+        vec![
+            (3000, Fault::LoseNextAnswer { process: 0 }),
+            (3000, Fault::DeleteLeaderNode),
+            (6000, Fault::LoseNextAnswer { process: 0 }),
+            (6000, Fault::Resign { process: 0 }),
+        ],
+    );
+    assert_holds("lost answers", &outcome);
+}
