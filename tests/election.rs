@@ -13,7 +13,7 @@ use zk_election::testkit::{FaultProxy, ZkServer};
 use zk_election::zk::{Acl, AuthId, Create, Delete, GetChildren, NodeAcl, NodeMode, Permission, SetData, Stat};
 use zk_election::{
     Confirm, ConnectionState, ElectionConfig, ElectionError, ElectionSupervisor, GetElectionMetrics, HasLeadership,
-    LeaderInfo, LeaderInfoCodec, LeadershipEvent, StopElection, StopSession, ZkSession,
+    LeaderInfo, LeaderInfoCodec, LeadershipEvent, Resign, StopElection, StopSession, ZkSession,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -541,55 +541,114 @@ async fn waiting_participant_whose_node_is_deleted_rejoins_at_once() {
     }
 }
 
+/// A leader behind a fault proxy, with a session that outlives its requests (they give up
+/// after 1 s, the session after 10), a contender queued behind it and an observer.
+struct CutOffLeader {
+    _server: ZkServer,
+    proxy: std::sync::Arc<FaultProxy>,
+    session: Addr<ZkSession>,
+    states: States,
+    supervisor: Addr<ElectionSupervisor>,
+    events: Events,
+    next: Participant,
+    observer: Addr<ZkSession>,
+    _observer_states: States,
+}
+
+impl CutOffLeader {
+    async fn start() -> CutOffLeader {
+        let server = ZkServer::start().expect("zookeeper");
+        let proxy = std::sync::Arc::new(FaultProxy::for_connect_string(&server.connect_string()).expect("proxy"));
+        let config = ElectionConfig::builder(LATCH).build().unwrap();
+        let patient = zk_election::SessionConfig::builder(proxy.connect_string())
+            .session_timeout(10 * SECOND)
+            .request_timeout(SECOND)
+            .build()
+            .unwrap();
+        let (session, states) = session_with(patient).await;
+        let supervisor = ElectionSupervisor::start(session.clone(), config.clone());
+        let mut events = subscribe(&supervisor, COMPONENT, "old:1", LEADER, true).await;
+        let (observer, observer_states) = connected_session(&server.connect_string(), 4 * SECOND).await;
+        let granted = expect_grant(&mut events, 5 * SECOND).await;
+        await_leader_node(&observer, "old:1", granted, 5 * SECOND).await;
+        let next = join_with(&server.connect_string(), "next:2", true, config, 4 * SECOND).await;
+        await_children(&observer, LATCH, 2, 5 * SECOND).await;
+        // Granted, published: all before what the test does.
+        events.try_drain();
+        CutOffLeader {
+            _server: server,
+            proxy,
+            session,
+            states,
+            supervisor,
+            events,
+            next,
+            observer,
+            _observer_states: observer_states,
+        }
+    }
+
+    /// Stops the election into a partition: the stop's requests give up after 1 s, then the
+    /// connection breaks and they are lost with it (as when a real partition outlasts TCP).
+    async fn stop_while_cut_off(&mut self) {
+        let stopped = self.supervisor.send(StopElection).await.unwrap();
+        assert!(matches!(stopped, Err(ElectionError::StopFailed(_))), "{stopped:?}");
+        self.cut().await;
+        assert!(read(&self.observer, LEADER).await.is_some(), "the old leader's node cannot be gone yet");
+    }
+
+    async fn cut(&mut self) {
+        let cutter = self.proxy.clone();
+        tokio::task::spawn_blocking(move || cutter.cut()).await.expect("cut");
+        expect_state(&mut self.states, ConnectionState::Suspended, 5 * SECOND).await;
+    }
+
+    /// Heals the partition: the same session comes back, and the stopped supervisor must
+    /// finish leaving. Had its latch node stayed, it would stand first in line for as long as
+    /// the session lived: nobody else could lead.
+    async fn heal_and_expect_the_next_to_lead(&mut self) {
+        self.proxy.pass();
+        let next_granted = expect_grant(&mut self.next.events, 5 * SECOND).await;
+        await_leader_node(&self.observer, "next:2", next_granted, 5 * SECOND).await;
+        let metrics = self.session.send(GetSessionMetrics).await.unwrap();
+        assert_eq!((metrics.reconnects, metrics.sessions_lost), (1, 0), "the old session must have survived");
+        assert!(self.events.try_drain().is_empty(), "a stopped election spoke");
+    }
+}
+
 #[actix_rt::test]
 async fn stop_cut_off_from_zookeeper_leaves_after_the_reconnect() {
     init_tracing();
-    let server = ZkServer::start().expect("zookeeper");
-    let proxy = std::sync::Arc::new(FaultProxy::for_connect_string(&server.connect_string()).expect("proxy"));
-    let config = ElectionConfig::builder(LATCH).build().unwrap();
-    // A session that outlives the stop's requests: they give up after 1 s, the session after 10.
-    let patient = zk_election::SessionConfig::builder(proxy.connect_string())
-        .session_timeout(10 * SECOND)
-        .request_timeout(SECOND)
-        .build()
-        .unwrap();
-    let (old_session, mut old_states) = session_with(patient).await;
-    let old_supervisor = ElectionSupervisor::start(old_session.clone(), config.clone());
-    let mut old_events = subscribe(&old_supervisor, "jobmanager", "old:1", LEADER, true).await;
-    let (observer, _s) = connected_session(&server.connect_string(), 4 * SECOND).await;
-    let granted = expect_grant(&mut old_events, 5 * SECOND).await;
-    await_leader_node(&observer, "old:1", granted, 5 * SECOND).await;
-    let mut next = join_with(&server.connect_string(), "next:2", true, config, 4 * SECOND).await;
-    await_children(&observer, LATCH, 2, 5 * SECOND).await;
-
-    old_events.try_drain(); // granted, published: all before the stop
-                            // The stop's request goes into a partition and gives up after 1 s; then the connection
-                            // breaks and the request is lost with it (as when a real partition outlasts TCP).
-    proxy.blackhole();
-    let stopped = old_supervisor.send(StopElection).await.unwrap();
-    assert!(matches!(stopped, Err(ElectionError::StopFailed(_))), "{stopped:?}");
-    let cutter = proxy.clone();
-    tokio::task::spawn_blocking(move || cutter.cut()).await.expect("cut");
-    expect_state(&mut old_states, ConnectionState::Suspended, 5 * SECOND).await;
-    assert!(read(&observer, LEADER).await.is_some(), "the old leader's node cannot be gone yet");
-    proxy.pass();
-    // The same session comes back and the stopped supervisor finishes leaving. Before, its
-    // latch node stood first in line for as long as the session lived: nobody else could lead.
-    let next_granted = expect_grant(&mut next.events, 5 * SECOND).await;
-    await_leader_node(&observer, "next:2", next_granted, 5 * SECOND).await;
-    let metrics = old_session.send(GetSessionMetrics).await.unwrap();
-    assert_eq!((metrics.reconnects, metrics.sessions_lost), (1, 0), "the old session must have survived");
-    assert!(old_events.try_drain().is_empty(), "a stopped election spoke");
+    let mut old = CutOffLeader::start().await;
+    old.proxy.blackhole();
+    old.stop_while_cut_off().await;
+    old.heal_and_expect_the_next_to_lead().await;
 
     // Once it has left, the stopped supervisor has nothing more to do after a reconnect.
-    let cutter = proxy.clone();
-    tokio::task::spawn_blocking(move || cutter.cut()).await.expect("cut");
-    expect_state(&mut old_states, ConnectionState::Suspended, 5 * SECOND).await;
-    proxy.pass();
-    expect_state(&mut old_states, ConnectionState::Reconnected { same_session: true }, 5 * SECOND).await;
+    let before = old.session.send(GetSessionMetrics).await.unwrap();
+    old.cut().await;
+    old.proxy.pass();
+    expect_state(&mut old.states, ConnectionState::Reconnected { same_session: true }, 5 * SECOND).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let again = old_session.send(GetSessionMetrics).await.unwrap();
-    assert_eq!(again.total_requests(), metrics.total_requests(), "a stopped supervisor left twice");
+    let again = old.session.send(GetSessionMetrics).await.unwrap();
+    assert_eq!(again.total_requests(), before.total_requests(), "a stopped supervisor left twice");
+}
+
+/// The simulation found this (seed 300): a resign that could not delete the latch node, then a
+/// stop before the reconnect. The latch had moved on to rejoining and forgot the node it could
+/// not delete; nothing deleted it after the reconnect.
+#[actix_rt::test]
+async fn resign_then_stop_cut_off_from_zookeeper_leaves_every_node_after_the_reconnect() {
+    init_tracing();
+    let mut old = CutOffLeader::start().await;
+    old.proxy.blackhole();
+    // Accepted at once; the latch's delete and rejoin go into the partition.
+    old.supervisor.send(Resign::new(COMPONENT)).await.unwrap().expect("resign");
+    old.events.until(5 * SECOND, |e| matches!(e, LeadershipEvent::Revoked { .. })).await;
+    old.stop_while_cut_off().await;
+    old.heal_and_expect_the_next_to_lead().await;
+    // Every node of the old session went: the latch holds the successor's node alone.
+    await_children(&old.observer, LATCH, 1, 5 * SECOND).await;
 }
 
 #[actix_rt::test]

@@ -123,6 +123,26 @@ fn a_node_a_resign_could_not_delete_goes_when_the_election_stops_before_the_reco
     assert_holds("resign and stop while unreachable", &outcome);
 }
 
+/// Found on a real server (tests/election.rs): the same, with the stop coming while the
+/// resign's delete was still under way in a partition. The latch handed over only what had
+/// failed already, and the node under way stood in line for as long as the session lived.
+#[test]
+fn a_node_whose_delete_is_under_way_goes_when_the_election_stops() {
+    let outcome = scenario(
+        2,
+        Standard,
+        vec![
+            (3000, Fault::Partition { process: 0, span: ms(1500) }),
+            (3000, Fault::Partition { process: 1, span: ms(1500) }),
+            (3100, Fault::Resign { process: 0 }),
+            (3100, Fault::Resign { process: 1 }),
+            (3200, Fault::StopAndRejoin { process: 0, after: ms(6000) }),
+            (3200, Fault::StopAndRejoin { process: 1, after: ms(6000) }),
+        ],
+    );
+    assert_holds("stop while a resign's delete is under way", &outcome);
+}
+
 /// Found by the sweep (seed 977): a follower that lags served a listing in which our own node,
 /// deleted meanwhile by an operator, still stood first; the latch granted on it, with an older
 /// token than the successor already leading. The latch now proves its node at ZooKeeper's

@@ -10,47 +10,46 @@ use crate::port::Freshness;
 use crate::zk::{Create, Delete, Exists, GetChildren, NodeMode, Parents, ZkError};
 
 impl LeaderLatch {
-    /// Deletes the nodes of ours that must go; what cannot be confirmed gone stays listed for
-    /// the next attempt (after a reconnect in the same session).
+    /// Deletes the nodes of ours that must go, and looks for the nodes creates of unknown
+    /// outcome may have made; what cannot be confirmed gone stays listed for the next attempt
+    /// (after a reconnect in the same session).
     pub(super) fn delete_stale(&mut self, ctx: &mut Context<Self>) {
         if !self.link.has_session() {
             return;
         }
-        for path in std::mem::take(&mut self.stale_nodes) {
+        for path in self.cleanup.start_deletes() {
             // Acted on even when stale: whatever the epoch, the node must go.
             self.port.ask_any(ctx, Delete::new(path.clone()), move |act, result, _, _ctx| match result {
-                Ok(()) | Err(ZkError::NoNode) => debug!(node = %path, "stale latch node deleted"),
+                Ok(()) | Err(ZkError::NoNode) => {
+                    debug!(node = %path, "stale latch node deleted");
+                    act.cleanup.deleted(&path);
+                }
                 Err(err) if err.is_transient() => {
                     debug!(node = %path, error = %err, "stale latch node not deleted yet");
-                    if act.link.has_session() && !act.stale_nodes.contains(&path) {
-                        act.stale_nodes.push(path);
-                    }
+                    act.cleanup.delete_failed(&path);
                 }
-                Err(err) => warn!(node = %path, error = %err, "cannot delete stale latch node"),
+                Err(err) => {
+                    warn!(node = %path, error = %err, "cannot delete stale latch node");
+                    act.cleanup.deleted(&path);
+                }
             });
         }
-        if self.stale_prefixes.is_empty() {
+        let prefixes = self.cleanup.start_listing();
+        if prefixes.is_empty() {
             return;
         }
-        let prefixes = std::mem::take(&mut self.stale_prefixes);
         self.port.ask_any(ctx, GetChildren::new(self.latch_path.clone()), move |act, result, _, ctx| match result {
             Ok(children) => {
                 let names: Vec<&str> = prefixes.iter().filter_map(|prefix| prefix.rsplit('/').next()).collect();
-                for child in children.iter().filter(|child| names.iter().any(|name| child.starts_with(name))) {
-                    act.stale_nodes.push(format!("{}/{child}", act.latch_path));
-                }
+                let found = children.iter().filter(|child| names.iter().any(|name| child.starts_with(name)));
+                let found: Vec<String> = found.map(|child| format!("{}/{child}", act.latch_path)).collect();
+                act.cleanup.listed(&prefixes, found);
                 act.delete_stale(ctx);
             }
-            Err(ZkError::NoNode) => {}
-            Err(_) if act.link.has_session() => act.stale_prefixes.extend(prefixes),
-            Err(_) => {}
+            // No latch path: no node of ours under it either.
+            Err(ZkError::NoNode) => act.cleanup.listed(&prefixes, []),
+            Err(_) => act.cleanup.listing_failed(&prefixes),
         });
-    }
-
-    /// The session that owned our stale nodes is gone, and its ephemeral nodes with it.
-    pub(super) fn forget_stale(&mut self) {
-        self.stale_nodes.clear();
-        self.stale_prefixes.clear();
     }
 
     /// Creates our node (under the name prefix of an earlier create whose outcome is open, if
@@ -66,7 +65,7 @@ impl LeaderLatch {
             // landed without an answer was listed by the reset already.)
             Freshness::Stale => {
                 if let Ok(created) = result {
-                    act.stale_nodes.push(created.path);
+                    act.cleanup.add_node(created.path);
                     act.delete_stale(ctx);
                 }
             }

@@ -18,6 +18,7 @@
 //! place changes only in `LeaderLatch::change_place`, which tells the owner when leadership
 //! comes or goes: it cannot be gained or lost without the owner hearing of it.
 
+mod cleanup;
 mod join;
 mod messages;
 mod state;
@@ -29,6 +30,7 @@ use tracing::{debug, field, info, info_span, Span};
 use crate::policy::ConnectionLossPolicy;
 use crate::port::{ConnectionStateChanged, OwnsPort, Port, Subscription, WatchFired, ZooKeeper};
 use crate::zk::{ConnectionState, GetChildren, GuardedMulti, NodeAcl, WatchEvent, WriteOp, ZkError};
+use cleanup::Cleanup;
 pub use messages::*;
 pub use state::participants_in_order;
 use state::{Link, Place, Standing, WatchSlot};
@@ -43,13 +45,10 @@ pub struct LeaderLatch {
     owner: Recipient<LatchEvent>,
     link: Link,
     place: Place,
-    /// Nodes of ours that must go (left behind by a reset or a resign) but whose delete has not
-    /// been confirmed yet. While our session lives they would stand in line forever, ahead of
+    /// Nodes of ours that must go (left behind by a reset or a resign, or made by creates of
+    /// unknown outcome). While our session lives they would stand in line forever, ahead of
     /// everyone, so they are deleted again on every reconnect until the server confirms.
-    stale_nodes: Vec<String>,
-    /// Name prefixes of creates whose outcome is unknown and that a reset overtook: if such a
-    /// node exists in our session it is just as stale.
-    stale_prefixes: Vec<String>,
+    cleanup: Cleanup,
     stats: LatchMetrics,
     /// The span current where the latch was made (the election's): the parent of the port's
     /// `latch{node}` span.
@@ -93,8 +92,7 @@ impl LeaderLatch {
             owner,
             link: Link::Down,
             place: Place::Outside,
-            stale_nodes: Vec::new(),
-            stale_prefixes: Vec::new(),
+            cleanup: Cleanup::default(),
             stats: LatchMetrics::default(),
             parent_span: Span::current(),
         }
@@ -141,9 +139,9 @@ impl LeaderLatch {
         });
         match left {
             // The previous node may belong to an older session; delete it so it cannot lead.
-            Place::InLine { node, .. } => self.stale_nodes.push(node.path),
+            Place::InLine { node, .. } => self.cleanup.add_node(node.path),
             // A create whose answer we never got may have left a node behind.
-            Place::Joining { prefix } | Place::Unsure { prefix } => self.stale_prefixes.push(prefix),
+            Place::Joining { prefix } | Place::Unsure { prefix } => self.cleanup.add_prefix(prefix),
             Place::Outside => {}
         }
         self.delete_stale(ctx);
@@ -291,15 +289,19 @@ impl Handler<Requeue> for LeaderLatch {
     fn handle(&mut self, msg: Requeue, ctx: &mut Context<Self>) {
         let _span = self.port.span().clone().entered();
         if let (Some(node), false) = (self.place.node().map(|node| node.path.clone()), msg.with.is_empty()) {
-            // Taken out of the reset's hands: this delete carries the owner's writes.
+            // Taken out of the reset's hands: this delete carries the owner's writes. Under way,
+            // the node is still ours to hand over should we stop.
             self.change_place(|_| Place::Outside);
+            self.cleanup.add_deleting(node.clone());
             let mut ops = msg.with;
             ops.push(WriteOp::Delete { path: node.clone(), version: None });
             let multi = GuardedMulti { guard: node.clone(), guard_version: None, ops };
             // Acted on even when stale: the reset below starts a new epoch at once.
-            self.port.ask_any(ctx, multi, move |act, result, _, ctx| {
-                if result.is_err() {
-                    act.stale_nodes.push(node);
+            self.port.ask_any(ctx, multi, move |act, result, _, ctx| match result {
+                Ok(_) => act.cleanup.deleted(&node),
+                // Our node alone, then (or the guard found it gone: the delete confirms that).
+                Err(_) => {
+                    act.cleanup.delete_failed(&node);
                     act.delete_stale(ctx);
                 }
             });
@@ -322,11 +324,8 @@ impl Handler<StopLatch> for LeaderLatch {
             left = place;
             Place::Outside
         });
-        let mut leftovers = Leftovers {
-            node: None,
-            stale: std::mem::take(&mut self.stale_nodes),
-            unsure: std::mem::take(&mut self.stale_prefixes),
-        };
+        let (stale, unsure) = std::mem::take(&mut self.cleanup).into_leftovers();
+        let mut leftovers = Leftovers { node: None, stale, unsure };
         match left {
             Place::InLine { node, .. } => leftovers.node = Some(node.path),
             Place::Joining { prefix } | Place::Unsure { prefix } => leftovers.unsure.push(prefix),

@@ -126,12 +126,12 @@ impl LeaderLatch {
             ConnectionState::Reconnected { same_session: false } => {
                 self.link = Link::Up;
                 // Whatever the old session owned is gone (or goes when the server expires it).
-                self.forget_stale();
+                self.cleanup.forget();
                 self.reset(ctx);
             }
             ConnectionState::Lost => {
                 self.link = Link::Down;
-                self.forget_stale();
+                self.cleanup.forget();
                 // The node (if any) went with the session; the reset after the reconnect
                 // lists it as stale all the same. Watches and requests under way are void.
                 self.change_place(|place| match place {

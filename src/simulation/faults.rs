@@ -107,9 +107,16 @@ pub(crate) fn schedule(
         }
     };
     let mut plan = Vec::with_capacity(faults);
+    let mut last: Option<(Duration, ProcessId)> = None;
     for _ in 0..faults {
-        let at = ms(rng, 500, window.as_millis() as u64);
-        let process = rng.gen_range(0..processes);
+        // A third of the faults strike the process the previous one struck, soon after: bugs
+        // hide in compounds (a resign, then a stop, while a partition holds the first's
+        // request), which faults spread evenly over the window would hardly ever make.
+        let (at, process) = match last {
+            Some((previous, process)) if rng.gen_bool(0.35) => (previous + ms(rng, 0, 400), process),
+            _ => (ms(rng, 500, window.as_millis() as u64), rng.gen_range(0..processes)),
+        };
+        last = Some((at, process));
         let fault = match rng.gen_range(0..100) {
             0..=11 => Fault::Cut { process },
             12..=23 => Fault::Partition { process, span: span(rng) },
