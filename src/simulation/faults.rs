@@ -26,6 +26,11 @@ pub enum Fault {
     QuorumLoss { span: Duration },
     /// The next request of the process is applied, but its answer is lost with the connection.
     LoseNextAnswer { process: ProcessId },
+    /// The next request of the process reaches a server its session has moved away from: it
+    /// is answered `SessionMoved`, then the connection closes. ZooKeeper does not apply such a
+    /// request; the simulation applies it half the time, so that the election must treat the
+    /// outcome as unknown, as `ZkError::SessionMoved` documents.
+    SessionMoved { process: ProcessId },
     /// At its next reconnect the process gets a new session ID without any expiry of the old
     /// one (a server bug: ClickHouse Keeper's #116690).
     SilentNewSession { process: ProcessId },
@@ -61,6 +66,7 @@ impl Fault {
             | Fault::Partition { process, .. }
             | Fault::Pause { process, .. }
             | Fault::LoseNextAnswer { process }
+            | Fault::SessionMoved { process }
             | Fault::SilentNewSession { process }
             | Fault::Resign { process }
             | Fault::StopAndRejoin { process, .. }
@@ -123,7 +129,8 @@ pub(crate) fn schedule(
             24..=35 => Fault::Pause { process, span: span(rng) },
             36..=40 => Fault::ServerCrash { server: rng.gen_range(0..servers), span: span(rng) },
             41..=43 => Fault::QuorumLoss { span: span(rng) },
-            44..=49 => Fault::LoseNextAnswer { process },
+            44..=46 => Fault::LoseNextAnswer { process },
+            47..=49 => Fault::SessionMoved { process },
             50..=52 => Fault::SilentNewSession { process },
             53..=57 => {
                 Fault::SlowFollower { server: rng.gen_range(1..servers.max(2)), lag: ms(rng, 5, 1500), span: span(rng) }

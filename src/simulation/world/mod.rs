@@ -59,6 +59,7 @@ struct Process {
     incarnations: Vec<Incarnation>,
     partitioned_until: Option<Instant>,
     lose_next_answer: bool,
+    session_moved: bool,
     silent_new_session: bool,
 }
 

@@ -147,6 +147,9 @@ impl World {
                 };
                 self.ensemble.touch(session, now);
                 let asked = describe(&request);
+                if std::mem::take(&mut self.processes[process].session_moved) {
+                    return self.refuse_moved(conn, process, server, session, xid, request, watch, ctx);
+                }
                 let result = self.serve(server, session, &request, watch, ctx);
                 self.note(format!(
                     "p{process} s{server} {asked}{} → {}",
@@ -160,6 +163,31 @@ impl World {
                 self.send_down(conn, Down::Answer { xid, result }, ctx);
             }
         }
+    }
+
+    /// Answers `SessionMoved` (having applied the request or not, as the seed decides), and
+    /// closes the connection once the answer had time to arrive.
+    #[allow(clippy::too_many_arguments)]
+    fn refuse_moved(
+        &mut self,
+        conn: ConnId,
+        process: ProcessId,
+        server: usize,
+        session: i64,
+        xid: u64,
+        request: Request,
+        watch: Option<u64>,
+        ctx: &mut Context<Self>,
+    ) {
+        let applied = self.rng.gen_bool(0.5);
+        if applied {
+            // Whatever it did, the client hears only that the session moved.
+            let _ = self.serve(server, session, &request, watch, ctx);
+        }
+        let asked = describe(&request);
+        self.note(format!("p{process} s{server} {asked} → session moved (applied: {applied})"));
+        self.send_down(conn, Down::Answer { xid, result: Err(ZkError::SessionMoved) }, ctx);
+        ctx.run_later(Duration::from_millis(400), move |world, ctx| world.close(conn, ctx));
     }
 
     pub(super) fn connect(

@@ -94,6 +94,7 @@ impl World {
                 ctx.run_later(span, |world, ctx| world.regain_quorum(ctx));
             }
             Fault::LoseNextAnswer { process } => self.processes[process].lose_next_answer = true,
+            Fault::SessionMoved { process } => self.processes[process].session_moved = true,
             Fault::SilentNewSession { process } => self.processes[process].silent_new_session = true,
             Fault::SlowFollower { server, lag, span } => {
                 if server > 0 && server < self.config.servers {
@@ -307,6 +308,7 @@ impl Actor for World {
                 incarnations: Vec::new(),
                 partitioned_until: None,
                 lose_next_answer: false,
+                session_moved: false,
                 silent_new_session: false,
             });
             let at = Duration::from_millis(self.rng_range(0, 500));
