@@ -43,7 +43,7 @@ impl ElectionSupervisor {
         let Lifecycle::Running { held, .. } = &mut self.lifecycle else { return };
         match event {
             LatchEvent::IsLeader { node, czxid } => {
-                *held = Some(Held { node, fencing_token: czxid });
+                *held = Some(Held { node, fencing_token: czxid, lease_end: None });
                 // Held from now on: whether we may lead is a new question.
                 self.with_lead(|act, lead| {
                     if let Some(lead) = lead {

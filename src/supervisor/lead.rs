@@ -7,16 +7,20 @@
 //! this file, so no other part of the supervisor can make one. Every message the supervisor
 //! takes but `StopElection` reaches its handler through [`Checked`], which runs `with_lead`
 //! first: a process resumed after a pause steps down before it answers or does anything else,
-//! not when the session's report of the lapse reaches it.
+//! not when the session's report of the lapse reaches it. And while grants stand, the
+//! supervisor wakes itself at the lease's end ([`ElectionSupervisor::watch_lease_end`]): a
+//! contender hears of the lapse even when no message comes, whatever the session is doing.
 
 use actix::dev::MessageResponse;
 use actix::prelude::*;
+use tokio::time::Instant;
 use tracing::info;
 
 use super::{ElectionSupervisor, Lifecycle};
 use crate::contender::ElectionError;
 use crate::latch::LatchEvent;
 use crate::metrics::ElectionMetrics;
+use crate::port::Lease;
 
 /// Proof, for the length of one call, that we may act as leader: we hold the latch (this is
 /// our latch node and its fencing token) and the session's lease holds.
@@ -54,6 +58,36 @@ impl ElectionSupervisor {
         }
         act(self, lead.as_ref())
     }
+
+    /// While grants stand on the latch we hold, keeps one wake-up armed at the lease's end that
+    /// checks again (and so revokes once the lease is over). One wake-up per extension; a lease
+    /// that ends earlier than the one armed for (a new session's) is armed for anew.
+    pub(super) fn watch_lease_end(&mut self, ctx: &mut Context<Self>) {
+        let granted = self.contenders.values().any(|c| c.role().granted().is_some());
+        let until = self.lease.as_ref().and_then(Lease::until);
+        let Lifecycle::Running { held: Some(held), .. } = &mut self.lifecycle else { return };
+        let now = Instant::now();
+        // A lease already over: the check that just ran revoked what stood on it.
+        let (Some(until), true) = (until.filter(|until| *until > now), granted) else { return };
+        match held.lease_end {
+            Some((armed, _)) if armed <= until => return,
+            Some((_, earlier)) => _ = ctx.cancel_future(earlier),
+            None => {}
+        }
+        let wait = until - now;
+        let wake = ctx.run_later(wait, move |act, ctx| {
+            let _span = act.port.span().clone().entered();
+            // Ours, not a wake-up armed since for another hold of the latch.
+            if let Lifecycle::Running { held: Some(held), .. } = &mut act.lifecycle {
+                if held.lease_end.is_some_and(|(armed, _)| armed == until) {
+                    held.lease_end = None;
+                }
+            }
+            act.with_lead(|_, _| ());
+            act.watch_lease_end(ctx);
+        });
+        held.lease_end = Some((until, wake));
+    }
 }
 
 /// A message the supervisor handles only after the lease check: its handler gets a
@@ -75,7 +109,9 @@ macro_rules! checked_handlers {
 
             fn handle(&mut self, msg: $message, ctx: &mut Context<Self>) -> $reply {
                 let _span = self.port.span().clone().entered();
-                self.with_lead(|act, lead| Checked::<$message>::checked(act, msg, lead, ctx))
+                let reply = self.with_lead(|act, lead| Checked::<$message>::checked(act, msg, lead, ctx));
+                self.watch_lease_end(ctx);
+                reply
             }
         }
     )*};

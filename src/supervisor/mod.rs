@@ -55,6 +55,9 @@ struct Held {
     /// leader is the lowest live latch node, and every node created later has a larger czxid,
     /// so successive leaders' tokens strictly increase (ARCHITECTURE.md, "Fencing").
     fencing_token: i64,
+    /// A wake-up at the end of the lease while grants stand, and the end it is armed for
+    /// (`lead.rs`).
+    lease_end: Option<(tokio::time::Instant, SpawnHandle)>,
 }
 
 /// The election supervisor for one latch path. Start it with [`ElectionSupervisor::start`].
