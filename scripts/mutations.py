@@ -15,6 +15,7 @@ is reported as such, never silently skipped.
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -88,11 +89,29 @@ MUTATIONS = [
      "src/port/lease.rs",
      "self.until().is_some_and(|until| at < until)",
      "self.until().is_some_and(|_until| at == at)"),
+    ("M17", "the supervisor waits to be told of a lapse (no wake-up at the lease's end)",
+     "src/supervisor/lead.rs",
+     "                self.watch_lease_end(ctx);\n",
+     ""),
 ]
 
 
+# A mutant that makes the simulation spin at one simulated instant never ends: that is caught
+# too (CI would time out), after this long.
+TIMEOUT_S = 900
+
+
 def run(cmd, cwd, env):
-    return subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # A session of its own, so that a timeout kills cargo and the test binary it runs.
+    with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          start_new_session=True) as child:
+        try:
+            out, _ = child.communicate(timeout=TIMEOUT_S)
+            return subprocess.CompletedProcess(cmd, child.returncode, out)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            out, _ = child.communicate()
+            return subprocess.CompletedProcess(cmd, -1, out + "\nTIMEOUT\n")
 
 
 def main():
@@ -126,6 +145,8 @@ def main():
                     f.write(source)
             if "error[" in result.stdout or "could not compile" in result.stdout:
                 outcome, by = "does not compile", ""
+            elif result.returncode == -1:
+                outcome, by = "caught", f"the simulation no longer ends (killed after {TIMEOUT_S} s)"
             elif result.returncode == 0:
                 outcome, by = "**survived**", ""
             else:

@@ -142,7 +142,8 @@ impl Figures {
         let woke = median(&self.woken);
         let per_kind: BTreeMap<String, f64> =
             self.by_kind.iter().map(|(k, v)| (k.clone(), *v as f64 / HERD_FAILOVERS as f64)).collect();
-        let met = requests <= 4.0 && woke <= 1.0;
+        // 5 since the successor proves its node at the leader before it leads (TESTING.md, bug 2).
+        let met = requests <= 5.0 && woke <= 1.0;
         Outcome {
             rows: vec![
                 row(
@@ -154,7 +155,7 @@ impl Figures {
                         median(&self.others_requests),
                         median(&self.others_busy)
                     ),
-                    "≤ 4 / 1",
+                    "≤ 5 / 1",
                     Some(met),
                 ),
                 row(
@@ -176,7 +177,7 @@ impl Figures {
                 "requests_by_kind_per_failover": per_kind,
                 "latch_watches_fired_per_failover": self.woken,
                 "failover_ms": self.latency.summary(),
-                "target": "<= 4 requests, 1 woken",
+                "target": "<= 5 requests, 1 woken",
                 "met": met,
             }),
         }

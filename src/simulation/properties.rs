@@ -13,15 +13,30 @@
 //! - **No grant on a node long gone**: such a zombie grant is heard no later than a round trip
 //!   after the deletion (a latch that trusted a lagging follower's listing would grant a second
 //!   later).
-//! - **Nothing after stop**: a contender hears nothing once its election was stopped.
+//! - **Leadership ends with the lease**: a contender that leads is told it no longer does
+//!   within [`LEASE_GRACE`] of its session's lease ending, whether or not anything else happens
+//!   in its process (a supervisor that waits for news of the lapse lets a contender lead on a
+//!   session the server may have expired).
+//! - **The leader node is written by the latch holder only**: every write of the leader node
+//!   lands while the writing session owns the latch node whose czxid its fencing token is (the
+//!   guard of the publish; checked by the world as the write commits).
+//! - **Nothing after stop**: a contender hears nothing once its `StopElection` was answered
+//!   (events the supervisor sent before it handled the stop may still arrive, and no longer
+//!   count).
 //! - **Confirmed or revoked, never both**: no confirm is accepted, and no publish reported, for
 //!   a leader session the contender was told is revoked.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::port::Lease;
+
+/// How long after its lease's end a contender may still believe it leads: the revoke is one
+/// timer (rounded up to the millisecond) and one message away.
+pub(crate) const LEASE_GRACE: Duration = Duration::from_millis(5);
 
 /// What a contender was told, and did, as the checker follows it.
 #[derive(Debug, Default)]
@@ -32,8 +47,10 @@ pub(crate) struct Claims {
     revoked: BTreeSet<Uuid>,
     /// The grant last received, not yet revoked.
     granted: Option<(Uuid, i64)>,
-    /// The election was stopped: nothing may reach the contender any more.
+    /// The election is being stopped: the contender considers itself revoked.
     pub stopped: bool,
+    /// Its stop was answered: nothing may reach the contender any more.
+    stop_returned: bool,
 }
 
 /// What a contender heard or was answered.
@@ -58,6 +75,9 @@ pub(crate) struct Violation {
 pub(crate) struct Checker {
     /// The largest token granted so far, and to which node (by czxid it is one node).
     highest_token: Option<i64>,
+    /// Leading contenders whose lease ended without a known end instant (the session gone),
+    /// and since when the checker has seen them so.
+    lapsed_since: BTreeMap<String, Instant>,
 }
 
 /// One contender as the checker sees it at a step.
@@ -72,8 +92,13 @@ pub(crate) struct Seen<'a> {
 impl Claims {
     /// Records what the contender heard; answers the property it broke, if any.
     pub fn hear(&mut self, heard: &Heard) -> Option<Violation> {
-        if self.stopped {
+        if self.stop_returned {
             return Some(Violation { property: "nothing after stop", detail: format!("{heard:?} after the stop") });
+        }
+        if self.stopped {
+            // Sent before the supervisor handled the stop (a resign just before it, say): the
+            // contender no longer counts it.
+            return None;
         }
         match heard {
             Heard::Granted { leader_session, fencing_token } => self.granted = Some((*leader_session, *fencing_token)),
@@ -107,11 +132,16 @@ impl Claims {
         None
     }
 
-    /// The election stops: the contender considers itself revoked from now on.
+    /// The contender asks its election to stop: it considers itself revoked from now on.
     pub fn stop(&mut self) {
         self.stopped = true;
         self.leading = None;
         self.granted = None;
+    }
+
+    /// The stop was answered: from now on nothing may reach the contender.
+    pub fn stop_returned(&mut self) {
+        self.stop_returned = true;
     }
 }
 
@@ -136,6 +166,32 @@ impl Checker {
         (leaders.len() > 1)
             .then(|| Violation { property: "one leader", detail: format!("both lead: {}", leaders.join(", ")) })
     }
+
+    /// At one instant: nobody leads more than [`LEASE_GRACE`] past its lease's end.
+    pub fn lease_ends_leadership(&mut self, contenders: &[Seen<'_>]) -> Option<Violation> {
+        let now = Instant::now();
+        let leading: BTreeSet<&str> =
+            contenders.iter().filter(|seen| seen.claims.leading.is_some()).map(|seen| seen.name).collect();
+        self.lapsed_since.retain(|name, _| leading.contains(name.as_str()));
+        let mut late = Vec::new();
+        for seen in contenders.iter().filter(|seen| seen.claims.leading.is_some()) {
+            let ended = match seen.lease.until() {
+                Some(until) if until <= now => until,
+                Some(_) => {
+                    self.lapsed_since.remove(seen.name);
+                    continue;
+                }
+                None => *self.lapsed_since.entry(seen.name.to_owned()).or_insert(now),
+            };
+            if now.saturating_duration_since(ended) > LEASE_GRACE {
+                late.push(format!("{} ({} ms after its lease)", seen.name, now.duration_since(ended).as_millis()));
+            }
+        }
+        (!late.is_empty()).then(|| Violation {
+            property: "leadership ends with the lease",
+            detail: format!("still leads: {}", late.join(", ")),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -153,6 +209,8 @@ mod tests {
             "confirmed or revoked, never both"
         );
         claims.stop();
+        assert!(claims.hear(&Heard::Revoked).is_none(), "an event sent before the stop was handled counts for nothing");
+        claims.stop_returned();
         assert_eq!(claims.hear(&Heard::Revoked).unwrap().property, "nothing after stop");
         let mut checker = Checker::default();
         assert!(checker.granted("a", 7).is_none() && checker.granted("a", 7).is_none());

@@ -96,13 +96,23 @@ pub(crate) struct Hangup {
     pub conn: ConnId,
 }
 
-/// The contender of election `election` of incarnation `incarnation` of `process` heard
-/// `event`.
+/// The contender of election `election` of incarnation `incarnation` of `process` was told
+/// `told`.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct Report {
     pub process: ProcessId,
     pub incarnation: usize,
     pub election: usize,
-    pub event: LeadershipEvent,
+    pub told: Told,
+}
+
+/// What a contender reports.
+#[derive(Debug)]
+pub(crate) enum Told {
+    /// An event of its election.
+    Event(LeadershipEvent),
+    /// Its `StopElection` was answered: every event the supervisor sent before handling it has
+    /// been reported before this, and nothing may follow.
+    StopReturned,
 }

@@ -86,6 +86,19 @@ impl SimSession {
         }
     }
 
+    /// The lease lapsed while connected: announced as `Suspended` (as `ZkSession`'s
+    /// `Unvouched`), until evidence makes it hold again ([`SimSession::vouch`]).
+    pub(super) fn unvouch_if_lapsed(&mut self) {
+        let lapsed = !self.lease.holds();
+        if let Phase::Connected { vouched, .. } = &mut self.phase {
+            if *vouched && lapsed {
+                *vouched = false;
+                self.tell_lease();
+                self.announce(ConnectionState::Suspended);
+            }
+        }
+    }
+
     /// The lease holds again after a lapse while connected: announced like a reconnect.
     pub(super) fn vouch(&mut self) {
         let holds = self.lease.holds();
@@ -146,13 +159,7 @@ impl SimSession {
                     self.pings.insert(self.next_xid, now);
                     self.transmit(conn, Up::Ping { id: self.next_xid });
                 }
-                if vouched && !self.lease.holds() {
-                    if let Phase::Connected { vouched, .. } = &mut self.phase {
-                        *vouched = false;
-                    }
-                    self.tell_lease();
-                    self.announce(ConnectionState::Suspended);
-                }
+                self.unvouch_if_lapsed();
             }
             Phase::Suspended { session, conn, lost_at } => {
                 self.phase = Phase::Suspended { session, conn, lost_at };

@@ -365,6 +365,10 @@ impl Handler<Freeze> for SimSession {
         match (msg.0, self.frozen.take()) {
             (true, held) => self.frozen = Some(held.unwrap_or_default()),
             (false, Some(held)) => {
+                // The first thing a resumed process does is look at the time: a lease that
+                // lapsed during the pause is announced before what arrived meanwhile renews it
+                // (the real session's lease tick does the same), so that everyone hears of it.
+                self.unvouch_if_lapsed();
                 for item in held {
                     match item {
                         Held::Deliver(deliver) => self.on_down(deliver.conn, deliver.down),
@@ -372,7 +376,6 @@ impl Handler<Freeze> for SimSession {
                         Held::Call(call, reply) => self.on_call(call, reply),
                     }
                 }
-                // The first thing a resumed process does: look at the time.
                 self.on_tick();
             }
             (false, None) => {}

@@ -18,12 +18,14 @@ use tokio::time::Instant;
 use super::client::SimSession;
 use super::ensemble::Ensemble;
 use super::properties::{Checker, Claims, Heard, Violation};
-use super::wire::{incarnation_of, ConnId, ProcessId, Report};
+use super::wire::{incarnation_of, ConnId, ProcessId, Report, Told};
 use super::{Outcome, SimConfig, COMPONENT, LATCH, LEADER_PATH};
+use crate::codec::LeaderInfoCodec;
 use crate::config::ElectionConfig;
 use crate::contender::{Confirm, LeadershipEvent, StopElection, Subscribe};
-use crate::port::Lease;
+use crate::port::{Lease, Request};
 use crate::supervisor::ElectionSupervisor;
+use crate::zk::WriteOp;
 
 /// How long after its node's deletion a grant may still be heard: the proof of the node and
 /// the grant travel at most this long (the network's slowest round trip), and the deletion's
@@ -47,6 +49,8 @@ struct Incarnation {
     session: Addr<SimSession>,
     lease: Lease,
     supervisor: Option<Addr<ElectionSupervisor>>,
+    /// The current election's contender.
+    contender: Option<Addr<SimContender>>,
     /// What each election of this incarnation's contender was told, the current one last.
     elections: Vec<Claims>,
     /// Crashed or quit: nothing it does counts any more.
@@ -154,6 +158,59 @@ impl World {
             .any(|child| tree.get(&format!("{LATCH}/{child}")).is_some_and(|node| node.stat.czxid == token))
     }
 
+    /// A write of `session` just committed, over a leader node that `owner_before` owned (if
+    /// it existed): whoever writes the leader node must own the latch node whose czxid the
+    /// written fencing token is (what the publish's guard is for). A delete of another
+    /// session's leader node that is no replacement is logged, not judged: a leaving process
+    /// deletes its stale leader node by version, and ZooKeeper cannot tell that node from a
+    /// successor's replacement of it at the same version (TESTING.md, "Known races").
+    pub(super) fn judge_leader_write(&mut self, session: i64, request: &Request, owner_before: Option<i64>) {
+        let ops: Vec<WriteOp> = match request {
+            Request::Create(create) => vec![WriteOp::Create {
+                path: create.path.clone(),
+                data: create.data.clone(),
+                mode: create.mode,
+                acl: create.acl.clone(),
+            }],
+            Request::SetData(set) => {
+                vec![WriteOp::SetData { path: set.path.clone(), data: set.data.clone(), version: set.version }]
+            }
+            Request::Delete(delete) => vec![WriteOp::Delete { path: delete.path.clone(), version: delete.version }],
+            Request::Multi(multi) => multi.ops.clone(),
+            _ => Vec::new(),
+        };
+        let mut written = false;
+        let mut deleted = false;
+        for op in &ops {
+            match op {
+                WriteOp::Create { path, data, .. } | WriteOp::SetData { path, data, .. } if path == LEADER_PATH => {
+                    written = true;
+                    let token = LeaderInfoCodec::Bincode.decode(data).ok().and_then(|info| info.fencing_token);
+                    if !token.is_some_and(|token| self.owns_latch_node(session, token)) {
+                        self.violate(Violation {
+                            property: "the leader node is written by the latch holder only",
+                            detail: format!(
+                                "{session:#x} wrote the leader node with token {token:?} without its latch node"
+                            ),
+                        });
+                    }
+                }
+                WriteOp::Delete { path, .. } if path == LEADER_PATH => deleted = true,
+                _ => {}
+            }
+        }
+        if let (true, false, Some(owner)) = (deleted, written, owner_before.filter(|owner| *owner != session)) {
+            self.note(format!("{session:#x} deleted the leader node of {owner:#x}"));
+        }
+    }
+
+    /// Whether `session` owns the latch node created at zxid `token`.
+    fn owns_latch_node(&self, session: i64, token: i64) -> bool {
+        self.ensemble.committed().nodes().any(|(path, node)| {
+            path.starts_with(&format!("{LATCH}/")) && node.stat.czxid == token && node.stat.ephemeral_owner == session
+        })
+    }
+
     fn rng_range(&mut self, low: u64, high: u64) -> u64 {
         self.rng.gen_range(low..=high)
     }
@@ -179,6 +236,7 @@ impl World {
             session,
             lease,
             supervisor: None,
+            contender: None,
             elections: Vec::new(),
             crashed: false,
         });
@@ -200,13 +258,21 @@ impl World {
         let supervisor = ElectionSupervisor::start(current.session.clone(), config);
         current.supervisor = Some(supervisor.clone());
         let contender = SimContender { process, incarnation, election, world: ctx.address() }.start();
+        current.contender = Some(contender.clone());
         let subscribe = Subscribe::new(COMPONENT, address, LEADER_PATH, contender.recipient());
         supervisor.do_send(subscribe);
     }
 
     /// The contender of `process` was told `event`.
     fn on_report(&mut self, report: Report, ctx: &mut Context<Self>) {
-        let Report { process, incarnation, election, event } = report;
+        let Report { process, incarnation, election, told } = report;
+        let event = match told {
+            Told::Event(event) => event,
+            Told::StopReturned => {
+                self.processes[process].incarnations[incarnation].elections[election].stop_returned();
+                return;
+            }
+        };
         let heard = match &event {
             LeadershipEvent::Granted { leader_session, fencing_token, .. } => {
                 Heard::Granted { leader_session: *leader_session, fencing_token: *fencing_token }
@@ -285,8 +351,11 @@ impl World {
         if let Some(claims) = current.elections.last_mut() {
             claims.stop();
         }
-        if let Some(supervisor) = current.supervisor.take() {
-            supervisor.do_send(StopElection);
+        if let (Some(supervisor), Some(contender)) = (current.supervisor.take(), current.contender.take()) {
+            actix::spawn(async move {
+                let _ = supervisor.send(StopElection).await;
+                contender.do_send(StopReturned);
+            });
         }
     }
 }
@@ -308,12 +377,28 @@ impl Handler<LeadershipEvent> for SimContender {
     type Result = ();
 
     fn handle(&mut self, event: LeadershipEvent, _ctx: &mut Context<Self>) {
-        self.world.do_send(Report {
-            process: self.process,
-            incarnation: self.incarnation,
-            election: self.election,
-            event,
-        });
+        self.report(Told::Event(event));
+    }
+}
+
+impl SimContender {
+    fn report(&self, told: Told) {
+        let (process, incarnation, election) = (self.process, self.incarnation, self.election);
+        self.world.do_send(Report { process, incarnation, election, told });
+    }
+}
+
+/// The contender's `StopElection` was answered (sent to it, so that it reports this after
+/// every event that reached it before).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct StopReturned;
+
+impl Handler<StopReturned> for SimContender {
+    type Result = ();
+
+    fn handle(&mut self, _msg: StopReturned, _ctx: &mut Context<Self>) {
+        self.report(Told::StopReturned);
     }
 }
 

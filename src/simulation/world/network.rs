@@ -12,6 +12,7 @@ use super::{Link, World};
 use crate::port::{Answer, Request};
 use crate::simulation::ensemble::Notification;
 use crate::simulation::wire::{Closed, ConnId, Deliver, Down, ProcessId, Transmit, Up};
+use crate::simulation::LEADER_PATH;
 use crate::zk::ZkError;
 
 impl World {
@@ -255,7 +256,9 @@ impl World {
             }
             Request::Subscribe(_) => Err(ZkError::Unexpected("a subscription on the wire".into())),
             _ => {
+                let leader_owner = self.ensemble.committed().get(LEADER_PATH).map(|node| node.stat.ephemeral_owner);
                 let (index, answer, told) = self.ensemble.write(session, request, now, self.start)?;
+                self.judge_leader_write(session, request, leader_owner);
                 self.notify(told, ctx);
                 // The answering server applies the log up to the write before it answers.
                 let told = self.ensemble.catch_up(server, index);

@@ -270,7 +270,8 @@ impl World {
             .zip(&names)
             .map(|((claims, lease, holds_node), name)| Seen { name, claims, lease, holds_node: *holds_node })
             .collect();
-        if let Some(violation) = self.checker.one_leader(&seen) {
+        let violations = [self.checker.one_leader(&seen), self.checker.lease_ends_leadership(&seen)];
+        for violation in violations.into_iter().flatten() {
             self.violate(violation);
         }
         if !self.violations.is_empty() {
