@@ -4,10 +4,13 @@
 use actix::prelude::*;
 use tracing::{debug, warn};
 
-use super::state::{new_prefix, Place};
+use super::state::{new_prefix, Link, Place};
 use super::LeaderLatch;
 use crate::port::Freshness;
 use crate::zk::{Create, Delete, Exists, GetChildren, NodeMode, Parents, ZkError};
+
+/// How long a cleanup that failed while the connection was up waits before it tries again.
+const CLEANUP_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl LeaderLatch {
     /// Deletes the nodes of ours that must go, and looks for the nodes creates of unknown
@@ -19,7 +22,7 @@ impl LeaderLatch {
         }
         for path in self.cleanup.start_deletes() {
             // Acted on even when stale: whatever the epoch, the node must go.
-            self.port.ask_any(ctx, Delete::new(path.clone()), move |act, result, _, _ctx| match result {
+            self.port.ask_any(ctx, Delete::new(path.clone()), move |act, result, _, ctx| match result {
                 Ok(()) | Err(ZkError::NoNode) => {
                     debug!(node = %path, "stale latch node deleted");
                     act.cleanup.deleted(&path);
@@ -27,6 +30,7 @@ impl LeaderLatch {
                 Err(err) if err.is_transient() => {
                     debug!(node = %path, error = %err, "stale latch node not deleted yet");
                     act.cleanup.delete_failed(&path);
+                    act.retry_cleanup_if_up(ctx);
                 }
                 Err(err) => {
                     warn!(node = %path, error = %err, "cannot delete stale latch node");
@@ -48,8 +52,20 @@ impl LeaderLatch {
             }
             // No latch path: no node of ours under it either.
             Err(ZkError::NoNode) => act.cleanup.listed(&prefixes, []),
-            Err(_) => act.cleanup.listing_failed(&prefixes),
+            Err(_) => {
+                act.cleanup.listing_failed(&prefixes);
+                act.retry_cleanup_if_up(ctx);
+            }
         });
+    }
+
+    /// A cleanup request failed for want of a connection. The next reconnect tries again, but
+    /// if that reconnect was handled while the request was still under way (sent while
+    /// suspended, it failed only afterwards), no reconnect is coming: try again shortly.
+    fn retry_cleanup_if_up(&mut self, ctx: &mut Context<Self>) {
+        if self.link == Link::Up {
+            ctx.run_later(CLEANUP_RETRY, |act, ctx| act.delete_stale(ctx));
+        }
     }
 
     /// Creates our node (under the name prefix of an earlier create whose outcome is open, if

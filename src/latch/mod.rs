@@ -35,6 +35,9 @@ pub use messages::*;
 pub use state::participants_in_order;
 use state::{Link, Place, Standing, WatchSlot};
 
+/// The longest round trip of a proof of first place that the latch leads on.
+const PROOF_MAX_AGE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The latch actor; one per participant. Started by the election supervisor.
 pub struct LeaderLatch {
     port: Port,
@@ -207,10 +210,15 @@ impl LeaderLatch {
     /// have been deleted while we could not hear of it).
     fn prove_first(&mut self, node: String, ctx: &mut Context<Self>) {
         let check = GuardedMulti { guard: node.clone(), guard_version: None, ops: Vec::new() };
+        let sent = tokio::time::Instant::now();
         self.port.ask(ctx, check, move |act, result, ctx| {
             let still_ours = act.place.node().filter(|ours| ours.path == node).map(|ours| ours.czxid);
             match result {
                 Ok(_) if act.link != Link::Up => {}
+                // Proof of how things stood when the server answered: an answer that took
+                // long (our process paused, say) may predate an operator deleting our node,
+                // and its watch event waits behind it. Ask again rather than lead on it.
+                Ok(_) if sent.elapsed() > PROOF_MAX_AGE && still_ours.is_some() => act.prove_first(node, ctx),
                 Ok(_) => match (still_ours, act.place.leads()) {
                     (Some(_), false) => act.stand(Standing::First),
                     (Some(czxid), true) => act.owner.do_send(LatchEvent::IsLeader { node, czxid }),

@@ -22,6 +22,9 @@ use crate::node_cache::NodeView;
 use crate::trace::InSpanExt;
 use crate::zk::{ConnectionState, Delete, Exists, GetChildren, GuardedMulti, WriteOp, ZkError};
 
+/// How long an interrupted leave waits before it tries again, reconnect or not.
+const LEAVE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What a stopped supervisor must delete: its latch node, and its leader nodes (with the version
 /// its cache saw, if any), and whatever else of ours its latch left (nodes a reset left behind,
 /// creates whose outcome is unknown), all ephemeral nodes of the session `zk_session`.
@@ -62,14 +65,29 @@ impl ElectionSupervisor {
     /// takes them with it. A leave that succeeded leaves nothing to remember.
     fn leave(&mut self, leaving: Leaving) -> impl ActorFuture<Self, Output = Vec<ZkError>> + 'static {
         let remembered = leaving.clone();
-        self.delete_our_nodes(leaving).map(move |errors, act, _ctx| {
+        self.delete_our_nodes(leaving).map(move |errors, act, ctx| {
             let interrupted = !errors.is_empty() && errors.iter().all(ZkError::is_transient);
             if interrupted && remembered.zk_session.is_some() {
                 info!("our nodes are deleted after the next reconnect in this session");
                 act.lifecycle = Lifecycle::Stopped { pending_leave: Some(remembered) };
+                // The reconnect may have been announced while this leave was still under way
+                // (sent while suspended, it failed only afterwards): then none is coming, and
+                // only trying again finds out.
+                ctx.run_later(LEAVE_RETRY, |act, ctx| act.retry_pending_leave(ctx));
             }
             errors
         })
+    }
+
+    /// Tries a remembered leave again (if a reconnect or the session's loss has not settled
+    /// it meanwhile).
+    fn retry_pending_leave(&mut self, ctx: &mut Context<Self>) {
+        let Lifecycle::Stopped { pending_leave } = &mut self.lifecycle else { return };
+        let Some(leaving) = pending_leave.take() else { return };
+        let retry = self.leave(leaving).map(|errors, _act, _ctx| {
+            info!(errors = errors.len(), "left on a retry");
+        });
+        ctx.spawn(retry.in_span(self.port.span()));
     }
 
     /// Deletes our leader nodes and our latch node, every leader-node delete guarded by the
