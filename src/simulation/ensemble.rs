@@ -303,14 +303,7 @@ impl Ensemble {
                 }
                 Write::One(create_op(create))
             }
-            Request::Delete(delete) => {
-                Write::One(WriteOp::Delete { path: delete.path.clone(), version: delete.version })
-            }
-            Request::SetData(set) => {
-                Write::One(WriteOp::SetData { path: set.path.clone(), data: set.data.clone(), version: set.version })
-            }
-            Request::Multi(multi) => Write::Multi(multi.clone()),
-            _ => return Err(ZkError::Unexpected("not a write".into())),
+            _ => write_of(request).ok_or_else(|| ZkError::Unexpected("not a write".into()))?,
         };
         let (txn, done) = self.prepare(session, &write, now_ms)?;
         let (index, fired) = self.commit(txn, now, start);
@@ -337,6 +330,20 @@ impl Ensemble {
         let zxid = self.servers[LEADER].tree.zxid + 1;
         self.committed().prepare(write, session, zxid, now_ms)
     }
+}
+
+/// The write `request` asks for (a create's missing parents aside), if it is one.
+pub(crate) fn write_of(request: &Request) -> Option<Write> {
+    let write = match request {
+        Request::Create(create) => Write::One(create_op(create)),
+        Request::Delete(delete) => Write::One(WriteOp::Delete { path: delete.path.clone(), version: delete.version }),
+        Request::SetData(set) => {
+            Write::One(WriteOp::SetData { path: set.path.clone(), data: set.data.clone(), version: set.version })
+        }
+        Request::Multi(multi) => Write::Multi(multi.clone()),
+        _ => return None,
+    };
+    Some(write)
 }
 
 fn create_op(create: &Create) -> WriteOp {

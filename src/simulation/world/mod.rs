@@ -16,8 +16,9 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::client::SimSession;
-use super::ensemble::Ensemble;
+use super::ensemble::{write_of, Ensemble};
 use super::properties::{Checker, Claims, Heard, Violation};
+use super::tree::Write;
 use super::wire::{incarnation_of, ConnId, ProcessId, Report, Told};
 use super::{Outcome, SimConfig, COMPONENT, LATCH, LEADER_PATH};
 use crate::codec::LeaderInfoCodec;
@@ -165,19 +166,10 @@ impl World {
     /// deletes its stale leader node by version, and ZooKeeper cannot tell that node from a
     /// successor's replacement of it at the same version (TESTING.md, "Known races").
     pub(super) fn judge_leader_write(&mut self, session: i64, request: &Request, owner_before: Option<i64>) {
-        let ops: Vec<WriteOp> = match request {
-            Request::Create(create) => vec![WriteOp::Create {
-                path: create.path.clone(),
-                data: create.data.clone(),
-                mode: create.mode,
-                acl: create.acl.clone(),
-            }],
-            Request::SetData(set) => {
-                vec![WriteOp::SetData { path: set.path.clone(), data: set.data.clone(), version: set.version }]
-            }
-            Request::Delete(delete) => vec![WriteOp::Delete { path: delete.path.clone(), version: delete.version }],
-            Request::Multi(multi) => multi.ops.clone(),
-            _ => Vec::new(),
+        let ops = match write_of(request) {
+            Some(Write::One(op)) => vec![op],
+            Some(Write::Multi(multi)) => multi.ops,
+            None => Vec::new(),
         };
         let mut written = false;
         let mut deleted = false;
