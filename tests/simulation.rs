@@ -332,3 +332,22 @@ fn seeds_that_broke_the_big_run() {
         assert!(outcome.violations.is_empty(), "seed {seed}: {}", report(&outcome));
     }
 }
+
+/// A link whose round trip is longer than the latch's bound on the age of a proof of first
+/// place (600 ms against 500 ms): a proof that is slow because the link is slow, not because
+/// the process paused, must still lead, or the election never has a leader. Faults still run:
+/// an operator's deletion of the leader's latch node, and a cut.
+#[test]
+fn a_slow_link_still_elects_a_leader() {
+    let outcome = scenario_with(
+        3,
+        Standard,
+        vec![(6000, Fault::DeleteLatchNode { nth: 0 }), (12000, Fault::Cut { process: 1 })],
+        |config| {
+            config.link_delay = ms(300);
+            config.session_timeout = Duration::from_secs(10);
+            config.settle = Duration::from_secs(40);
+        },
+    );
+    assert_holds("slow link", &outcome);
+}

@@ -35,8 +35,11 @@ pub use messages::*;
 pub use state::participants_in_order;
 use state::{Link, Place, Standing, WatchSlot};
 
-/// The longest round trip of a proof of first place that the latch leads on.
+/// The longest round trip of a proof of first place that the latch leads on at once.
 const PROOF_MAX_AGE: std::time::Duration = std::time::Duration::from_millis(500);
+/// How often a slow proof is asked again before the latch leads on one: a pause makes one
+/// answer late, a slow link makes every answer late, and must not keep the latch from leading.
+const SLOW_PROOF_RETRIES: u8 = 2;
 
 /// The latch actor; one per participant. Started by the election supervisor.
 pub struct LeaderLatch {
@@ -182,7 +185,7 @@ impl LeaderLatch {
                 debug!("first in line while suspended; waiting for the reconnect");
                 return;
             }
-            self.prove_first(node, ctx);
+            self.prove_first(node, 0, ctx);
         } else {
             let predecessor = format!("{}/{}", self.latch_path, ordered[position - 1]);
             if self.place.leads() {
@@ -208,7 +211,9 @@ impl LeaderLatch {
     /// same way when it looks at the line again, and tells the owner `IsLeader` once more: the
     /// owner grants again only on that, never on a lease that merely holds again (the node may
     /// have been deleted while we could not hear of it).
-    fn prove_first(&mut self, node: String, ctx: &mut Context<Self>) {
+    ///
+    /// `slow` counts the proofs of this node already asked again because they took long.
+    fn prove_first(&mut self, node: String, slow: u8, ctx: &mut Context<Self>) {
         let check = GuardedMulti { guard: node.clone(), guard_version: None, ops: Vec::new() };
         let sent = tokio::time::Instant::now();
         self.port.ask(ctx, check, move |act, result, ctx| {
@@ -217,8 +222,12 @@ impl LeaderLatch {
                 Ok(_) if act.link != Link::Up => {}
                 // Proof of how things stood when the server answered: an answer that took
                 // long (our process paused, say) may predate an operator deleting our node,
-                // and its watch event waits behind it. Ask again rather than lead on it.
-                Ok(_) if sent.elapsed() > PROOF_MAX_AGE && still_ours.is_some() => act.prove_first(node, ctx),
+                // and its watch event waits behind it. Ask again rather than lead on it; an
+                // answer asked after the pause comes behind that event. Only a few times: on
+                // a link that is slow throughout, every answer takes long.
+                Ok(_) if sent.elapsed() > PROOF_MAX_AGE && slow < SLOW_PROOF_RETRIES && still_ours.is_some() => {
+                    act.prove_first(node, slow + 1, ctx)
+                }
                 Ok(_) => match (still_ours, act.place.leads()) {
                     (Some(_), false) => act.stand(Standing::First),
                     (Some(czxid), true) => act.owner.do_send(LatchEvent::IsLeader { node, czxid }),

@@ -68,6 +68,8 @@ pub struct SimConfig {
     /// Whether a session whose ID changed across a reconnect counts as lost (as `ZkSession`
     /// does); off only to show what trusting it would cost.
     pub detect_new_session_ids: bool,
+    /// A one-way delay every packet takes on top of the seeded one (a slow or distant link).
+    pub link_delay: Duration,
 }
 
 impl SimConfig {
@@ -92,6 +94,7 @@ impl SimConfig {
             settle: session_timeout * 3 + Duration::from_secs(7),
             script: None,
             detect_new_session_ids: true,
+            link_delay: Duration::ZERO,
         }
     }
 }

@@ -145,8 +145,10 @@ impl SimSession {
                 let _ = pending.reply.send(Err(ZkError::Timeout(self.request_timeout)));
             }
         }
-        // A pause between failed attempts: 50 ms, doubling to 800 ms.
+        // A pause between failed attempts: 50 ms, doubling to 800 ms; an attempt is given up
+        // after a third of the session timeout, as `ZkSession` gives up on a connection.
         let backoff = Duration::from_millis(50 << self.attempts.min(4));
+        let give_up = backoff + self.asked_timeout / 3;
         match std::mem::replace(&mut self.phase, Phase::Stopped) {
             Phase::Connected { session, conn, last_received, last_sent, vouched } => {
                 self.phase = Phase::Connected { session, conn, last_received, last_sent, vouched };
@@ -166,14 +168,14 @@ impl SimSession {
                 self.tell_lease();
                 if now >= lost_at {
                     self.lose();
-                } else if conn.is_none_or(|(_, sent)| now >= sent + backoff + Duration::from_millis(500)) {
+                } else if conn.is_none_or(|(_, sent)| now >= sent + give_up) {
                     let attempt = self.attempt(Some(session));
                     self.phase = Phase::Suspended { session, conn: Some(attempt), lost_at };
                 }
             }
             Phase::Opening { conn, after_loss } => {
                 self.phase = Phase::Opening { conn, after_loss };
-                if conn.is_none_or(|(_, sent)| now >= sent + backoff + Duration::from_millis(500)) {
+                if conn.is_none_or(|(_, sent)| now >= sent + give_up) {
                     let attempt = self.attempt(None);
                     self.phase = Phase::Opening { conn: Some(attempt), after_loss };
                 }

@@ -121,13 +121,15 @@ impl World {
         self.violations.push(violation);
     }
 
-    /// One-way network delay: usually a millisecond or two, sometimes a spike.
+    /// One-way network delay: usually a millisecond or two, sometimes a spike; plus the
+    /// configured link delay.
     fn delay(&mut self) -> Duration {
-        if self.rng.gen_bool(0.03) {
+        let jitter = if self.rng.gen_bool(0.03) {
             Duration::from_millis(self.rng.gen_range(20..=300))
         } else {
             Duration::from_micros(self.rng.gen_range(100..=2000))
-        }
+        };
+        self.config.link_delay + jitter
     }
 
     fn partitioned(&self, process: ProcessId) -> bool {
