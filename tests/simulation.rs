@@ -2,7 +2,8 @@
 //! replayed to the byte, and named scenarios.
 //!
 //! `cargo test --release --features simulation --test simulation` runs the CI-sized sweep;
-//! `SIM_SEEDS=N` runs N seeds, `SIM_SEED=S` replays one (and prints its event log).
+//! `SIM_SEEDS=N` runs N seeds, `SIM_SEED=S` replays one (and prints its event log);
+//! `RUST_LOG=debug` adds the actors' own logs (timed on the simulated clock's runtime).
 
 use std::time::Duration;
 
@@ -35,6 +36,10 @@ fn report(outcome: &Outcome) -> String {
 
 #[test]
 fn sweep() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let seeds = seeds();
     let replay = seeds.len() == 1;
     let mut simulated = std::time::Duration::ZERO;

@@ -153,6 +153,7 @@ impl SimSession {
             Phase::Connected { session, conn, last_received, last_sent, vouched } => {
                 self.phase = Phase::Connected { session, conn, last_received, last_sent, vouched };
                 if now.saturating_duration_since(last_received) > session.timeout / 3 {
+                    tracing::debug!(process = self.process, silent = ?now.saturating_duration_since(last_received), "suspending");
                     self.suspend(session, conn, vouched);
                     return;
                 }

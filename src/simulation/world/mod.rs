@@ -121,10 +121,11 @@ impl World {
         self.violations.push(violation);
     }
 
-    /// One-way network delay: usually a millisecond or two, sometimes a spike; plus the
-    /// configured link delay.
+    /// One-way network delay: usually a millisecond or two, sometimes a spike (a fault: none
+    /// once faults end, or a spike then could suspend a session just before liveness is
+    /// judged); plus the configured link delay.
     fn delay(&mut self) -> Duration {
-        let jitter = if self.rng.gen_bool(0.03) {
+        let jitter = if self.rng.gen_bool(0.03) && !self.quiet {
             Duration::from_millis(self.rng.gen_range(20..=300))
         } else {
             Duration::from_micros(self.rng.gen_range(100..=2000))
