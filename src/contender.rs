@@ -121,6 +121,12 @@ pub enum ElectionError {
     /// Several operations failed while stopping (all of them are listed).
     #[error("stop failed: {0:?}")]
     StopFailed(Vec<ZkError>),
+    /// The election stopped (nothing reaches a contender any more), but ZooKeeper could not be
+    /// reached to delete our nodes within the stop's patience. They are deleted after the next
+    /// reconnect in this session, or expire with the session within its negotiated timeout.
+    /// Lists the connection errors seen, if any came before the patience ran out.
+    #[error("stopped; our nodes go after the next reconnect or with the session ({0:?})")]
+    StopDeferred(Vec<ZkError>),
 }
 
 impl PartialEq for ElectionError {
@@ -139,7 +145,7 @@ impl PartialEq for ElectionError {
             }
             (Unencodable(a), Unencodable(b)) => a.to_string() == b.to_string(),
             (ZooKeeper(a), ZooKeeper(b)) => a == b,
-            (StopFailed(a), StopFailed(b)) => a == b,
+            (StopFailed(a), StopFailed(b)) | (StopDeferred(a), StopDeferred(b)) => a == b,
             (
                 PublishAbandoned { attempts: a, after: x, last: l },
                 PublishAbandoned { attempts: b, after: y, last: m },

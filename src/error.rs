@@ -58,6 +58,15 @@ pub enum ConfigError {
         /// The text after the last `:`.
         port: String,
     },
+    /// A connect string entry names a scheme other than `tcp://` (TLS is configured with
+    /// [`crate::SessionConfigBuilder::tls`], not by a scheme).
+    #[error("connect string entry {entry:?} has the scheme {scheme:?}; only \"tcp://\" (or none) is understood")]
+    UnsupportedScheme {
+        /// The offending entry.
+        entry: String,
+        /// The scheme, with its `://`.
+        scheme: String,
+    },
     /// A path (chroot, latch path, leader path) is not a valid absolute ZooKeeper path.
     #[error("{what} {path:?} is invalid: {problem}")]
     InvalidPath {

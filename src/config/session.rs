@@ -226,7 +226,8 @@ impl SessionConfigBuilder {
     /// cannot be read or hold no usable certificate or key ([`ConfigError::TlsMaterial`]).
     pub fn build(self) -> Result<SessionConfig, ConfigError> {
         let SessionConfigBuilder { mut config, chroot } = self;
-        let given = std::mem::take(&mut config.connect_string);
+        // `tcp://` before an entry, as other clients write it, would read as a chroot.
+        let given = without_schemes(&std::mem::take(&mut config.connect_string))?;
         let (servers, inline_chroot) = match given.find('/') {
             Some(i) => (&given[..i], Some(&given[i..])),
             None => (given.as_str(), None),
@@ -275,6 +276,31 @@ impl SessionConfigBuilder {
     }
 }
 
+/// The connect string with the `tcp://` before any entry removed; another scheme is refused.
+fn without_schemes(connect_string: &str) -> Result<String, ConfigError> {
+    let (servers, chroot) = match connect_string.rfind("://") {
+        // The chroot starts at the first `/` after the last scheme.
+        Some(i) => match connect_string[i + 3..].find('/') {
+            Some(j) => connect_string.split_at(i + 3 + j),
+            None => (connect_string, ""),
+        },
+        None => return Ok(connect_string.to_owned()),
+    };
+    let mut entries = Vec::new();
+    for entry in servers.split(',') {
+        let trimmed = entry.trim();
+        entries.push(match trimmed.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("tcp") => rest,
+            Some((scheme, _)) => {
+                let scheme = format!("{scheme}://");
+                return Err(ConfigError::UnsupportedScheme { entry: trimmed.to_owned(), scheme });
+            }
+            None => trimmed,
+        });
+    }
+    Ok(format!("{}{chroot}", entries.join(",")))
+}
+
 /// One server of a connect string, as written.
 struct ServerEntry<'a> {
     entry: &'a str,
@@ -286,12 +312,10 @@ struct ServerEntry<'a> {
 fn server_entries(servers: &str) -> impl Iterator<Item = ServerEntry<'_>> {
     servers.trim().split(',').map(|entry| {
         let entry = entry.trim();
-        // Optional scheme prefix accepted by zookeeper-client (`tcp://host:port`).
-        let address = entry.strip_prefix("tcp://").unwrap_or(entry);
-        let (host, port) = match address.rsplit_once(':') {
+        let (host, port) = match entry.rsplit_once(':') {
             // IPv6 literal without port: `[::1]`.
             Some((host, port)) if !port.ends_with(']') => (host, Some(port)),
-            _ => (address, None),
+            _ => (entry, None),
         };
         ServerEntry { entry, host, port }
     })
@@ -321,6 +345,21 @@ mod tests {
 
     fn build(cs: &str) -> Result<SessionConfig, ConfigError> {
         SessionConfig::builder(cs).build()
+    }
+
+    #[test]
+    fn tcp_schemes_are_removed_and_others_refused() {
+        for (given, kept) in [
+            ("tcp://a:1", "a:1"),
+            ("tcp://a:1,tcp://b:2/app", "a:1,b:2/app"),
+            ("a:1, TCP://b:2/app/x", "a:1,b:2/app/x"),
+            ("tcp://[::1]:2181", "[::1]:2181"),
+        ] {
+            assert_eq!(build(given).map(|c| c.connect_string().to_owned()), Ok(kept.to_owned()), "{given}");
+        }
+        for given in ["zk://a:1", "a:1,http://b:2/app"] {
+            assert!(matches!(build(given), Err(ConfigError::UnsupportedScheme { .. })), "{given}");
+        }
     }
 
     #[test]

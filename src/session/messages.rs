@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::{Event, ZkSession};
+use super::{Event, Phase, ZkSession};
 use crate::port::{ConnectionStateChanged, LeaseChanged, SessionFailed, SessionStatus};
 use crate::trace::InSpanExt;
 use crate::zk::{ConnectionState, RequestKind};
@@ -126,12 +126,15 @@ impl Handler<StopSession> for ZkSession {
     fn handle(&mut self, _msg: StopSession, ctx: &mut Context<Self>) -> Self::Result {
         let _span = self.span.clone().entered();
         let client = self.client().cloned();
+        // Without a connection nobody can confirm the close: answer at once (the server ends
+        // the session, and our ephemeral nodes with it, within its timeout).
+        let connected = matches!(self.phase, Phase::Connected(_));
         self.transition(Event::Stop, ctx);
         // Dropping the last client sends CloseSession; wait for the server to confirm (briefly)
         // so our ephemeral nodes are gone when the caller's `send(StopSession)` returns: the
         // answer is this future's end, not the handler's return.
         let close = async move {
-            if let Some(client) = client {
+            if let Some(client) = client.filter(|_| connected) {
                 let mut watcher = client.state_watcher();
                 drop(client);
                 let _ = tokio::time::timeout(Duration::from_secs(2), async {

@@ -25,6 +25,12 @@ use crate::zk::{ConnectionState, Delete, Exists, GetChildren, GuardedMulti, Writ
 /// How long an interrupted leave waits before it tries again, reconnect or not.
 const LEAVE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How long `StopElection` waits for ZooKeeper to confirm our nodes gone before it answers
+/// [`ElectionError::StopDeferred`] (the leave goes on): a stop during an outage must not
+/// wait for the session to end, which can outlast a container's stop grace period. A healthy
+/// link confirms in a round trip; without a lease the stop does not wait at all.
+const STOP_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// What a stopped supervisor must delete: its latch node, and its leader nodes (with the version
 /// its cache saw, if any), and whatever else of ours its latch left (nodes a reset left behind,
 /// creates whose outcome is unknown), all ephemeral nodes of the session `zk_session`.
@@ -243,7 +249,7 @@ impl ElectionSupervisor {
 impl Handler<StopElection> for ElectionSupervisor {
     type Result = ResponseActFuture<Self, Result<(), ElectionError>>;
 
-    fn handle(&mut self, _msg: StopElection, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _msg: StopElection, ctx: &mut Context<Self>) -> Self::Result {
         let _span = self.port.span().clone().entered();
         let leader_nodes = self.own_leader_nodes();
         // Original order: running ends and every grant goes first, so nothing reaches a
@@ -268,23 +274,35 @@ impl Handler<StopElection> for ElectionSupervisor {
             }
         };
         let span = self.port.span().clone();
-        Box::pin(
-            close_latch
-                .into_actor(self)
-                .then(move |mut leftovers: Leftovers, act, _ctx| {
-                    let latch_node = leftovers.node.take();
-                    act.leave(Leaving { latch_node, leader_nodes, leftovers, zk_session })
-                })
-                .map(|errors, _act, _ctx| {
-                    info!(errors = errors.len(), "election stopped");
-                    if errors.is_empty() {
-                        Ok(())
-                    } else {
-                        Err(ElectionError::StopFailed(errors))
-                    }
-                })
-                .in_span(&span),
-        )
+        // The leave runs on its own, so that the answer can come before it ends.
+        let (left, outcome) = tokio::sync::oneshot::channel();
+        let leave = close_latch
+            .into_actor(self)
+            .then(move |mut leftovers: Leftovers, act, _ctx| {
+                let latch_node = leftovers.node.take();
+                act.leave(Leaving { latch_node, leader_nodes, leftovers, zk_session })
+            })
+            .map(|errors, _act, _ctx| {
+                info!(errors = errors.len(), "election left");
+                let _ = left.send(errors);
+            });
+        ctx.spawn(leave.in_span(&span));
+        // Disconnected, or without a lease: the server may not be reachable at all.
+        let suspended = matches!(self.connection, Some(ConnectionState::Suspended | ConnectionState::Lost));
+        let patience = if self.lease_holds() && !suspended { STOP_PATIENCE } else { std::time::Duration::ZERO };
+        Box::pin(tokio::time::timeout(patience, outcome).into_actor(self).map(move |outcome, _act, _ctx| {
+            match outcome {
+                Ok(Ok(errors)) if errors.is_empty() => Ok(()),
+                Ok(Ok(errors)) if errors.iter().all(ZkError::is_transient) => Err(ElectionError::StopDeferred(errors)),
+                Ok(Ok(errors)) => Err(ElectionError::StopFailed(errors)),
+                // The actor is stopping: its session, and our nodes with it, are going.
+                Ok(Err(_)) => Ok(()),
+                Err(_) => {
+                    info!(?patience, "stopped; our nodes are deleted once ZooKeeper answers");
+                    Err(ElectionError::StopDeferred(Vec::new()))
+                }
+            }
+        }))
     }
 }
 

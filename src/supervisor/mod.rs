@@ -32,7 +32,7 @@ use crate::contender::ElectionError;
 use crate::latch::{LatchEvent, LeaderLatch, Requeue};
 use crate::metrics::ElectionMetrics;
 use crate::port::{Lease, OwnsPort, Port, Subscription, ZooKeeper};
-use crate::zk::{NodeAcl, Stat, WriteOp};
+use crate::zk::{ConnectionState, NodeAcl, Stat, WriteOp};
 use contenders::Contenders;
 use leave::Leaving;
 
@@ -72,6 +72,8 @@ pub struct ElectionSupervisor {
     zk_session: Option<i64>,
     /// The session's lease: nobody leads here while it does not hold, whatever the latch says.
     lease: Option<Lease>,
+    /// The connection as the session last announced it: a stop without one does not wait.
+    connection: Option<ConnectionState>,
     /// ACL of the nodes we create, resolved at start from the config and the session's auth.
     acl: NodeAcl,
     /// By component name, sized to what it holds (see `contenders.rs` for why not a map).
@@ -107,6 +109,7 @@ impl ElectionSupervisor {
             lifecycle: Lifecycle::Running { latch: None, held: None },
             zk_session: None,
             lease: None,
+            connection: None,
             acl: NodeAcl::Open,
             contenders: Contenders::default(),
             metrics: ElectionMetrics::default(),
@@ -197,6 +200,7 @@ impl Actor for ElectionSupervisor {
             if let Ok(status) = status {
                 act.set_zk_session(status.zk_session);
                 act.lease = Some(status.lease);
+                act.connection = status.state;
                 act.acl = act.config.acl().cloned().unwrap_or(status.default_acl);
             }
         });

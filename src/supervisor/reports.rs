@@ -16,6 +16,7 @@ impl Checked<ConnectionStateChanged> for ElectionSupervisor {
 
     fn checked(&mut self, msg: ConnectionStateChanged, _lead: Option<&Lead>, ctx: &mut Context<Self>) {
         self.set_zk_session(msg.zk_session);
+        self.connection = Some(msg.state);
         if !self.running() {
             self.on_connection_after_stop(msg.state, ctx);
         }

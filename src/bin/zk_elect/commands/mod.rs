@@ -147,14 +147,34 @@ impl Connected {
     }
 
     /// Closes the session (our ephemeral nodes go with it) and prints `stopped`; after
-    /// [`HANDOVER_GRACE`] if we `handed_over` leadership.
-    async fn close(self, handed_over: bool, out: Output) {
-        if handed_over {
-            tokio::time::sleep(HANDOVER_GRACE).await;
+    /// [`HANDOVER_GRACE`] if we handed leadership over. After a deferred leave ZooKeeper is out
+    /// of reach: the close is not waited for beyond [`CLOSE_WITHOUT_LINK`] (the server ends the
+    /// session within its timeout), so that a stop during an outage exits within a second.
+    async fn close(self, left: Left, out: Output) {
+        match left {
+            Left::HandedOver => {
+                tokio::time::sleep(HANDOVER_GRACE).await;
+                let _ = self.session.send(StopSession).await;
+            }
+            Left::Quietly => _ = self.session.send(StopSession).await,
+            Left::Deferred => _ = tokio::time::timeout(CLOSE_WITHOUT_LINK, self.session.send(StopSession)).await,
         }
-        let _ = self.session.send(StopSession).await;
         out.emit(Event::Stopped);
     }
+}
+
+/// How long a close is waited for when ZooKeeper could not be reached to leave the election.
+const CLOSE_WITHOUT_LINK: Duration = Duration::from_millis(300);
+
+/// How the election was left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Left {
+    /// We led, and our nodes are deleted: a successor takes over.
+    HandedOver,
+    /// We did not lead, or the election had ended already.
+    Quietly,
+    /// ZooKeeper did not answer in time: our nodes go after a reconnect or with the session.
+    Deferred,
 }
 
 /// A leadership whose leader node is published: what `run` hands its command.
@@ -237,8 +257,8 @@ impl Campaign {
     /// gone, and no event reaches us after `StopElection`, so this is the last moment at which
     /// every line about our leadership still comes before anything the successor prints.
     ///
-    /// Answers whether we handed leadership over: we led, and our nodes are deleted.
-    async fn leave(mut self, out: Output) -> bool {
+    /// Answers how we left.
+    async fn leave(mut self, out: Output) -> Left {
         let led = self.granted.take().is_some();
         if led {
             self.published = None;
@@ -246,11 +266,15 @@ impl Campaign {
         }
         let result = self.supervisor.send(StopElection).await;
         match result {
-            Ok(Ok(())) => led,
-            Ok(Err(ElectionError::Stopped)) | Err(_) => false,
+            Ok(Ok(())) if led => Left::HandedOver,
+            Ok(Ok(())) | Ok(Err(ElectionError::Stopped)) | Err(_) => Left::Quietly,
             Ok(Err(err)) => {
                 out.emit(Event::Error(&err.to_string()));
-                false
+                if matches!(err, ElectionError::StopDeferred(_)) {
+                    Left::Deferred
+                } else {
+                    Left::Quietly
+                }
             }
         }
     }
@@ -279,9 +303,9 @@ pub async fn campaign(
         }
     };
     info!(?reason, "stopping");
-    let handed_over = campaign.leave(out).await;
+    let left = campaign.leave(out).await;
     stop_retriever(retriever).await;
-    connected.close(handed_over, out).await;
+    connected.close(left, out).await;
     Ok(0)
 }
 
@@ -315,7 +339,7 @@ pub async fn observe(
     };
     info!(?reason, "stopping");
     stop_retriever(Some(retriever)).await;
-    connected.close(false, out).await;
+    connected.close(Left::Quietly, out).await;
     Ok(0)
 }
 

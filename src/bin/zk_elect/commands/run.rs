@@ -153,8 +153,8 @@ pub async fn run(
     if let Some(running) = running.take() {
         stop_child(running, grace, out).await;
     }
-    let handed_over = campaign.leave(out).await;
+    let left = campaign.leave(out).await;
     stop_retriever(retriever).await;
-    connected.close(handed_over, out).await;
+    connected.close(left, out).await;
     Ok(own_exit.unwrap_or(0))
 }
