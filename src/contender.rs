@@ -121,6 +121,12 @@ pub enum ElectionError {
     /// Several operations failed while stopping (all of them are listed).
     #[error("stop failed: {0:?}")]
     StopFailed(Vec<ZkError>),
+    /// A transfer named a candidate that is not in line.
+    #[error("no candidate in line is {0}")]
+    UnknownCandidate(String),
+    /// A transfer named our own node or ID.
+    #[error("a transfer to ourselves")]
+    TransferToSelf,
     /// The election stopped (nothing reaches a contender any more), but ZooKeeper could not be
     /// reached to delete our nodes within the stop's patience. They are deleted after the next
     /// reconnect in this session, or expire with the session within its negotiated timeout.
@@ -137,9 +143,10 @@ impl PartialEq for ElectionError {
         match (self, other) {
             (Config(a), Config(b)) => a == b,
             (UnknownContender(a), UnknownContender(b))
+            | (UnknownCandidate(a), UnknownCandidate(b))
             | (DuplicateComponent(a), DuplicateComponent(b))
             | (DuplicateLeaderPath(a), DuplicateLeaderPath(b)) => a == b,
-            (Stopped, Stopped) | (NotLeader, NotLeader) => true,
+            (Stopped, Stopped) | (NotLeader, NotLeader) | (TransferToSelf, TransferToSelf) => true,
             (StaleLeaderSession { confirmed: a, granted: x }, StaleLeaderSession { confirmed: b, granted: y }) => {
                 a == b && x == y
             }
@@ -296,17 +303,71 @@ impl Resign {
     }
 }
 
+/// Hand leadership to one named candidate, wherever it stands in line: in one multi-op our
+/// latch node, our leader nodes and the latch node of every candidate between us and the
+/// target are deleted, guarded by our node and checked against the target's. The target is
+/// first in line at once; the candidates passed over see their node gone and queue again
+/// behind it (Curator peers too), and we queue again at the back (after the cooldown). Nobody
+/// leads in between. Every contender of the supervisor is revoked first, as for [`Resign`].
+///
+/// Answers the target's latch node. If the target left the line before the multi-op, nothing
+/// is handed over: we have stepped down and queue again, and succession is normal. Once the
+/// target is first, a target that does not take over (it died, it is cut off) is passed over
+/// as any failed leader is: its node expires with its session.
+///
+/// # Errors
+/// [`ElectionError::NotLeader`] unless we lead; [`ElectionError::UnknownCandidate`] for a
+/// target not in line; [`ElectionError::TransferToSelf`] for our own node or ID.
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "Result<String, ElectionError>")]
+pub struct Transfer {
+    /// Who takes over.
+    pub to: Successor,
+}
+
+impl Transfer {
+    /// Hand over to the candidate announcing `address` (its participant ID).
+    pub fn to_address(address: impl Into<String>) -> Transfer {
+        Transfer { to: Successor::Address(address.into()) }
+    }
+
+    /// Hand over to the candidate with latch node `node` (its name or full path).
+    pub fn to_node(node: impl Into<String>) -> Transfer {
+        Transfer { to: Successor::Node(node.into()) }
+    }
+}
+
+/// The candidate a [`Transfer`] hands over to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Successor {
+    /// The candidate announcing this participant ID (by default its first contender's
+    /// address); the first in line of that ID if several announce it.
+    Address(String),
+    /// The candidate with this latch node: its name or its full path.
+    Node(String),
+}
+
+impl std::fmt::Display for Successor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Successor::Address(address) => write!(f, "address {address}"),
+            Successor::Node(node) => write!(f, "node {node}"),
+        }
+    }
+}
+
 /// Stop the election: no event reaches any contender afterwards, the latch node and the leader
 /// nodes this supervisor published are deleted. Idempotent.
 ///
 /// The caller must consider itself revoked from the moment it sends `StopElection`: no
 /// `Revoked` follows, and a successor may be granted before the answer arrives.
 ///
-/// Without a connection the deletes fail after the request timeout and the answer is
-/// [`ElectionError::StopFailed`]; the nodes live on with the session. The stopped supervisor
-/// deletes them after the next reconnect in the same session (else its latch node would stand
-/// first in line with nobody behind it); a lost session takes them with it. To be rid of them at
-/// once, stop the session too.
+/// Answers within half a second whatever ZooKeeper does (at once while disconnected): if our
+/// nodes could not be deleted by then, the answer is [`ElectionError::StopDeferred`] and the
+/// nodes live on with the session. The stopped supervisor goes on deleting them, and after the
+/// next reconnect in the same session (else its latch node would stand first in line with
+/// nobody behind it); a lost session takes them with it, within its negotiated timeout. To be
+/// rid of them sooner, stop the session too.
 #[derive(Clone, Debug, Message)]
 #[rtype(result = "Result<(), ElectionError>")]
 pub struct StopElection;

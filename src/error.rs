@@ -67,6 +67,12 @@ pub enum ConfigError {
         /// The scheme, with its `://`.
         scheme: String,
     },
+    /// What a candidate announces in line cannot be written in its latch node.
+    #[error("invalid candidate: {problem}")]
+    InvalidCandidate {
+        /// What is wrong.
+        problem: String,
+    },
     /// A path (chroot, latch path, leader path) is not a valid absolute ZooKeeper path.
     #[error("{what} {path:?} is invalid: {problem}")]
     InvalidPath {

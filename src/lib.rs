@@ -119,12 +119,14 @@
 struct ReadmeDoctests;
 
 mod backoff;
+pub mod candidates;
 pub mod codec;
 pub mod config;
 pub mod contender;
 pub mod error;
 pub mod handle;
 pub mod latch;
+mod line_watch;
 pub mod metrics;
 pub mod node_cache;
 mod path;
@@ -145,11 +147,12 @@ pub mod testkit;
 mod trace;
 pub mod zk;
 
+pub use candidates::{candidates, Candidate};
 pub use codec::{LeaderInfo, LeaderInfoCodec};
 pub use config::{Backoff, ElectionConfig, SessionConfig};
 pub use contender::{
     Confirm, ElectionError, GetFencingToken, HasLeadership, LeaderWrite, LeadershipClaim, LeadershipEvent,
-    ProveLeadership, Resign, StopElection, Subscribe,
+    ProveLeadership, Resign, StopElection, Subscribe, Successor, Transfer,
 };
 pub use error::{ConfigError, PathProblem};
 pub use handle::{ConfirmMode, ElectionHandle, Leadership, RetrievalHandle};

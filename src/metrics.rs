@@ -15,6 +15,8 @@ pub struct ElectionMetrics {
     pub rewrites: u64,
     /// Successful writes of leader information.
     pub publishes: u64,
+    /// Hand-overs started to a chosen successor (a transfer, a preemption).
+    pub handovers: u64,
     /// ZooKeeper requests issued by the supervisor and its latch.
     pub zk_requests: u64,
     /// Watches delivered to the latch.

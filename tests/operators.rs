@@ -1,13 +1,19 @@
-//! What operators steer, against a real ZooKeeper: stopping while ZooKeeper cannot be reached,
-//! connect strings as operators write them.
+//! What operators steer, against a real ZooKeeper: the line of candidates with priorities and
+//! labels, hand-over to a named successor, preemption by priority, cooldown, stopping while
+//! ZooKeeper cannot be reached, connect strings as operators write them.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
+use actix::prelude::*;
 use common::*;
 use zk_election::testkit::{FaultProxy, ZkServer};
-use zk_election::{ElectionConfig, ElectionError, LeadershipEvent, SessionConfig, StopElection};
+use zk_election::zk::{Create, NodeMode, Parents};
+use zk_election::{
+    candidates, ElectionConfig, ElectionError, LeadershipEvent, Resign, SessionConfig, StopElection, Transfer,
+    ZkSession,
+};
 
 const SECOND: Duration = Duration::from_secs(1);
 const LATCH: &str = "/operators/latch";
@@ -116,4 +122,164 @@ async fn commands_take_tcp_prefixes() {
         process.say("quit").await;
         process.expect_clean_exit(0).await;
     }
+}
+
+/// A participant on `connect` whose election is `config`, publishing `address`.
+async fn contender(connect: &str, config: ElectionConfig, address: &str) -> Participant {
+    Participant::start(connect, config, COMPONENT, address, LEADER, true, 6 * SECOND).await
+}
+
+fn plain() -> ElectionConfig {
+    ElectionConfig::builder(LATCH).build().unwrap()
+}
+
+/// Joins a Curator-shaped participant by hand: an ephemeral sequential `_c_{uuid}-latch-` node
+/// whose data is its ID, as Curator's `LeaderLatch` creates it.
+async fn curator_participant(session: &Addr<ZkSession>, id: &str) -> String {
+    let prefix = format!("{LATCH}/_c_{}-latch-", uuid::Uuid::new_v4());
+    let create = Create::new(prefix, id.as_bytes(), NodeMode::EphemeralSequential).parents(Parents::Container);
+    ops(session).send(create).await.unwrap().expect("curator-shaped node").path
+}
+
+/// Addresses in line, first first.
+async fn line(session: &Addr<ZkSession>) -> Vec<String> {
+    candidates(session.clone(), LATCH).await.unwrap().into_iter().map(|c| c.info.id).collect()
+}
+
+async fn await_line(session: &Addr<ZkSession>, expected: &[&str]) {
+    eventually(10 * SECOND, &format!("line {expected:?}"), || async {
+        (line(session).await == expected).then_some(())
+    })
+    .await;
+}
+
+/// The line as operators read it: positions, IDs, priorities from the node names, labels, the
+/// leader's fencing token; a Curator participant with its ID and priority 0.
+#[actix_rt::test]
+async fn candidates_lists_the_line_with_priorities_labels_and_curator_peers() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (observer, _s) = connected_session(&cs, 6 * SECOND).await;
+    assert_eq!(candidates(observer.clone(), LATCH).await, Ok(Vec::new()), "no latch path: an empty line");
+    // No preemption: c's priority would take leadership from a.
+    let mut a = contender(&cs, ElectionConfig::builder(LATCH).no_preemption().build().unwrap(), "a:1").await;
+    let (_, token) = {
+        expect_grant(&mut a.events, 5 * SECOND).await;
+        expect_publication(&mut a.events, 5 * SECOND).await
+    };
+    let labelled = ElectionConfig::builder(LATCH).priority(-2).label("version", "2.1").label("zone", "b");
+    let _b = contender(&cs, labelled.build().unwrap(), "b:1").await;
+    let curator = curator_participant(&observer, "curator-1").await;
+    let _c = contender(&cs, ElectionConfig::builder(LATCH).priority(7).build().unwrap(), "c:1").await;
+    await_line(&observer, &["a:1", "b:1", "curator-1", "c:1"]).await;
+    let line = candidates(observer.clone(), LATCH).await.unwrap();
+    let summary: Vec<(usize, &str, i32, usize)> =
+        line.iter().map(|c| (c.position, c.info.id.as_str(), c.info.priority, c.info.labels.len())).collect();
+    assert_eq!(summary, [(0, "a:1", 0, 0), (1, "b:1", -2, 2), (2, "curator-1", 0, 0), (3, "c:1", 7, 0)]);
+    assert_eq!(line[0].czxid, token, "the leader's fencing token");
+    assert_eq!(line[1].info.labels.get("version").map(String::as_str), Some("2.1"));
+    assert_eq!(line[2].node, curator);
+    assert!(line[3].node.contains("-p7-latch-"), "{}", line[3].node);
+}
+
+/// A transfer to a candidate third in line: it leads next, the one between is never granted and
+/// queues again behind it, and so does the old leader; the token grows.
+#[actix_rt::test]
+async fn transfer_hands_over_past_the_candidates_ahead() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (observer, _s) = connected_session(&cs, 6 * SECOND).await;
+    let mut a = contender(&cs, plain(), "a:1").await;
+    expect_grant(&mut a.events, 5 * SECOND).await;
+    let (_, first_token) = expect_publication(&mut a.events, 5 * SECOND).await;
+    let mut b = contender(&cs, plain(), "b:1").await;
+    let mut c = contender(&cs, plain(), "c:1").await;
+    let _d = contender(&cs, plain(), "d:1").await;
+    await_line(&observer, &["a:1", "b:1", "c:1", "d:1"]).await;
+
+    let refused = b.supervisor.send(Transfer::to_address("c:1")).await.unwrap();
+    assert_eq!(refused, Err(ElectionError::NotLeader));
+    let to_self = a.supervisor.send(Transfer::to_address("a:1")).await.unwrap();
+    assert_eq!(to_self, Err(ElectionError::TransferToSelf));
+    let unknown = a.supervisor.send(Transfer::to_address("x:1")).await.unwrap();
+    assert!(matches!(unknown, Err(ElectionError::UnknownCandidate(_))), "{unknown:?}");
+
+    let target = a.supervisor.send(Transfer::to_address("c:1")).await.unwrap().expect("transfer");
+    assert!(target.starts_with(LATCH), "{target}");
+    expect_grant(&mut c.events, 5 * SECOND).await;
+    let (_, token) = expect_publication(&mut c.events, 5 * SECOND).await;
+    assert!(token > first_token, "{token} after {first_token}");
+    a.events.until(SECOND, |e| matches!(e, LeadershipEvent::Revoked { .. })).await;
+    // a requeued at once, b on seeing its node gone: both behind c and d, in either order.
+    eventually(10 * SECOND, "c, d, then a and b", || async {
+        let mut now = line(&observer).await;
+        now.get_mut(2..).map(|rest| rest.sort());
+        (now == ["c:1", "d:1", "a:1", "b:1"]).then_some(())
+    })
+    .await;
+    let b_events = b.events.drain_for(SECOND).await;
+    assert!(b_events.iter().all(|e| !matches!(e, LeadershipEvent::Granted { .. })), "b led between: {b_events:?}");
+    let a_events = a.events.drain_for(SECOND).await;
+    assert!(a_events.iter().all(|e| !matches!(e, LeadershipEvent::Granted { .. })), "a led again: {a_events:?}");
+}
+
+/// A candidate of strictly higher priority takes over once it stood in line for the grace
+/// period; equal priorities never do. A rolling upgrade of 3 contenders to a version with a
+/// higher priority, followers first, moves leadership exactly once.
+#[actix_rt::test]
+async fn a_rolling_upgrade_to_a_higher_priority_moves_leadership_once() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (observer, _s) = connected_session(&cs, 6 * SECOND).await;
+    let grace = Duration::from_millis(500);
+    let version =
+        |priority: i32| ElectionConfig::builder(LATCH).priority(priority).preempt_after(grace).build().unwrap();
+    let mut old_a = contender(&cs, version(0), "a:1").await;
+    expect_published(&mut old_a.events, 5 * SECOND).await;
+    let old_b = contender(&cs, version(0), "b:1").await;
+    let old_c = contender(&cs, version(0), "c:1").await;
+    await_line(&observer, &["a:1", "b:1", "c:1"]).await;
+
+    // Upgrade c, then b: the first upgraded one takes over (after the grace), once.
+    old_c.supervisor.send(StopElection).await.unwrap().unwrap();
+    let asked = Instant::now();
+    let mut new_c = contender(&cs, version(1), "c:2").await;
+    expect_published(&mut new_c.events, 5 * SECOND).await;
+    assert!(asked.elapsed() >= grace, "took over before the grace: {:?}", asked.elapsed());
+    old_b.supervisor.send(StopElection).await.unwrap().unwrap();
+    let mut new_b = contender(&cs, version(1), "b:2").await;
+    // Then the old leader a.
+    old_a.supervisor.send(StopElection).await.unwrap().unwrap();
+    let mut new_a = contender(&cs, version(1), "a:2").await;
+    await_line(&observer, &["c:2", "b:2", "a:2"]).await;
+    let quiet = 3 * grace;
+    for (name, events) in [("b", &mut new_b.events), ("a", &mut new_a.events)] {
+        let seen = events.drain_for(quiet).await;
+        assert!(seen.iter().all(|e| !matches!(e, LeadershipEvent::Granted { .. })), "{name} took over: {seen:?}");
+    }
+    let still = new_c.events.try_drain();
+    assert!(still.iter().all(|e| !matches!(e, LeadershipEvent::Revoked { .. })), "c lost it: {still:?}");
+}
+
+/// A resigner stays out of line for its cooldown, then queues again (and, alone, leads again).
+#[actix_rt::test]
+async fn a_resigner_waits_out_its_cooldown_before_queueing_again() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (observer, _s) = connected_session(&cs, 6 * SECOND).await;
+    let cooldown = Duration::from_millis(1500);
+    let config = ElectionConfig::builder(LATCH).cooldown(cooldown).build().unwrap();
+    let mut a = contender(&cs, config, "a:1").await;
+    expect_published(&mut a.events, 5 * SECOND).await;
+    let resigned = Instant::now();
+    a.supervisor.send(Resign::new(COMPONENT)).await.unwrap().unwrap();
+    await_line(&observer, &[]).await;
+    tokio::time::sleep(cooldown / 2).await;
+    assert!(line(&observer).await.is_empty(), "queued again during the cooldown");
+    expect_grant(&mut a.events, 5 * SECOND).await;
+    assert!(resigned.elapsed() >= cooldown, "led again after {:?}", resigned.elapsed());
 }

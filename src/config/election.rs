@@ -1,5 +1,7 @@
-//! One election's configuration: latch path, codec, ACL, policy, participant ID.
+//! One election's configuration: latch path, codec, ACL, policy, participant ID, and what
+//! operators steer: priority, labels, preemption, cooldown.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::error::ConfigError;
@@ -16,7 +18,15 @@ pub struct ElectionConfig {
     policy: crate::policy::ConnectionLossPolicy,
     participant_id: Option<String>,
     publish_patience: Duration,
+    priority: i32,
+    labels: BTreeMap<String, String>,
+    preempt_after: Option<Duration>,
+    cooldown: Duration,
 }
+
+/// How long a candidate of strictly higher priority must have stood in line before the leader
+/// hands over to it, by default.
+pub const DEFAULT_PREEMPT_AFTER: Duration = Duration::from_secs(1);
 
 /// How long a leader retries a leader-node write that ZooKeeper refuses before it gives the
 /// latch up, by default.
@@ -33,6 +43,10 @@ impl ElectionConfig {
                 policy: Default::default(),
                 participant_id: None,
                 publish_patience: DEFAULT_PUBLISH_PATIENCE,
+                priority: 0,
+                labels: BTreeMap::new(),
+                preempt_after: Some(DEFAULT_PREEMPT_AFTER),
+                cooldown: Duration::ZERO,
             },
         }
     }
@@ -65,6 +79,33 @@ impl ElectionConfig {
     /// How long a leader retries a refused leader-node write before giving the latch up.
     pub fn publish_patience(&self) -> Duration {
         self.publish_patience
+    }
+
+    /// Our priority in line (default 0): a leader hands over to a candidate of strictly
+    /// higher priority.
+    pub fn priority(&self) -> i32 {
+        self.priority
+    }
+
+    /// Our labels in line.
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        &self.labels
+    }
+
+    /// How long a candidate of strictly higher priority stands in line before we, leading,
+    /// hand over to it; `None`: never.
+    pub fn preempt_after(&self) -> Option<Duration> {
+        self.preempt_after
+    }
+
+    /// How long we wait before queueing again after we resigned or lost leadership.
+    pub fn cooldown(&self) -> Duration {
+        self.cooldown
+    }
+
+    /// What our latch node announces, with `participant` as its ID.
+    pub fn candidate(&self, participant: &str) -> crate::latch::CandidateInfo {
+        crate::latch::CandidateInfo { id: participant.to_owned(), priority: self.priority, labels: self.labels.clone() }
     }
 
     /// Checks a contender's leader path for this election: a valid ZooKeeper path (see
@@ -130,6 +171,42 @@ impl ElectionConfigBuilder {
         self
     }
 
+    /// Our priority in line (default 0). Leading, we hand over to a candidate of strictly
+    /// higher priority once it has stood in line for [`ElectionConfigBuilder::preempt_after`];
+    /// equal priorities never preempt. The priority is part of our latch node's name, so every
+    /// leader sees it in the listing it reads anyway.
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.config.priority = priority;
+        self
+    }
+
+    /// A label announced in line (`zk-elect candidates` shows them): a version, a zone.
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// How long a candidate of strictly higher priority must stand in line before we, leading,
+    /// hand over to it (default [`DEFAULT_PREEMPT_AFTER`]): a candidate that comes and goes
+    /// does not take leadership with it.
+    pub fn preempt_after(mut self, grace: Duration) -> Self {
+        self.config.preempt_after = Some(grace);
+        self
+    }
+
+    /// Never hand over to a candidate of higher priority (leading costs no line watch then).
+    pub fn no_preemption(mut self) -> Self {
+        self.config.preempt_after = None;
+        self
+    }
+
+    /// How long we wait before queueing again after we resigned, handed over or lost
+    /// leadership (default none): the same failing process does not win again at once.
+    pub fn cooldown(mut self, cooldown: Duration) -> Self {
+        self.config.cooldown = cooldown;
+        self
+    }
+
     /// Validates and builds.
     ///
     /// # Errors
@@ -137,12 +214,14 @@ impl ElectionConfigBuilder {
     /// [`ConfigError::InvalidPath`] for a latch path that is not absolute, is the root, ends
     /// with `/`, has empty, `.` or `..` segments or control characters, or lies in ZooKeeper's
     /// reserved `/zookeeper` subtree; [`ConfigError::EmptyParticipantId`] for an empty
-    /// participant ID.
+    /// participant ID; [`ConfigError::InvalidCandidate`] for a participant ID, label key or
+    /// value the latch node cannot carry (a line break; `=` or nothing in a key).
     pub fn build(self) -> Result<ElectionConfig, ConfigError> {
         path::validate("latch path", &self.config.latch_path)?;
         if self.config.participant_id.as_deref() == Some("") {
             return Err(ConfigError::EmptyParticipantId);
         }
+        self.config.candidate(self.config.participant_id.as_deref().unwrap_or("-")).validate()?;
         if self.config.publish_patience.is_zero() {
             return Err(ConfigError::ZeroTimeout { what: "publish patience" });
         }

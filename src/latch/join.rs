@@ -71,9 +71,28 @@ impl LeaderLatch {
     /// Creates our node (under the name prefix of an earlier create whose outcome is open, if
     /// any, so that a later search finds either).
     pub(super) fn create_node(&mut self, ctx: &mut Context<Self>) {
-        let prefix = self.place.open_prefix().map_or_else(|| new_prefix(&self.latch_path), str::to_owned);
+        // Cooling down: queue again once it is over (a join under way goes on).
+        if let (Some(until), Place::Outside) = (self.cooling_until, &self.place) {
+            let now = tokio::time::Instant::now();
+            if now < until {
+                debug!(left = ?(until - now), "cooling down before queueing again");
+                let epoch = self.port.epoch();
+                ctx.run_later(until - now, move |act, ctx| {
+                    let _span = act.port.span().clone().entered();
+                    if act.port.epoch() == epoch && act.link.has_session() && matches!(act.place, Place::Outside) {
+                        act.create_node(ctx);
+                    }
+                });
+                return;
+            }
+            self.cooling_until = None;
+        }
+        let prefix = self
+            .place
+            .open_prefix()
+            .map_or_else(|| new_prefix(&self.latch_path, self.candidate.priority), str::to_owned);
         self.change_place(|_| Place::Joining { prefix: prefix.clone() });
-        let request = Create::new(prefix.clone(), self.participant_id.as_bytes(), NodeMode::EphemeralSequential)
+        let request = Create::new(prefix.clone(), self.candidate.encode(), NodeMode::EphemeralSequential)
             .acl(self.acl.clone())
             .parents(Parents::Container);
         self.port.ask_any(ctx, request, move |act, result, freshness, ctx| match freshness {

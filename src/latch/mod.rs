@@ -18,6 +18,7 @@
 //! place changes only in `LeaderLatch::change_place`, which tells the owner when leadership
 //! comes or goes: it cannot be gained or lost without the owner hearing of it.
 
+mod candidate;
 mod cleanup;
 mod join;
 mod messages;
@@ -30,6 +31,7 @@ use tracing::{debug, field, info, info_span, Span};
 use crate::policy::ConnectionLossPolicy;
 use crate::port::{ConnectionStateChanged, OwnsPort, Port, Subscription, WatchFired, ZooKeeper};
 use crate::zk::{ConnectionState, GetChildren, GuardedMulti, NodeAcl, WatchEvent, WriteOp, ZkError};
+pub use candidate::{priority_of, CandidateInfo};
 use cleanup::Cleanup;
 pub use messages::*;
 pub use state::participants_in_order;
@@ -45,7 +47,8 @@ const SLOW_PROOF_RETRIES: u8 = 2;
 pub struct LeaderLatch {
     port: Port,
     latch_path: String,
-    participant_id: String,
+    /// What our node announces (its data and, for the priority, its name).
+    candidate: CandidateInfo,
     acl: NodeAcl,
     policy: ConnectionLossPolicy,
     owner: Recipient<LatchEvent>,
@@ -56,6 +59,10 @@ pub struct LeaderLatch {
     /// everyone, so they are deleted again on every reconnect until the server confirms.
     cleanup: Cleanup,
     stats: LatchMetrics,
+    /// How long we stay out of line after we led (resigned, handed over, lost it).
+    cooldown: std::time::Duration,
+    /// Out of line until then: a cooldown runs.
+    cooling_until: Option<tokio::time::Instant>,
     /// The span current where the latch was made (the election's): the parent of the port's
     /// `latch{node}` span.
     parent_span: Span,
@@ -65,7 +72,7 @@ impl std::fmt::Debug for LeaderLatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LeaderLatch")
             .field("latch_path", &self.latch_path)
-            .field("participant_id", &self.participant_id)
+            .field("candidate", &self.candidate)
             .field("link", &self.link)
             .field("place", &self.place)
             .finish_non_exhaustive()
@@ -84,7 +91,7 @@ impl LeaderLatch {
     pub fn new(
         zookeeper: impl Into<ZooKeeper>,
         latch_path: String,
-        participant_id: String,
+        candidate: impl Into<CandidateInfo>,
         acl: NodeAcl,
         policy: ConnectionLossPolicy,
         owner: Recipient<LatchEvent>,
@@ -92,7 +99,7 @@ impl LeaderLatch {
         LeaderLatch {
             port: Port::new(zookeeper.into(), latch_span(&Span::current(), None)),
             latch_path,
-            participant_id,
+            candidate: candidate.into(),
             acl,
             policy,
             owner,
@@ -100,7 +107,22 @@ impl LeaderLatch {
             place: Place::Outside,
             cleanup: Cleanup::default(),
             stats: LatchMetrics::default(),
+            cooldown: std::time::Duration::ZERO,
+            cooling_until: None,
             parent_span: Span::current(),
+        }
+    }
+
+    /// Stays out of line for `cooldown` after it led, before it queues again.
+    pub fn with_cooldown(mut self, cooldown: std::time::Duration) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
+
+    /// Starts the cooldown (if one is configured).
+    fn cool_down(&mut self) {
+        if !self.cooldown.is_zero() {
+            self.cooling_until = Some(tokio::time::Instant::now() + self.cooldown);
         }
     }
 
@@ -120,7 +142,10 @@ impl LeaderLatch {
             (Place::InLine { node, standing: Standing::First }, false) => {
                 LatchEvent::IsLeader { node: node.path.clone(), czxid: node.czxid }
             }
-            (place, true) if !place.leads() => LatchEvent::NotLeader,
+            (place, true) if !place.leads() => {
+                self.cool_down();
+                LatchEvent::NotLeader
+            }
             _ => return,
         };
         info!(leader = matches!(event, LatchEvent::IsLeader { .. }), "latch leadership changed");
@@ -305,6 +330,7 @@ impl Handler<Requeue> for LeaderLatch {
 
     fn handle(&mut self, msg: Requeue, ctx: &mut Context<Self>) {
         let _span = self.port.span().clone().entered();
+        self.cool_down();
         if let (Some(node), false) = (self.place.node().map(|node| node.path.clone()), msg.with.is_empty()) {
             // Taken out of the reset's hands: this delete carries the owner's writes. Under way,
             // the node is still ours to hand over should we stop.

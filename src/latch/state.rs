@@ -3,7 +3,7 @@
 //! line, a create's name prefix only while its outcome is open, leadership only first in line.
 
 /// The marker Curator puts before the sequence number of latch nodes.
-const LATCH_MARKER: &str = "latch-";
+pub(super) const LATCH_MARKER: &str = "latch-";
 /// Digits of the sequence suffix ZooKeeper appends (`%010d`).
 const SEQUENCE_DIGITS: usize = 10;
 
@@ -109,8 +109,9 @@ pub(super) enum WatchSlot {
 }
 
 /// The name prefix (`_c_{uuid}-latch-`) of a new node under `latch_path`.
-pub(super) fn new_prefix(latch_path: &str) -> String {
-    format!("{latch_path}/_c_{}-{LATCH_MARKER}", crate::random::uuid())
+pub(super) fn new_prefix(latch_path: &str, priority: i32) -> String {
+    let infix = super::candidate::name_infix(priority);
+    format!("{latch_path}/_c_{}-{infix}{LATCH_MARKER}", crate::random::uuid())
 }
 
 /// The latch participants among `children`, in leadership order: names containing `latch-`

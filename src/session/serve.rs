@@ -208,6 +208,8 @@ async fn guarded_multi(client: &Client, multi: GuardedMulti) -> Result<Vec<Write
             WriteOp::Create { path, data, mode, .. } => writer.add_create(path, data, &acl.options(*mode)),
             WriteOp::SetData { path, data, version } => writer.add_set_data(path, data, *version),
             WriteOp::Delete { path, version } => writer.add_delete(path, *version),
+            // ZooKeeper's check with version -1 checks existence only.
+            WriteOp::Check { path, version } => writer.add_check_version(path, version.unwrap_or(-1)),
         }
         .map_err(failed)?;
     }
@@ -219,6 +221,7 @@ async fn guarded_multi(client: &Client, multi: GuardedMulti) -> Result<Vec<Write
                     WriteResult::Created { path, stat: (!stat.is_invalid()).then(|| convert::stat(&stat)) }
                 }
                 MultiWriteResult::SetData { stat } => WriteResult::Updated { stat: convert::stat(&stat) },
+                MultiWriteResult::Check => WriteResult::Checked,
                 // Only deletes remain: the guard's check is not among the results.
                 _ => WriteResult::Deleted,
             })

@@ -34,6 +34,8 @@ pub(crate) enum Txn {
     SetData { path: String, data: Vec<u8> },
     /// Replace the ACL of `path` (an operator's doing).
     SetAcl { path: String, acl: NodeAcl },
+    /// Nothing (a check inside a multi).
+    Check,
     /// All of these, at one zxid.
     Multi(Vec<Txn>),
     /// A session ended: its ephemeral nodes go.
@@ -170,11 +172,19 @@ impl Tree {
                     }
                     Txn::Delete { path: path.clone() }
                 }
+                WriteOp::Check { path, version } => {
+                    let node = scratch.nodes.get(path).ok_or(ZkError::NoNode)?;
+                    if version.is_some_and(|version| version != node.stat.version) {
+                        return Err(ZkError::BadVersion);
+                    }
+                    Txn::Check
+                }
             };
             scratch.apply(&txn, zxid, now_ms);
             let result = match &txn {
                 Txn::Create { path, node } => WriteResult::Created { path: path.clone(), stat: Some(node.stat) },
                 Txn::SetData { path, .. } => WriteResult::Updated { stat: scratch.nodes[path].stat },
+                Txn::Check => WriteResult::Checked,
                 _ => WriteResult::Deleted,
             };
             Ok((txn, result))
@@ -252,6 +262,7 @@ impl Tree {
     fn apply_into(&mut self, txn: &Txn, zxid: i64, now_ms: i64, fired: &mut Vec<Trigger>) {
         let trigger = |path: &str, kind, event| Trigger { path: path.to_owned(), kind, event };
         match txn {
+            Txn::Check => {}
             Txn::Create { path, node } => {
                 let parent_path = parent(path).to_owned();
                 if let Some(parent) = self.nodes.get_mut(&parent_path) {

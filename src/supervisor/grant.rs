@@ -43,7 +43,7 @@ impl ElectionSupervisor {
         let Lifecycle::Running { held, .. } = &mut self.lifecycle else { return };
         match event {
             LatchEvent::IsLeader { node, czxid } => {
-                *held = Some(Held { node, fencing_token: czxid, lease_end: None });
+                *held = Some(Held { node, fencing_token: czxid, lease_end: None, line: None });
                 // Held from now on: whether we may lead is a new question.
                 self.with_lead(|act, lead| {
                     if let Some(lead) = lead {
@@ -75,6 +75,11 @@ impl ElectionSupervisor {
         }
         if self.contenders.values().any(|c| c.leader_path == msg.leader_path) {
             return Err(ElectionError::DuplicateLeaderPath(msg.leader_path.clone()));
+        }
+        // The first contender's address is the participant ID unless the config sets one: it
+        // must fit the latch node.
+        if self.config.participant_id().is_none() {
+            self.config.candidate(&msg.address).validate()?;
         }
         // An address the codec cannot write would fail every publish; refuse it up front.
         self.config
@@ -116,8 +121,11 @@ impl Checked<LatchEvent> for ElectionSupervisor {
     type Reply = ();
 
     /// The lead checked before the event does not count: the event changes what we hold.
-    fn checked(&mut self, msg: LatchEvent, _lead: Option<&Lead>, _ctx: &mut Context<Self>) {
+    fn checked(&mut self, msg: LatchEvent, _lead: Option<&Lead>, ctx: &mut Context<Self>) {
         self.on_latch(msg);
+        if self.holds_latch() {
+            self.watch_line(ctx);
+        }
     }
 }
 

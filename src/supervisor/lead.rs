@@ -121,6 +121,8 @@ checked_handlers! {
     crate::contender::Subscribe => Result<(), ElectionError>,
     crate::contender::Confirm => Result<(), ElectionError>,
     crate::contender::Resign => Result<(), ElectionError>,
+    crate::contender::Transfer => ResponseActFuture<Self, Result<String, ElectionError>>,
+    crate::line_watch::LineChanged => (),
     crate::contender::HasLeadership => bool,
     crate::contender::ProveLeadership => ResponseActFuture<Self, Result<bool, ElectionError>>,
     crate::contender::GetFencingToken => Option<i64>,

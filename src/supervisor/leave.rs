@@ -319,7 +319,7 @@ impl Checked<Resign> for ElectionSupervisor {
             return Err(ElectionError::UnknownContender(msg.component));
         }
         info!(component = %msg.component, "resigning: queueing again at the back");
-        self.requeue();
+        self.requeue_with(Vec::new());
         Ok(())
     }
 }

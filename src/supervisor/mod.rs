@@ -18,6 +18,7 @@
 mod contenders;
 mod fencing;
 mod grant;
+mod handover;
 mod lead;
 mod leave;
 mod publish;
@@ -47,7 +48,7 @@ enum Lifecycle {
 }
 
 /// The latch as we hold it.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct Held {
     /// Our latch node: the guard of every leader write.
     node: String,
@@ -58,6 +59,8 @@ struct Held {
     /// A wake-up at the end of the lease while grants stand, and the end it is armed for
     /// (`lead.rs`).
     lease_end: Option<(tokio::time::Instant, SpawnHandle)>,
+    /// The line behind us, watched for candidates of higher priority (`handover.rs`).
+    line: Option<handover::LineHold>,
 }
 
 /// The election supervisor for one latch path. Start it with [`ElectionSupervisor::start`].
@@ -161,13 +164,14 @@ impl ElectionSupervisor {
     }
 
     /// Revokes every grant and queues again at the back of the latch; our leader nodes go in
-    /// one multi-op with our latch node, so the successor finds the place free.
-    fn requeue(&mut self) {
-        let with = self
+    /// one multi-op with our latch node (and `also`), so the successor finds the place free.
+    fn requeue_with(&mut self, also: Vec<WriteOp>) {
+        let mut with: Vec<WriteOp> = self
             .own_leader_nodes()
             .into_iter()
             .filter_map(|(path, version)| version.map(|version| WriteOp::Delete { path, version: Some(version) }))
             .collect();
+        with.extend(also);
         // Revoke first, so nobody acts as leader while the latch node is replaced.
         self.on_latch(LatchEvent::NotLeader);
         if let Lifecycle::Running { latch: Some(latch), .. } = &self.lifecycle {
@@ -179,11 +183,12 @@ impl ElectionSupervisor {
         LeaderLatch::new(
             self.port.zookeeper(),
             self.config.latch_path().to_owned(),
-            participant_id,
+            self.config.candidate(&participant_id),
             self.acl.clone(),
             self.config.policy(),
             ctx.address().recipient(),
         )
+        .with_cooldown(self.config.cooldown())
         .start()
     }
 }

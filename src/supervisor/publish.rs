@@ -250,7 +250,7 @@ impl ElectionSupervisor {
                 // Handed on: reported, revoked, and queued again at the back.
                 warn!(component = round.component, error = %give_up, "giving the latch up");
                 self.report(&round.component, give_up);
-                self.requeue();
+                self.requeue_with(Vec::new());
             }
         }
     }

@@ -149,6 +149,14 @@ pub enum WriteOp {
         /// Expected version.
         version: Option<i32>,
     },
+    /// Write nothing, but only if this node exists (at `version`, if given): a second guard.
+    /// Fails the multi with [`ZkError::NoNode`] or [`ZkError::BadVersion`].
+    Check {
+        /// Path of the node.
+        path: String,
+        /// Expected version.
+        version: Option<i32>,
+    },
 }
 
 /// What one [`WriteOp`] of a [`GuardedMulti`] did, in the order of the ops.
@@ -169,6 +177,8 @@ pub enum WriteResult {
     },
     /// The node was deleted.
     Deleted,
+    /// The node was there (a [`WriteOp::Check`]).
+    Checked,
 }
 
 /// Atomically: check that `guard` exists (at `guard_version` if given), then apply every op.

@@ -309,6 +309,7 @@ fn op_name(op: &crate::zk::WriteOp) -> String {
         crate::zk::WriteOp::Create { path, .. } => format!("create {path}"),
         crate::zk::WriteOp::SetData { path, .. } => format!("set {path}"),
         crate::zk::WriteOp::Delete { path, .. } => format!("delete {path}"),
+        crate::zk::WriteOp::Check { path, .. } => format!("check {path}"),
     }
 }
 
