@@ -48,6 +48,9 @@ pub enum Fault {
     LockLeaderParent { span: Duration },
     /// The process's contender resigns (and queues again).
     Resign { process: ProcessId },
+    /// Every election is asked to transfer leadership to the `nth` candidate in line (only the
+    /// leader's can).
+    Transfer { nth: usize },
     /// The process stops its election, and starts a new one on the same session after `after`.
     StopAndRejoin { process: ProcessId, after: Duration },
     /// The process stops its election and closes its session; a new process takes its place
@@ -140,7 +143,8 @@ pub(crate) fn schedule(
             65..=68 => Fault::DeleteLeaderNode,
             69..=71 => Fault::GarbageLeaderNode,
             72..=73 => Fault::LockLeaderParent { span: span(rng) },
-            74..=83 => Fault::Resign { process },
+            74..=78 => Fault::Resign { process },
+            79..=83 => Fault::Transfer { nth: rng.gen_range(1..processes.max(2)) },
             84..=90 => Fault::StopAndRejoin { process, after: ms(rng, 10, 3000) },
             91..=95 => Fault::Restart { process, after: ms(rng, 10, 3000) },
             _ => Fault::Crash { process, after: ms(rng, 10, 3000) },

@@ -70,6 +70,11 @@ pub struct SimConfig {
     pub detect_new_session_ids: bool,
     /// A one-way delay every packet takes on top of the seeded one (a slow or distant link).
     pub link_delay: Duration,
+    /// Whether each election joins with a seeded priority in 0..=2 (so that leaders hand over
+    /// to candidates of higher priority), or all with 0.
+    pub priorities: bool,
+    /// How long a contender that led waits before it queues again.
+    pub cooldown: Duration,
 }
 
 impl SimConfig {
@@ -95,6 +100,8 @@ impl SimConfig {
             script: None,
             detect_new_session_ids: true,
             link_delay: Duration::ZERO,
+            priorities: rng.gen_bool(0.5),
+            cooldown: if rng.gen_bool(0.5) { Duration::from_millis(rng.gen_range(0..=1500)) } else { Duration::ZERO },
         }
     }
 }

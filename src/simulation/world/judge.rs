@@ -2,6 +2,7 @@
 
 use super::World;
 use crate::codec::LeaderInfoCodec;
+use crate::latch::{priority_of, CandidateInfo};
 use crate::simulation::properties::Violation;
 use crate::simulation::wire::ProcessId;
 use crate::simulation::{LATCH, LEADER_PATH};
@@ -43,16 +44,19 @@ impl World {
             (leaders, _) => Some(format!("{} leaders after the faults ended", leaders.len())),
         };
         // Every running election stands in line, once: nobody gave up contending.
-        let data: Vec<Vec<u8>> = tree
+        let ids: Vec<String> = tree
             .children(LATCH)
             .unwrap_or_default()
             .iter()
-            .filter_map(|child| tree.get(&format!("{LATCH}/{child}")).map(|node| node.data.clone()))
+            .filter_map(|child| {
+                let node = tree.get(&format!("{LATCH}/{child}"))?;
+                Some(CandidateInfo::decode(&node.data, priority_of(child)).id)
+            })
             .collect();
         let out_of_line: Vec<String> = (0..self.processes.len())
             .filter(|process| !self.current(*process).crashed && self.current(*process).supervisor.is_some())
             .map(|process| &self.processes[process].address)
-            .filter(|address| data.iter().filter(|data| data.as_slice() == address.as_bytes()).count() != 1)
+            .filter(|address| ids.iter().filter(|id| id == address).count() != 1)
             .cloned()
             .collect();
         let verdict = verdict.or_else(|| {

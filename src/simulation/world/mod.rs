@@ -241,7 +241,12 @@ impl World {
 
     /// Starts an election for the current incarnation of `process` and subscribes its contender.
     fn join(&mut self, process: ProcessId, ctx: &mut Context<Self>) {
-        let config = ElectionConfig::builder(LATCH).policy(self.config.policy).build();
+        let priority = if self.config.priorities { self.rng.gen_range(0..=2) } else { 0 };
+        let config = ElectionConfig::builder(LATCH)
+            .policy(self.config.policy)
+            .priority(priority)
+            .cooldown(self.config.cooldown)
+            .build();
         let Ok(config) = config else {
             return self.violate(Violation { property: "no panic", detail: "bad election config".into() });
         };

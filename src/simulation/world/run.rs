@@ -8,7 +8,7 @@ use actix::prelude::*;
 use tokio::time::Instant;
 
 use super::World;
-use crate::contender::{Resign, StopElection};
+use crate::contender::{Resign, StopElection, Transfer};
 use crate::latch::participants_in_order;
 use crate::simulation::ensemble::LEADER;
 use crate::simulation::faults::{schedule, Fault};
@@ -142,6 +142,16 @@ impl World {
             Fault::Resign { process } => {
                 if let Some(supervisor) = &self.current(process).supervisor {
                     supervisor.do_send(Resign::new(COMPONENT));
+                }
+            }
+            Fault::Transfer { nth } => {
+                let children = self.ensemble.committed().children(LATCH).unwrap_or_default();
+                if let Some(name) = participants_in_order(&children).get(nth) {
+                    for process in 0..self.processes.len() {
+                        if let Some(supervisor) = &self.current(process).supervisor {
+                            supervisor.do_send(Transfer::to_node(*name));
+                        }
+                    }
                 }
             }
             Fault::StopAndRejoin { process, after } => {
