@@ -283,3 +283,76 @@ async fn a_resigner_waits_out_its_cooldown_before_queueing_again() {
     expect_grant(&mut a.events, 5 * SECOND).await;
     assert!(resigned.elapsed() >= cooldown, "led again after {:?}", resigned.elapsed());
 }
+
+/// `zk-elect candidates` prints the line, the leader first with its fencing token; campaigns
+/// take `--priority`, `--label` and `--no-preemption`.
+#[actix_rt::test]
+async fn zk_elect_candidates_prints_the_line() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let mut a_args = campaign(&cs, "a:1");
+    a_args.extend(["--label", "version=1", "--no-preemption"]);
+    let mut a = ZkElect::spawn("campaign a", &a_args);
+    let published = a.expect("published", 15 * SECOND).await;
+    let mut b_args = campaign(&cs, "b:1");
+    b_args.extend(["--priority", "5", "--label", "version=2", "--label", "zone=x"]);
+    let mut b = ZkElect::spawn("campaign b", &b_args);
+    b.expect_where("connection", 10 * SECOND, |e| e["state"] == "connected").await;
+    let (observer, _s) = connected_session(&cs, 6 * SECOND).await;
+    await_line(&observer, &["a:1", "b:1"]).await;
+
+    let mut list = ZkElect::spawn("candidates", &["candidates", "--connect", &cs, "--latch-path", LATCH, "--json"]);
+    let (printed, status) = list.until_stopped().await;
+    assert!(status.success(), "{status:?}");
+    let line: Vec<&serde_json::Value> = printed.iter().filter(|e| e["event"] == "candidate").collect();
+    assert_eq!(line.len(), 2, "{printed:?}");
+    assert_eq!((line[0]["position"].as_u64(), line[0]["address"].as_str()), (Some(0), Some("a:1")));
+    assert_eq!(line[0]["fencing_token"], published["fencing_token"]);
+    assert_eq!(line[0]["labels"], serde_json::json!({"version": "1"}));
+    assert_eq!((line[1]["address"].as_str(), line[1]["priority"].as_i64()), (Some("b:1"), Some(5)));
+    assert_eq!(line[1]["labels"], serde_json::json!({"version": "2", "zone": "x"}));
+    assert!(line[1].get("fencing_token").is_none(), "a follower's token: {:?}", line[1]);
+    for process in [&mut a, &mut b] {
+        process.say("quit").await;
+        process.expect_clean_exit(0).await;
+    }
+}
+
+/// Lines on a campaign's stdin: `transfer ADDRESS` hands over past the candidate ahead,
+/// `resign` leaves and queues again; a transfer by a follower is refused with a message.
+#[actix_rt::test]
+async fn zk_elect_transfer_and_resign_from_stdin() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (observer, _s) = connected_session(&cs, 6 * SECOND).await;
+    let mut a = ZkElect::spawn("campaign a", &campaign(&cs, "a:1"));
+    a.expect("published", 15 * SECOND).await;
+    let mut b = ZkElect::spawn("campaign b", &campaign(&cs, "b:1"));
+    let mut c = ZkElect::spawn("campaign c", &campaign(&cs, "c:1"));
+    await_line(&observer, &["a:1", "b:1", "c:1"]).await;
+
+    b.say("transfer c:1").await;
+    let refused = b.expect("error", 5 * SECOND).await;
+    assert!(refused["message"].as_str().is_some_and(|m| m.contains("not")), "{refused}");
+    a.say("transfer c:1").await;
+    a.expect("transferring", 5 * SECOND).await;
+    a.expect("revoked", 5 * SECOND).await;
+    c.expect("published", 5 * SECOND).await;
+    c.say("resign").await;
+    c.expect("revoked", 5 * SECOND).await;
+    // b or a (whichever queued again first) leads next; c queues behind.
+    eventually(10 * SECOND, "c at the back", || async {
+        (line(&observer).await.last().map(String::as_str) == Some("c:1")).then_some(())
+    })
+    .await;
+    let b_events = b.drain_for(SECOND).await;
+    let a_events = a.drain_for(Duration::ZERO).await;
+    let granted = |events: &[serde_json::Value]| events.iter().any(|e| e["event"] == "published");
+    assert!(granted(&b_events) ^ granted(&a_events), "one leader after the resign: {b_events:?} {a_events:?}");
+    for process in [&mut a, &mut b, &mut c] {
+        process.say("quit").await;
+        process.expect_clean_exit(0).await;
+    }
+}

@@ -77,7 +77,10 @@ fn main() {
     tracing_subscriber::registry().with(logs).with(attempts::layer()).init();
 
     let common = match &cli.command {
-        Command::Campaign { common, .. } | Command::Observe { common, .. } | Command::Run { common, .. } => common,
+        Command::Campaign { common, .. }
+        | Command::Candidates { common, .. }
+        | Command::Observe { common, .. }
+        | Command::Run { common, .. } => common,
     };
     if let Some(warning) = common.credentials.deprecation() {
         tracing::warn!("{warning}");
@@ -89,6 +92,7 @@ fn main() {
         match cli.command {
             Command::Campaign { common, election } => commands::campaign(common, session, election, out).await,
             Command::Observe { common, leader_path } => commands::observe(common, session, leader_path, out).await,
+            Command::Candidates { common, latch_path } => commands::candidates(common, session, latch_path, out).await,
             Command::Run { common, election, grace_ms, command } => {
                 commands::run(common, session, election, Duration::from_millis(grace_ms), command, out).await
             }

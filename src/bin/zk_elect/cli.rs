@@ -46,12 +46,22 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Join an election: confirm every grant at once and publish ADDRESS while leading. Runs
-    /// until SIGINT/SIGTERM, end of stdin or a line `quit`, then leaves cleanly.
+    /// until SIGINT/SIGTERM, end of stdin or a line `quit`, then leaves cleanly. A line
+    /// `transfer ADDRESS` hands leadership to that candidate; `resign` leaves and queues again.
     Campaign {
         #[command(flatten)]
         common: Common,
         #[command(flatten)]
         election: ElectionArgs,
+    },
+    /// List the candidates in line, first (the leader) first: position, address, priority,
+    /// labels, latch node, and the leader's fencing token; then exit.
+    Candidates {
+        #[command(flatten)]
+        common: Common,
+        /// The latch (the election) to list.
+        #[arg(long, value_name = "PATH", value_parser = zk_path)]
+        latch_path: String,
     },
     /// Print every change of the leader published at a leader path.
     Observe {
@@ -83,6 +93,7 @@ impl Command {
     fn name(&self) -> &'static str {
         match self {
             Command::Campaign { .. } => "campaign",
+            Command::Candidates { .. } => "candidates",
             Command::Observe { .. } => "observe",
             Command::Run { .. } => "run",
         }
@@ -96,7 +107,7 @@ impl Command {
                 election.check(common)?;
                 Ok(session)
             }
-            Command::Observe { common, .. } => common.session_config(),
+            Command::Observe { common, .. } | Command::Candidates { common, .. } => common.session_config(),
         }
     }
 }
@@ -161,18 +172,61 @@ pub struct ElectionArgs {
     /// until the session is lost.
     #[arg(long, default_value = "standard", value_parser = policy())]
     pub policy: ConnectionLossPolicy,
+    /// Our priority in line: leading, we hand over to a candidate of strictly higher priority
+    /// once it has stood in line for --preempt-after-ms; equal priorities never preempt.
+    #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true)]
+    pub priority: i32,
+    /// A label shown in `candidates` (repeatable), e.g. --label version=2.1.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = label)]
+    pub labels: Vec<(String, String)>,
+    /// How long a candidate of higher priority must stand in line before we hand over to it,
+    /// in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub preempt_after_ms: u64,
+    /// Never hand over to a candidate of higher priority.
+    #[arg(long)]
+    pub no_preemption: bool,
+    /// After we resigned, handed over or lost leadership, wait this long before queueing
+    /// again, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub cooldown_ms: u64,
 }
 
 impl ElectionArgs {
+    /// The election these flags describe.
+    pub fn config(&self, common: &Common) -> Result<ElectionConfig, ConfigError> {
+        let mut builder = ElectionConfig::builder(&self.latch_path)
+            .codec(common.codec)
+            .policy(self.policy)
+            .priority(self.priority)
+            .cooldown(Duration::from_millis(self.cooldown_ms))
+            .preempt_after(Duration::from_millis(self.preempt_after_ms));
+        if self.no_preemption {
+            builder = builder.no_preemption();
+        }
+        for (key, value) in &self.labels {
+            builder = builder.label(key, value);
+        }
+        builder.build()
+    }
+
     /// The leader path must stay clear of the latch, and the address must fit the codec.
     fn check(&self, common: &Common) -> Result<(), String> {
-        let election = ElectionConfig::builder(&self.latch_path).build().map_err(|err| err.to_string())?;
+        let election = self.config(common).map_err(|err| err.to_string())?;
+        election.candidate(&self.address).validate().map_err(|err| err.to_string())?;
         election.check_leader_path(&self.leader_path).map_err(|err| err.to_string())?;
         common
             .codec
             .encode(&LeaderInfo::new(self.address.clone(), Uuid::nil()))
             .map_err(|err| format!("--address cannot be encoded with the {} codec: {err}", common.codec))?;
         Ok(())
+    }
+}
+
+fn label(value: &str) -> Result<(String, String), String> {
+    match value.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err("expected KEY=VALUE with a non-empty KEY".to_owned()),
     }
 }
 

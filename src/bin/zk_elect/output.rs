@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use uuid::Uuid;
-use zk_election::{ConnectionState, LeaderChanged};
+use zk_election::{Candidate, ConnectionState, LeaderChanged};
 
 /// One thing worth telling the user.
 #[derive(Debug)]
@@ -38,6 +38,10 @@ pub enum Event<'a> {
     ChildStarted { pid: u32 },
     /// The command of `run` ended: its exit code (128 + signal if a signal ended it).
     ChildExited { code: i32, signal: Option<i32> },
+    /// `candidates`: one candidate in line.
+    Candidate(&'a Candidate),
+    /// A transfer was accepted: leadership goes to the candidate with this latch node.
+    Transferring { to: &'a str },
 }
 
 impl Event<'_> {
@@ -78,6 +82,20 @@ impl Event<'_> {
             Event::ChildExited { code, signal: Some(signal) } => {
                 ("child_exited", vec![("code", json!(code)), ("signal", json!(signal))])
             }
+            Event::Candidate(candidate) => {
+                let mut fields = vec![
+                    ("position", json!(candidate.position)),
+                    ("address", json!(candidate.info.id)),
+                    ("priority", json!(candidate.info.priority)),
+                    ("labels", json!(candidate.info.labels)),
+                    ("node", json!(candidate.node)),
+                ];
+                if candidate.position == 0 {
+                    fields.push(("fencing_token", json!(candidate.czxid)));
+                }
+                ("candidate", fields)
+            }
+            Event::Transferring { to } => ("transferring", vec![("node", json!(to))]),
         }
     }
 
@@ -131,6 +149,25 @@ impl Event<'_> {
             Event::ChildExited { code, signal: Some(signal) } => {
                 format!("command ended by signal {signal} (exit code {code})")
             }
+            Event::Candidate(candidate) => {
+                let labels: Vec<String> = candidate.info.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let token = if candidate.position == 0 {
+                    format!(", fencing token {}", candidate.czxid)
+                } else {
+                    String::new()
+                };
+                let text = format!(
+                    "{} {} priority {}{}{} {}{token}",
+                    candidate.position,
+                    candidate.info.id,
+                    candidate.info.priority,
+                    if labels.is_empty() { "" } else { " labels " },
+                    labels.join(","),
+                    candidate.node,
+                );
+                escape_controls(&text).into_owned()
+            }
+            Event::Transferring { to } => format!("handing leadership over to {}", escape_controls(to)),
         }
     }
 }

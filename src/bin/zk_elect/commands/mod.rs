@@ -13,8 +13,8 @@ use tracing::info;
 use uuid::Uuid;
 use zk_election::session::SubscribeFailures;
 use zk_election::{
-    Confirm, ElectionConfig, ElectionError, ElectionSupervisor, LeaderRetriever, LeadershipEvent, SessionConfig,
-    StopElection, StopRetriever, StopSession, Subscribe, SubscribeLeader, ZkSession,
+    Confirm, ConnectionState, ElectionError, ElectionSupervisor, LeaderRetriever, LeadershipEvent, Resign,
+    SessionConfig, StopElection, StopRetriever, StopSession, Subscribe, SubscribeLeader, Transfer, ZkSession,
 };
 
 use crate::cli::{Common, ElectionArgs};
@@ -22,7 +22,7 @@ use crate::deadline;
 use crate::http::Sidecar;
 use crate::output::{escape_controls, Event, Output};
 use crate::relay::{Input, Relay};
-use crate::termination::Termination;
+use crate::termination::{Request, Termination};
 
 /// The component name our contender subscribes under (one contender per process).
 const COMPONENT: &str = "zk-elect";
@@ -195,11 +195,7 @@ struct Campaign {
 
 impl Campaign {
     async fn join(connected: &Connected, common: &Common, args: &ElectionArgs) -> Result<Campaign, Failure> {
-        let config = ElectionConfig::builder(&args.latch_path)
-            .codec(common.codec)
-            .policy(args.policy)
-            .build()
-            .map_err(Failure::usage)?;
+        let config = args.config(common).map_err(Failure::usage)?;
         let supervisor = ElectionSupervisor::start(connected.session.clone(), config);
         let subscribe =
             Subscribe::new(COMPONENT, &args.address, &args.leader_path, connected.relay.clone().recipient());
@@ -257,6 +253,20 @@ impl Campaign {
     /// gone, and no event reaches us after `StopElection`, so this is the last moment at which
     /// every line about our leadership still comes before anything the successor prints.
     ///
+    /// Does what a line on stdin asks: a transfer or a resign.
+    async fn on_request(&mut self, request: Request, out: Output) {
+        let answer = match request {
+            Request::Transfer(to) => self.supervisor.send(Transfer::to_address(to)).await.map(|r| r.map(Some)),
+            Request::Resign => self.supervisor.send(Resign::new(COMPONENT)).await.map(|r| r.map(|()| None)),
+        };
+        match answer {
+            Ok(Ok(Some(node))) => out.emit(Event::Transferring { to: &node }),
+            Ok(Ok(None)) => {}
+            Ok(Err(err)) => out.emit(Event::Error(&err.to_string())),
+            Err(_) => out.emit(Event::Error("the election supervisor stopped")),
+        }
+    }
+
     /// Answers how we left.
     async fn leave(mut self, out: Output) -> Left {
         let led = self.granted.take().is_some();
@@ -293,7 +303,10 @@ pub async fn campaign(
     let retriever = connected.retrieve_for_sidecar(&common, &args.leader_path).await?;
     let reason = loop {
         tokio::select! {
-            reason = termination.wait() => break reason,
+            asked = termination.request_or_stop() => match asked {
+                Ok(request) => campaign.on_request(request, out).await,
+                Err(reason) => break reason,
+            },
             Some(input) = connected.next_input() => match input {
                 Input::Connection(state) => out.emit(Event::Connection(state)),
                 Input::Leadership(event) => campaign.on_event(event, out).await,
@@ -307,6 +320,45 @@ pub async fn campaign(
     stop_retriever(retriever).await;
     connected.close(left, out).await;
     Ok(0)
+}
+
+/// `candidates`: print the line once, then leave.
+pub async fn candidates(
+    common: Common,
+    session: SessionConfig,
+    latch_path: String,
+    out: Output,
+) -> Result<ExitCode, Failure> {
+    let mut connected = Connected::start(&common, session, out).await?;
+    // One listing: wait for a session first (--connect-timeout-ms bounds the wait).
+    loop {
+        match connected.next_input().await {
+            Some(Input::Connection(state)) => {
+                out.emit(Event::Connection(state));
+                if matches!(state, ConnectionState::Connected | ConnectionState::Reconnected { .. }) {
+                    break;
+                }
+            }
+            Some(Input::SessionFailed(error)) => out.emit(Event::Error(&error.to_string())),
+            Some(_) => {}
+            None => return Err("the session actor stopped".into()),
+        }
+    }
+    let line = zk_election::candidates(connected.session.clone(), &latch_path).await;
+    let code = match line {
+        Ok(line) => {
+            for candidate in &line {
+                out.emit(Event::Candidate(candidate));
+            }
+            0
+        }
+        Err(err) => {
+            out.emit(Event::Error(&format!("cannot list {latch_path}: {err}")));
+            1
+        }
+    };
+    connected.close(Left::Quietly, out).await;
+    Ok(code)
 }
 
 /// `observe`: print every leader change, until told to stop.

@@ -99,10 +99,13 @@ pub async fn run(
     // `Some(code)` once the command ended by itself (or could not start): leave with its code.
     let own_exit = loop {
         tokio::select! {
-            reason = termination.wait() => {
-                info!(?reason, "stopping");
-                break None;
-            }
+            asked = termination.request_or_stop() => match asked {
+                Ok(request) => campaign.on_request(request, out).await,
+                Err(reason) => {
+                    info!(?reason, "stopping");
+                    break None;
+                }
+            },
             Some(input) = connected.next_input() => match input {
                 Input::Connection(state) => out.emit(Event::Connection(state)),
                 Input::Leadership(event) => campaign.on_event(event, out).await,
