@@ -356,6 +356,24 @@ impl std::fmt::Display for Successor {
     }
 }
 
+/// A contender's health, as it judges it (a check of its own, a dependency it needs). After
+/// the election's [`health_failures`](crate::config::ElectionConfigBuilder::health_failures)
+/// unhealthy reports in a row the supervisor steps down if it leads and leaves the line in
+/// either case: an unhealthy process neither keeps nor takes leadership. The first healthy
+/// report queues it again (after the cooldown, if one runs). Every contender of the supervisor
+/// shares its latch: one unhealthy contender takes them all out.
+///
+/// # Errors
+/// [`ElectionError::UnknownContender`], [`ElectionError::Stopped`].
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "Result<(), ElectionError>")]
+pub struct ReportHealth {
+    /// The contender reporting.
+    pub component: String,
+    /// Whether it is fit to lead.
+    pub healthy: bool,
+}
+
 /// Stop the election: no event reaches any contender afterwards, the latch node and the leader
 /// nodes this supervisor published are deleted. Idempotent.
 ///

@@ -67,6 +67,9 @@ pub enum ConfigError {
         /// The scheme, with its `://`.
         scheme: String,
     },
+    /// `health_failures(0)`: a contender would step down before any report.
+    #[error("health failures must be at least 1")]
+    ZeroHealthFailures,
     /// What a candidate announces in line cannot be written in its latch node.
     #[error("invalid candidate: {problem}")]
     InvalidCandidate {

@@ -152,7 +152,7 @@ pub use codec::{LeaderInfo, LeaderInfoCodec};
 pub use config::{Backoff, ElectionConfig, SessionConfig};
 pub use contender::{
     Confirm, ElectionError, GetFencingToken, HasLeadership, LeaderWrite, LeadershipClaim, LeadershipEvent,
-    ProveLeadership, Resign, StopElection, Subscribe, Successor, Transfer,
+    ProveLeadership, ReportHealth, Resign, StopElection, Subscribe, Successor, Transfer,
 };
 pub use error::{ConfigError, PathProblem};
 pub use handle::{ConfirmMode, ElectionHandle, Leadership, RetrievalHandle};

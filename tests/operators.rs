@@ -215,7 +215,9 @@ async fn transfer_hands_over_past_the_candidates_ahead() {
     // a requeued at once, b on seeing its node gone: both behind c and d, in either order.
     eventually(10 * SECOND, "c, d, then a and b", || async {
         let mut now = line(&observer).await;
-        now.get_mut(2..).map(|rest| rest.sort());
+        if let Some(rest) = now.get_mut(2..) {
+            rest.sort();
+        }
         (now == ["c:1", "d:1", "a:1", "b:1"]).then_some(())
     })
     .await;
@@ -352,6 +354,68 @@ async fn zk_elect_transfer_and_resign_from_stdin() {
     let granted = |events: &[serde_json::Value]| events.iter().any(|e| e["event"] == "published");
     assert!(granted(&b_events) ^ granted(&a_events), "one leader after the resign: {b_events:?} {a_events:?}");
     for process in [&mut a, &mut b, &mut c] {
+        process.say("quit").await;
+        process.expect_clean_exit(0).await;
+    }
+}
+
+/// Health-tied leadership in the library: after `health_failures` unhealthy reports in a row a
+/// leader steps down and leaves the line; the follower takes over; a healthy report queues it
+/// again, behind.
+#[actix_rt::test]
+async fn an_unhealthy_leader_steps_down_and_queues_again_once_healthy() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (observer, _s) = connected_session(&cs, 6 * SECOND).await;
+    let config = ElectionConfig::builder(LATCH).health_failures(2).build().unwrap();
+    let mut a = contender(&cs, config, "a:1").await;
+    expect_published(&mut a.events, 5 * SECOND).await;
+    let mut b = contender(&cs, plain(), "b:1").await;
+    await_line(&observer, &["a:1", "b:1"]).await;
+    let report = |healthy| zk_election::ReportHealth { component: COMPONENT.into(), healthy };
+    a.supervisor.send(report(false)).await.unwrap().unwrap();
+    assert!(a.events.drain_for(SECOND / 2).await.is_empty(), "one failure stepped down");
+    a.supervisor.send(report(true)).await.unwrap().unwrap();
+    a.supervisor.send(report(false)).await.unwrap().unwrap();
+    assert!(a.events.drain_for(SECOND / 2).await.is_empty(), "failures not in a row stepped down");
+    a.supervisor.send(report(false)).await.unwrap().unwrap();
+    a.events.until(5 * SECOND, |e| matches!(e, LeadershipEvent::Revoked { .. })).await;
+    expect_published(&mut b.events, 5 * SECOND).await;
+    await_line(&observer, &["b:1"]).await;
+    a.supervisor.send(report(false)).await.unwrap().unwrap();
+    a.supervisor.send(report(true)).await.unwrap().unwrap();
+    await_line(&observer, &["b:1", "a:1"]).await;
+    let unknown = zk_election::ReportHealth { component: "nobody".into(), healthy: true };
+    assert!(matches!(a.supervisor.send(unknown).await.unwrap(), Err(ElectionError::UnknownContender(_))));
+}
+
+/// `--health-cmd`: a failing check makes the leader step down after `--health-failures`
+/// runs, the other campaign takes over; a passing check queues it again.
+#[actix_rt::test]
+async fn zk_elect_health_cmd_steps_down_and_back() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (observer, _s) = connected_session(&cs, 6 * SECOND).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sick = dir.path().join("sick");
+    let check = format!("test ! -e {}", sick.display());
+    let mut a_args = campaign(&cs, "a:1");
+    a_args.extend(["--health-cmd", &check, "--health-interval-ms", "200", "--health-failures", "2"]);
+    let mut a = ZkElect::spawn("campaign a", &a_args);
+    a.expect("published", 15 * SECOND).await;
+    let mut b = ZkElect::spawn("campaign b", &campaign(&cs, "b:1"));
+    await_line(&observer, &["a:1", "b:1"]).await;
+    std::fs::write(&sick, b"").unwrap();
+    a.expect_where("health", 5 * SECOND, |e| e["healthy"] == false).await;
+    a.expect("revoked", 5 * SECOND).await;
+    b.expect("published", 5 * SECOND).await;
+    await_line(&observer, &["b:1"]).await;
+    std::fs::remove_file(&sick).unwrap();
+    a.expect_where("health", 5 * SECOND, |e| e["healthy"] == true).await;
+    await_line(&observer, &["b:1", "a:1"]).await;
+    for process in [&mut a, &mut b] {
         process.say("quit").await;
         process.expect_clean_exit(0).await;
     }

@@ -44,6 +44,8 @@ mod credentials;
 mod deadline;
 #[path = "zk_elect/guardian.rs"]
 mod guardian;
+#[path = "zk_elect/health.rs"]
+mod health;
 #[path = "zk_elect/http/mod.rs"]
 mod http;
 #[path = "zk_elect/output.rs"]

@@ -22,7 +22,11 @@ pub struct ElectionConfig {
     labels: BTreeMap<String, String>,
     preempt_after: Option<Duration>,
     cooldown: Duration,
+    health_failures: u32,
 }
+
+/// Unhealthy reports in a row after which a contender steps down, by default.
+pub const DEFAULT_HEALTH_FAILURES: u32 = 3;
 
 /// How long a candidate of strictly higher priority must have stood in line before the leader
 /// hands over to it, by default.
@@ -47,6 +51,7 @@ impl ElectionConfig {
                 labels: BTreeMap::new(),
                 preempt_after: Some(DEFAULT_PREEMPT_AFTER),
                 cooldown: Duration::ZERO,
+                health_failures: DEFAULT_HEALTH_FAILURES,
             },
         }
     }
@@ -101,6 +106,11 @@ impl ElectionConfig {
     /// How long we wait before queueing again after we resigned or lost leadership.
     pub fn cooldown(&self) -> Duration {
         self.cooldown
+    }
+
+    /// Unhealthy reports in a row after which we step down and leave the line.
+    pub fn health_failures(&self) -> u32 {
+        self.health_failures
     }
 
     /// What our latch node announces, with `participant` as its ID.
@@ -207,6 +217,13 @@ impl ElectionConfigBuilder {
         self
     }
 
+    /// After this many [`ReportHealth`](crate::ReportHealth) `healthy: false` in a row, step
+    /// down and leave the line until a healthy report (default [`DEFAULT_HEALTH_FAILURES`]).
+    pub fn health_failures(mut self, failures: u32) -> Self {
+        self.config.health_failures = failures;
+        self
+    }
+
     /// Validates and builds.
     ///
     /// # Errors
@@ -215,13 +232,17 @@ impl ElectionConfigBuilder {
     /// with `/`, has empty, `.` or `..` segments or control characters, or lies in ZooKeeper's
     /// reserved `/zookeeper` subtree; [`ConfigError::EmptyParticipantId`] for an empty
     /// participant ID; [`ConfigError::InvalidCandidate`] for a participant ID, label key or
-    /// value the latch node cannot carry (a line break; `=` or nothing in a key).
+    /// value the latch node cannot carry (a line break; `=` or nothing in a key);
+    /// [`ConfigError::ZeroHealthFailures`] for `health_failures(0)`.
     pub fn build(self) -> Result<ElectionConfig, ConfigError> {
         path::validate("latch path", &self.config.latch_path)?;
         if self.config.participant_id.as_deref() == Some("") {
             return Err(ConfigError::EmptyParticipantId);
         }
         self.config.candidate(self.config.participant_id.as_deref().unwrap_or("-")).validate()?;
+        if self.config.health_failures == 0 {
+            return Err(ConfigError::ZeroHealthFailures);
+        }
         if self.config.publish_patience.is_zero() {
             return Err(ConfigError::ZeroTimeout { what: "publish patience" });
         }

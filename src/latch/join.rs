@@ -71,6 +71,9 @@ impl LeaderLatch {
     /// Creates our node (under the name prefix of an earlier create whose outcome is open, if
     /// any, so that a later search finds either).
     pub(super) fn create_node(&mut self, ctx: &mut Context<Self>) {
+        if self.sitting_out && matches!(self.place, Place::Outside) {
+            return;
+        }
         // Cooling down: queue again once it is over (a join under way goes on).
         if let (Some(until), Place::Outside) = (self.cooling_until, &self.place) {
             let now = tokio::time::Instant::now();

@@ -53,6 +53,20 @@ pub struct Requeue {
     pub with: Vec<WriteOp>,
 }
 
+/// Leave the line and stay out of it until [`Rejoin`] (an unhealthy contender). Like
+/// [`Requeue`], the writes in `with` go in the multi-op that deletes our node.
+#[derive(Debug, Default, Message)]
+#[rtype(result = "()")]
+pub struct SitOut {
+    /// Writes to apply atomically with deleting our node.
+    pub with: Vec<WriteOp>,
+}
+
+/// Queue again after [`SitOut`] (once a cooldown, if one runs, is over).
+#[derive(Clone, Copy, Debug, Message)]
+#[rtype(result = "()")]
+pub struct Rejoin;
+
 /// Counters that make the latch's behaviour observable (watch herds, resets).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LatchMetrics {

@@ -63,6 +63,8 @@ pub struct LeaderLatch {
     cooldown: std::time::Duration,
     /// Out of line until then: a cooldown runs.
     cooling_until: Option<tokio::time::Instant>,
+    /// Out of line until the owner says [`Rejoin`] (it reported itself unhealthy).
+    sitting_out: bool,
     /// The span current where the latch was made (the election's): the parent of the port's
     /// `latch{node}` span.
     parent_span: Span,
@@ -109,6 +111,7 @@ impl LeaderLatch {
             stats: LatchMetrics::default(),
             cooldown: std::time::Duration::ZERO,
             cooling_until: None,
+            sitting_out: false,
             parent_span: Span::current(),
         }
     }
@@ -325,18 +328,17 @@ impl Handler<WatchFired> for LeaderLatch {
     }
 }
 
-impl Handler<Requeue> for LeaderLatch {
-    type Result = ();
-
-    fn handle(&mut self, msg: Requeue, ctx: &mut Context<Self>) {
-        let _span = self.port.span().clone().entered();
+impl LeaderLatch {
+    /// Deletes our node (with the owner's writes `with`, in one multi-op guarded by it) and
+    /// joins again, unless sitting out.
+    fn leave_line(&mut self, with: Vec<WriteOp>, ctx: &mut Context<Self>) {
         self.cool_down();
-        if let (Some(node), false) = (self.place.node().map(|node| node.path.clone()), msg.with.is_empty()) {
+        if let (Some(node), false) = (self.place.node().map(|node| node.path.clone()), with.is_empty()) {
             // Taken out of the reset's hands: this delete carries the owner's writes. Under way,
             // the node is still ours to hand over should we stop.
             self.change_place(|_| Place::Outside);
             self.cleanup.add_deleting(node.clone());
-            let mut ops = msg.with;
+            let mut ops = with;
             ops.push(WriteOp::Delete { path: node.clone(), version: None });
             let multi = GuardedMulti { guard: node.clone(), guard_version: None, ops };
             // Acted on even when stale: the reset below starts a new epoch at once.
@@ -350,6 +352,38 @@ impl Handler<Requeue> for LeaderLatch {
             });
         }
         self.reset(ctx);
+    }
+}
+
+impl Handler<Requeue> for LeaderLatch {
+    type Result = ();
+
+    fn handle(&mut self, msg: Requeue, ctx: &mut Context<Self>) {
+        let _span = self.port.span().clone().entered();
+        self.leave_line(msg.with, ctx);
+    }
+}
+
+impl Handler<SitOut> for LeaderLatch {
+    type Result = ();
+
+    fn handle(&mut self, msg: SitOut, ctx: &mut Context<Self>) {
+        let _span = self.port.span().clone().entered();
+        info!("sitting out until healthy");
+        self.sitting_out = true;
+        self.leave_line(msg.with, ctx);
+    }
+}
+
+impl Handler<Rejoin> for LeaderLatch {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Rejoin, ctx: &mut Context<Self>) {
+        let _span = self.port.span().clone().entered();
+        if std::mem::take(&mut self.sitting_out) && matches!(self.place, Place::Outside) && self.link.has_session() {
+            info!("healthy again: queueing");
+            self.create_node(ctx);
+        }
     }
 }
 

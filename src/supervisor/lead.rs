@@ -121,6 +121,7 @@ checked_handlers! {
     crate::contender::Subscribe => Result<(), ElectionError>,
     crate::contender::Confirm => Result<(), ElectionError>,
     crate::contender::Resign => Result<(), ElectionError>,
+    crate::contender::ReportHealth => Result<(), ElectionError>,
     crate::contender::Transfer => ResponseActFuture<Self, Result<String, ElectionError>>,
     crate::line_watch::LineChanged => (),
     crate::contender::HasLeadership => bool,

@@ -19,6 +19,7 @@ mod contenders;
 mod fencing;
 mod grant;
 mod handover;
+mod health;
 mod lead;
 mod leave;
 mod publish;
@@ -81,6 +82,8 @@ pub struct ElectionSupervisor {
     acl: NodeAcl,
     /// By component name, sized to what it holds (see `contenders.rs` for why not a map).
     contenders: Contenders,
+    /// From the contenders' health reports: in line, or sitting out (`health.rs`).
+    health: health::Health,
     metrics: ElectionMetrics,
 }
 
@@ -115,6 +118,7 @@ impl ElectionSupervisor {
             connection: None,
             acl: NodeAcl::Open,
             contenders: Contenders::default(),
+            health: health::Health::default(),
             metrics: ElectionMetrics::default(),
             config,
         }
@@ -166,16 +170,23 @@ impl ElectionSupervisor {
     /// Revokes every grant and queues again at the back of the latch; our leader nodes go in
     /// one multi-op with our latch node (and `also`), so the successor finds the place free.
     fn requeue_with(&mut self, also: Vec<WriteOp>) {
-        let mut with: Vec<WriteOp> = self
-            .own_leader_nodes()
-            .into_iter()
-            .filter_map(|(path, version)| version.map(|version| WriteOp::Delete { path, version: Some(version) }))
-            .collect();
+        let mut with = self.own_leader_node_deletes();
         with.extend(also);
         // Revoke first, so nobody acts as leader while the latch node is replaced.
         self.on_latch(LatchEvent::NotLeader);
         if let Lifecycle::Running { latch: Some(latch), .. } = &self.lifecycle {
             latch.do_send(Requeue { with });
+        }
+    }
+
+    /// Sends `msg` to our latch, if it runs.
+    fn latch_send<M>(&self, msg: M)
+    where
+        M: Message<Result = ()> + Send + 'static,
+        LeaderLatch: Handler<M>,
+    {
+        if let Lifecycle::Running { latch: Some(latch), .. } = &self.lifecycle {
+            latch.do_send(msg);
         }
     }
 

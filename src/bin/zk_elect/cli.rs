@@ -190,6 +190,17 @@ pub struct ElectionArgs {
     /// again, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub cooldown_ms: u64,
+    /// A health check run through `sh -c` every --health-interval-ms (healthy: exit code 0
+    /// within the interval). After --health-failures failures in a row we step down and leave
+    /// the line; the first pass queues us again (after the cooldown).
+    #[arg(long, value_name = "CMD")]
+    pub health_cmd: Option<String>,
+    /// How often the health check runs, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub health_interval_ms: u64,
+    /// Failed health checks in a row that make us step down.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub health_failures: u32,
 }
 
 impl ElectionArgs {
@@ -200,7 +211,8 @@ impl ElectionArgs {
             .policy(self.policy)
             .priority(self.priority)
             .cooldown(Duration::from_millis(self.cooldown_ms))
-            .preempt_after(Duration::from_millis(self.preempt_after_ms));
+            .preempt_after(Duration::from_millis(self.preempt_after_ms))
+            .health_failures(self.health_failures);
         if self.no_preemption {
             builder = builder.no_preemption();
         }

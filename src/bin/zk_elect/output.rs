@@ -42,6 +42,8 @@ pub enum Event<'a> {
     Candidate(&'a Candidate),
     /// A transfer was accepted: leadership goes to the candidate with this latch node.
     Transferring { to: &'a str },
+    /// `--health-cmd` changed its verdict.
+    Health { healthy: bool },
 }
 
 impl Event<'_> {
@@ -96,6 +98,7 @@ impl Event<'_> {
                 ("candidate", fields)
             }
             Event::Transferring { to } => ("transferring", vec![("node", json!(to))]),
+            Event::Health { healthy } => ("health", vec![("healthy", json!(healthy))]),
         }
     }
 
@@ -168,6 +171,8 @@ impl Event<'_> {
                 escape_controls(&text).into_owned()
             }
             Event::Transferring { to } => format!("handing leadership over to {}", escape_controls(to)),
+            Event::Health { healthy: true } => "health check passes".to_owned(),
+            Event::Health { healthy: false } => "health check fails".to_owned(),
         }
     }
 }

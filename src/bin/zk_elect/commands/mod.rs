@@ -191,16 +191,29 @@ struct Campaign {
     granted: Option<Uuid>,
     /// Set once the leader node holds the granted ID; cleared on revoke.
     published: Option<Published>,
+    /// The `--health-cmd` checker, if any.
+    health: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Campaign {
-    async fn join(connected: &Connected, common: &Common, args: &ElectionArgs) -> Result<Campaign, Failure> {
+    async fn join(
+        connected: &Connected,
+        common: &Common,
+        args: &ElectionArgs,
+        out: Output,
+    ) -> Result<Campaign, Failure> {
         let config = args.config(common).map_err(Failure::usage)?;
         let supervisor = ElectionSupervisor::start(connected.session.clone(), config);
         let subscribe =
             Subscribe::new(COMPONENT, &args.address, &args.leader_path, connected.relay.clone().recipient());
         match supervisor.send(subscribe).await {
-            Ok(Ok(())) => Ok(Campaign { supervisor, granted: None, published: None }),
+            Ok(Ok(())) => {
+                let health = args.health_cmd.clone().map(|command| {
+                    let interval = Duration::from_millis(args.health_interval_ms);
+                    crate::health::spawn(supervisor.clone(), COMPONENT, command, interval, out)
+                });
+                Ok(Campaign { supervisor, granted: None, published: None, health })
+            }
             // An address the codec cannot write, a bad path: the user's arguments.
             Ok(Err(err @ (ElectionError::Config(_) | ElectionError::Unencodable(_)))) => Err(Failure::usage(err)),
             Ok(Err(err)) => Err(err.to_string().into()),
@@ -269,6 +282,9 @@ impl Campaign {
 
     /// Answers how we left.
     async fn leave(mut self, out: Output) -> Left {
+        if let Some(health) = self.health.take() {
+            health.abort();
+        }
         let led = self.granted.take().is_some();
         if led {
             self.published = None;
@@ -299,7 +315,7 @@ pub async fn campaign(
 ) -> Result<ExitCode, Failure> {
     let mut termination = Termination::install().map_err(|err| format!("cannot watch signals and stdin: {err}"))?;
     let mut connected = Connected::start(&common, session, out).await?;
-    let mut campaign = Campaign::join(&connected, &common, &args).await?;
+    let mut campaign = Campaign::join(&connected, &common, &args, out).await?;
     let retriever = connected.retrieve_for_sidecar(&common, &args.leader_path).await?;
     let reason = loop {
         tokio::select! {

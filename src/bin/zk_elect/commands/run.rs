@@ -93,7 +93,7 @@ pub async fn run(
 ) -> Result<ExitCode, Failure> {
     let mut termination = Termination::install().map_err(|err| format!("cannot watch signals and stdin: {err}"))?;
     let mut connected = Connected::start(&common, session, out).await?;
-    let mut campaign = Campaign::join(&connected, &common, &args).await?;
+    let mut campaign = Campaign::join(&connected, &common, &args, out).await?;
     let retriever = connected.retrieve_for_sidecar(&common, &args.leader_path).await?;
     let mut running: Option<Running> = None;
     // `Some(code)` once the command ended by itself (or could not start): leave with its code.
