@@ -51,6 +51,9 @@ pub enum Fault {
     /// Every election is asked to transfer leadership to the `nth` candidate in line (only the
     /// leader's can).
     Transfer { nth: usize },
+    /// The process's contender reports itself unhealthy until the election steps down, and
+    /// healthy again after `span`.
+    Unhealthy { process: ProcessId, span: Duration },
     /// The process stops its election, and starts a new one on the same session after `after`.
     StopAndRejoin { process: ProcessId, after: Duration },
     /// The process stops its election and closes its session; a new process takes its place
@@ -72,6 +75,7 @@ impl Fault {
             | Fault::SessionMoved { process }
             | Fault::SilentNewSession { process }
             | Fault::Resign { process }
+            | Fault::Unhealthy { process, .. }
             | Fault::StopAndRejoin { process, .. }
             | Fault::Restart { process, .. }
             | Fault::Crash { process, .. } => Some(*process),
@@ -88,7 +92,8 @@ impl Fault {
             | Fault::ServerCrash { span, .. }
             | Fault::QuorumLoss { span }
             | Fault::SlowFollower { span, .. }
-            | Fault::LockLeaderParent { span } => *span,
+            | Fault::LockLeaderParent { span }
+            | Fault::Unhealthy { span, .. } => *span,
             Fault::StopAndRejoin { after, .. } | Fault::Restart { after, .. } | Fault::Crash { after, .. } => *after,
             _ => Duration::ZERO,
         }
@@ -143,8 +148,9 @@ pub(crate) fn schedule(
             65..=68 => Fault::DeleteLeaderNode,
             69..=71 => Fault::GarbageLeaderNode,
             72..=73 => Fault::LockLeaderParent { span: span(rng) },
-            74..=78 => Fault::Resign { process },
-            79..=83 => Fault::Transfer { nth: rng.gen_range(1..processes.max(2)) },
+            74..=77 => Fault::Resign { process },
+            78..=80 => Fault::Transfer { nth: rng.gen_range(1..processes.max(2)) },
+            81..=83 => Fault::Unhealthy { process, span: span(rng) },
             84..=90 => Fault::StopAndRejoin { process, after: ms(rng, 10, 3000) },
             91..=95 => Fault::Restart { process, after: ms(rng, 10, 3000) },
             _ => Fault::Crash { process, after: ms(rng, 10, 3000) },

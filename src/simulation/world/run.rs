@@ -8,7 +8,7 @@ use actix::prelude::*;
 use tokio::time::Instant;
 
 use super::World;
-use crate::contender::{Resign, StopElection, Transfer};
+use crate::contender::{ReportHealth, Resign, StopElection, Transfer};
 use crate::latch::participants_in_order;
 use crate::simulation::ensemble::LEADER;
 use crate::simulation::faults::{schedule, Fault};
@@ -142,6 +142,16 @@ impl World {
             Fault::Resign { process } => {
                 if let Some(supervisor) = &self.current(process).supervisor {
                     supervisor.do_send(Resign::new(COMPONENT));
+                }
+            }
+            Fault::Unhealthy { process, span } => {
+                let report = |healthy| ReportHealth { component: COMPONENT.to_owned(), healthy };
+                if let Some(supervisor) = &self.current(process).supervisor {
+                    for _ in 0..crate::config::DEFAULT_HEALTH_FAILURES {
+                        supervisor.do_send(report(false));
+                    }
+                    let supervisor = supervisor.clone();
+                    ctx.run_later(span, move |_, _| supervisor.do_send(report(true)));
                 }
             }
             Fault::Transfer { nth } => {
