@@ -1,6 +1,7 @@
 //! The randomized fault suite: K contenders, each with its own session behind its own proxy,
 //! on a 3-node ensemble, under a seeded random schedule of partitions, cuts, member kills and
-//! pauses, contender stops and resignations; then a checker over the whole record.
+//! pauses, contender stops, resignations, transfers and health step-downs; then a checker over
+//! the whole record (no overlap, tokens that only grow, nothing after a stop).
 //!
 //! `CHAOS_SEED` replays a schedule, `CHAOS_SECS` sets the length of each main mix (default
 //! 22 s; the TLS mix runs half as long, so the four scenarios take about 75 s). Figures are printed for every run.
@@ -50,6 +51,10 @@ async fn mix_over(transport: Transport, policy: ConnectionLossPolicy, label: &st
     assert!(late.is_empty(), "events reached stopped contenders: {late:?}");
     if policy == ConnectionLossPolicy::Standard && !figures.overlaps.is_empty() {
         panic!("{} overlaps under the Standard policy\n{}", figures.overlaps.len(), cluster.timeline());
+    }
+    if policy == ConnectionLossPolicy::Standard {
+        let shrunk = tokens_that_did_not_grow(&cluster.recorder.entries());
+        assert!(shrunk.is_empty(), "fencing tokens that did not grow: {shrunk:?}\n{}", cluster.timeline());
     }
     cluster.shutdown().await;
     figures

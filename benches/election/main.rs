@@ -29,6 +29,7 @@ mod crash_failover;
 mod elections;
 mod first_leader;
 mod footprint;
+mod handover;
 mod herd;
 mod herd_member;
 mod herd_processes;
@@ -64,6 +65,7 @@ const FIGURES: &[(&str, Duration, FigureFn)] = &[
     ("first_leader_ms", Duration::from_secs(60), |b| Box::pin(first_leader::first_leader(b))),
     ("clean_failover_ms", Duration::from_secs(90), |b| Box::pin(clean_failover::clean_failover(b))),
     ("clean_failover_tls+tcp_ms", Duration::from_secs(120), |b| Box::pin(tls_cost::tls_cost(b))),
+    ("handover_gap_ms", Duration::from_secs(120), |b| Box::pin(handover::handover_gaps(b))),
     ("elections_1000_ms", Duration::from_secs(120), |b| Box::pin(elections::elections_1000(b))),
     ("elections_10000_ms+rss_bytes_per_idle_election", Duration::from_secs(120), |b| {
         Box::pin(elections::elections_10000(b))

@@ -79,6 +79,18 @@ pub(crate) fn join(
     events: &mpsc::UnboundedSender<Event>,
 ) -> Result<(Addr<ElectionSupervisor>, actix::dev::Request<ElectionSupervisor, Subscribe>), String> {
     let config = ElectionConfig::builder(latch).build().map_err(|e| e.to_string())?;
+    Ok(join_with(session, config, leader, address, tag, events))
+}
+
+/// [`join`] with an election configuration of the caller's.
+pub(crate) fn join_with(
+    session: &Addr<ZkSession>,
+    config: ElectionConfig,
+    leader: &str,
+    address: &str,
+    tag: usize,
+    events: &mpsc::UnboundedSender<Event>,
+) -> (Addr<ElectionSupervisor>, actix::dev::Request<ElectionSupervisor, Subscribe>) {
     let supervisor = ElectionSupervisor::start(session.clone(), config);
     let events = events.clone();
     let contender = RecordingContender::new(supervisor.clone(), move |at, event| {
@@ -86,7 +98,7 @@ pub(crate) fn join(
     })
     .start();
     let subscribe = supervisor.send(Subscribe::new(COMPONENT, address, leader, contender.recipient()));
-    Ok((supervisor, subscribe))
+    (supervisor, subscribe)
 }
 
 /// [`join`], awaiting the subscribe.

@@ -146,6 +146,27 @@ pub fn events_after_stop(entries: &[Entry]) -> Vec<Entry> {
     late
 }
 
+/// Grants whose fencing token did not grow: (previous token, this token) for each grant to
+/// another incarnation with a token not above the one before, or to the same incarnation with
+/// a smaller one (a re-grant on the same latch node keeps its token).
+pub fn tokens_that_did_not_grow(entries: &[Entry]) -> Vec<(i64, i64)> {
+    let mut last: Option<(usize, i64)> = None;
+    let mut shrunk = Vec::new();
+    for entry in entries {
+        if let Happened::Granted { fencing_token, .. } = entry.what {
+            if let Some((incarnation, previous)) = last {
+                let grew =
+                    if incarnation == entry.incarnation { fencing_token >= previous } else { fencing_token > previous };
+                if !grew {
+                    shrunk.push((previous, fencing_token));
+                }
+            }
+            last = Some((entry.incarnation, fencing_token));
+        }
+    }
+    shrunk
+}
+
 /// Figures of a run, printed at the end.
 pub struct Figures {
     pub label: String,

@@ -12,7 +12,10 @@ use zk_election::{ElectionSupervisor, LeadershipEvent};
 /// What happened to a contender incarnation (one session + supervisor + contender).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Happened {
-    Granted(Uuid),
+    Granted {
+        leader_session: Uuid,
+        fencing_token: i64,
+    },
     /// The contender confirmed (sent at once on grant): from here it acts as leader.
     Confirmed(Uuid),
     /// The supervisor's answer to the confirm.
@@ -52,6 +55,10 @@ pub enum FaultKind {
     PauseMember,
     StopContender,
     Resign,
+    /// The leader hands leadership to a named candidate (a follower: refused).
+    Transfer,
+    /// The contender reports itself unhealthy until it steps down, then healthy after the hold.
+    Unhealthy,
     QuorumLoss,
 }
 
@@ -118,8 +125,8 @@ impl Recorder {
 
     fn note_event(&self, slot: usize, incarnation: usize, event: LeadershipEvent) {
         match event {
-            LeadershipEvent::Granted { leader_session, .. } => {
-                self.note(slot, incarnation, Happened::Granted(leader_session));
+            LeadershipEvent::Granted { leader_session, fencing_token, .. } => {
+                self.note(slot, incarnation, Happened::Granted { leader_session, fencing_token });
                 // Noted before the confirm is sent: from here the contender acts as leader.
                 self.note(slot, incarnation, Happened::Confirmed(leader_session));
             }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use zk_election::testkit::ZkEnsemble;
-use zk_election::Resign;
+use zk_election::{ReportHealth, Resign, Transfer};
 
 use super::{blocking, report, Cluster, FaultKind, Recorder, COMPONENT};
 
@@ -102,8 +102,10 @@ impl ContenderPlan {
             // Blackholes from "unnoticed" (< T/3) through "suspended" to "session lost" (> T).
             0..=34 => (FaultKind::BlackholeContender, millis(rng, 100..2 * t)),
             35..=59 => (FaultKind::CutContender, millis(rng, 50..t * 3 / 4)),
-            60..=79 => (FaultKind::StopContender, millis(rng, 100..t)),
-            _ => (FaultKind::Resign, Duration::ZERO),
+            60..=74 => (FaultKind::StopContender, millis(rng, 100..t)),
+            75..=84 => (FaultKind::Resign, Duration::ZERO),
+            85..=92 => (FaultKind::Transfer, Duration::ZERO),
+            _ => (FaultKind::Unhealthy, millis(rng, 100..t)),
         };
         ContenderPlan { kind, target, hold }
     }
@@ -111,6 +113,8 @@ impl ContenderPlan {
     pub async fn run(self, cluster: &mut Cluster) {
         let slot = &cluster.slots[self.target];
         let (address, proxy) = (slot.address.clone(), slot.proxy.clone());
+        // A transfer goes to the next contender's address (wherever it stands in line).
+        let successor = cluster.slots[(self.target + 1) % cluster.slots.len()].address.clone();
         let supervisor = slot.live.as_ref().map(|live| live.supervisor.clone());
         let recorder = cluster.recorder.clone();
         match self.kind {
@@ -140,6 +144,27 @@ impl ContenderPlan {
                 let fault = recorder.fault(self.kind, address);
                 if let Some(supervisor) = supervisor {
                     let _ = supervisor.send(Resign::new(COMPONENT)).await;
+                }
+                recorder.healed(fault);
+            }
+            FaultKind::Transfer => {
+                let fault = recorder.fault(self.kind, format!("{address} to {successor}"));
+                if let Some(supervisor) = supervisor {
+                    let _ = supervisor.send(Transfer::to_address(successor)).await;
+                }
+                recorder.healed(fault);
+            }
+            FaultKind::Unhealthy => {
+                let fault = recorder.fault(self.kind, address);
+                let report = |healthy| ReportHealth { component: COMPONENT.to_owned(), healthy };
+                if let Some(supervisor) = &supervisor {
+                    for _ in 0..zk_election::config::DEFAULT_HEALTH_FAILURES {
+                        let _ = supervisor.send(report(false)).await;
+                    }
+                }
+                tokio::time::sleep(self.hold).await;
+                if let Some(supervisor) = &supervisor {
+                    let _ = supervisor.send(report(true)).await;
                 }
                 recorder.healed(fault);
             }
