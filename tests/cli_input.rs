@@ -113,10 +113,12 @@ async fn without_a_server_it_says_it_is_connecting_and_warns_once() {
 }
 
 /// Whether a give-up message says why the last attempt failed: the connection was refused, or
-/// (when the client folds the refusals of every host into one) no host was available.
+/// (when the client folds the refusals of every host into one, `ZkError::NoHosts`) no server
+/// could be reached.
 fn names_the_failure(message: &str) -> bool {
     let message = message.to_lowercase();
-    message.contains("last failure") && (message.contains("refused") || message.contains("no available hosts"))
+    let why = ["refused", "no available hosts", "no zookeeper server could be reached"];
+    message.contains("last failure") && why.iter().any(|why| message.contains(why))
 }
 
 /// `--connect-timeout-ms`: no session within it ends the command with exit code 1 and a message

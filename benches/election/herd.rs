@@ -142,8 +142,9 @@ impl Figures {
         let woke = median(&self.woken);
         let per_kind: BTreeMap<String, f64> =
             self.by_kind.iter().map(|(k, v)| (k.clone(), *v as f64 / HERD_FAILOVERS as f64)).collect();
-        // 5 since the successor proves its node at the leader before it leads (TESTING.md, bug 2).
-        let met = requests <= 5.0 && woke <= 1.0;
+        // 5 since the successor proves its node at the leader before it leads (TESTING.md, bug 2);
+        // 6 since 0.3.0 with preemption on (the default): the new leader watches the line.
+        let met = requests <= 6.0 && woke <= 1.0;
         Outcome {
             rows: vec![
                 row(
@@ -155,7 +156,7 @@ impl Figures {
                         median(&self.others_requests),
                         median(&self.others_busy)
                     ),
-                    "≤ 5 / 1",
+                    "≤ 6 / 1",
                     Some(met),
                 ),
                 row(
@@ -177,7 +178,7 @@ impl Figures {
                 "requests_by_kind_per_failover": per_kind,
                 "latch_watches_fired_per_failover": self.woken,
                 "failover_ms": self.latency.summary(),
-                "target": "<= 5 requests, 1 woken",
+                "target": "<= 6 requests, 1 woken",
                 "met": met,
             }),
         }

@@ -160,7 +160,8 @@ async fn measure(
         v.get(v.len() / 2).copied().unwrap_or(0)
     };
     let (r, w, p50) = (median(&requests), median(&woken), latency.percentile(50.0));
-    let met = r <= 5 && w <= 1 && p50 <= 5.0;
+    // 6 requests with preemption on (the default): the new leader watches the line.
+    let met = r <= 6 && w <= 1 && p50 <= 5.0;
     Ok(Outcome {
         rows: vec![row(
             "herd_processes (1,000 contenders in 50 processes): requests / woken processes / failover p50 ms",
@@ -168,7 +169,7 @@ async fn measure(
                 "{r} / {w} / {p50:.1} (server {} % busy idle)",
                 idle.map_or("?".to_owned(), |pct| format!("{pct:.0}"))
             ),
-            "≤ 5 / 1 / 5",
+            "≤ 6 / 1 / 5",
             Some(met),
         )],
         json: json!({
@@ -179,7 +180,7 @@ async fn measure(
             "processes_woken_per_failover": woken,
             "failover_ms": latency.summary(),
             "server_cpu_pct_while_idle": idle,
-            "target": "<= 5 requests, 1 woken process, p50 <= 5 ms",
+            "target": "<= 6 requests, 1 woken process, p50 <= 5 ms",
             "met": met,
         }),
     })

@@ -15,6 +15,9 @@ use std::collections::BTreeMap;
 
 use crate::error::ConfigError;
 
+/// What every latch node's name holds before its sequence (Curator's `LOCK_NAME`).
+pub(super) const LATCH_MARKER: &str = "latch-";
+
 /// What a candidate announces when it joins the line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CandidateInfo {
@@ -106,7 +109,7 @@ pub(crate) fn name_infix(priority: i32) -> String {
 
 /// The priority a latch node's name carries (0 for Curator's names and anything unreadable).
 pub fn priority_of(name: &str) -> i32 {
-    let Some(before) = name.rfind(super::state::LATCH_MARKER).and_then(|i| name[..i].strip_suffix('-')) else {
+    let Some(before) = name.rfind(LATCH_MARKER).and_then(|i| name[..i].strip_suffix('-')) else {
         return 0;
     };
     before.rfind("-p").and_then(|i| before[i + 2..].parse().ok()).unwrap_or(0)

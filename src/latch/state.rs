@@ -2,8 +2,8 @@
 //! in line ([`Place`]). A variant holds exactly what is valid in it: a node exists only in
 //! line, a create's name prefix only while its outcome is open, leadership only first in line.
 
-/// The marker Curator puts before the sequence number of latch nodes.
-pub(super) const LATCH_MARKER: &str = "latch-";
+use super::candidate::{name_infix, LATCH_MARKER};
+
 /// Digits of the sequence suffix ZooKeeper appends (`%010d`).
 const SEQUENCE_DIGITS: usize = 10;
 
@@ -110,7 +110,7 @@ pub(super) enum WatchSlot {
 
 /// The name prefix (`_c_{uuid}-latch-`) of a new node under `latch_path`.
 pub(super) fn new_prefix(latch_path: &str, priority: i32) -> String {
-    let infix = super::candidate::name_infix(priority);
+    let infix = name_infix(priority);
     format!("{latch_path}/_c_{}-{infix}{LATCH_MARKER}", crate::random::uuid())
 }
 
