@@ -170,6 +170,7 @@ async fn candidates_lists_the_line_with_priorities_labels_and_curator_peers() {
     };
     let labelled = ElectionConfig::builder(LATCH).priority(-2).label("version", "2.1").label("zone", "b");
     let _b = contender(&cs, labelled.build().unwrap(), "b:1").await;
+    await_line(&observer, &["a:1", "b:1"]).await;
     let curator = curator_participant(&observer, "curator-1").await;
     let _c = contender(&cs, ElectionConfig::builder(LATCH).priority(7).build().unwrap(), "c:1").await;
     await_line(&observer, &["a:1", "b:1", "curator-1", "c:1"]).await;
@@ -195,7 +196,9 @@ async fn transfer_hands_over_past_the_candidates_ahead() {
     expect_grant(&mut a.events, 5 * SECOND).await;
     let (_, first_token) = expect_publication(&mut a.events, 5 * SECOND).await;
     let mut b = contender(&cs, plain(), "b:1").await;
+    await_line(&observer, &["a:1", "b:1"]).await;
     let mut c = contender(&cs, plain(), "c:1").await;
+    await_line(&observer, &["a:1", "b:1", "c:1"]).await;
     let _d = contender(&cs, plain(), "d:1").await;
     await_line(&observer, &["a:1", "b:1", "c:1", "d:1"]).await;
 
@@ -242,6 +245,7 @@ async fn a_rolling_upgrade_to_a_higher_priority_moves_leadership_once() {
     let mut old_a = contender(&cs, version(0), "a:1").await;
     expect_published(&mut old_a.events, 5 * SECOND).await;
     let old_b = contender(&cs, version(0), "b:1").await;
+    await_line(&observer, &["a:1", "b:1"]).await;
     let old_c = contender(&cs, version(0), "c:1").await;
     await_line(&observer, &["a:1", "b:1", "c:1"]).await;
 
@@ -253,6 +257,10 @@ async fn a_rolling_upgrade_to_a_higher_priority_moves_leadership_once() {
     assert!(asked.elapsed() >= grace, "took over before the grace: {:?}", asked.elapsed());
     old_b.supervisor.send(StopElection).await.unwrap().unwrap();
     let mut new_b = contender(&cs, version(1), "b:2").await;
+    eventually(5 * SECOND, "b:2 in line", || async {
+        line(&observer).await.iter().any(|id| id == "b:2").then_some(())
+    })
+    .await;
     // Then the old leader a.
     old_a.supervisor.send(StopElection).await.unwrap().unwrap();
     let mut new_a = contender(&cs, version(1), "a:2").await;
@@ -332,6 +340,7 @@ async fn zk_elect_transfer_and_resign_from_stdin() {
     let mut a = ZkElect::spawn("campaign a", &campaign(&cs, "a:1"));
     a.expect("published", 15 * SECOND).await;
     let mut b = ZkElect::spawn("campaign b", &campaign(&cs, "b:1"));
+    await_line(&observer, &["a:1", "b:1"]).await;
     let mut c = ZkElect::spawn("campaign c", &campaign(&cs, "c:1"));
     await_line(&observer, &["a:1", "b:1", "c:1"]).await;
 
