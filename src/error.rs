@@ -59,7 +59,7 @@ pub enum ConfigError {
         port: String,
     },
     /// A connect string entry names a scheme other than `tcp://` (TLS is configured with
-    /// [`crate::SessionConfigBuilder::tls`], not by a scheme).
+    /// `SessionConfigBuilder::tls`, not by a scheme).
     #[error("connect string entry {entry:?} has the scheme {scheme:?}; only \"tcp://\" (or none) is understood")]
     UnsupportedScheme {
         /// The offending entry.
