@@ -429,3 +429,28 @@ async fn zk_elect_health_cmd_steps_down_and_back() {
         process.expect_clean_exit(0).await;
     }
 }
+
+/// A transfer to a candidate that cannot take over (cut off from ZooKeeper): it stands first
+/// until its session expires, then succession is normal and the next in line leads.
+#[actix_rt::test]
+async fn a_transfer_target_that_cannot_take_over_is_passed_over_when_its_session_ends() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (observer, _s) = connected_session(&cs, 6 * SECOND).await;
+    let mut a = contender(&cs, plain(), "a:1").await;
+    expect_published(&mut a.events, 5 * SECOND).await;
+    let proxy = FaultProxy::for_connect_string(&cs).expect("proxy");
+    let mut b = Participant::start(&proxy.connect_string(), plain(), COMPONENT, "b:1", LEADER, true, 2 * SECOND).await;
+    await_line(&observer, &["a:1", "b:1"]).await;
+    let mut c = contender(&cs, plain(), "c:1").await;
+    await_line(&observer, &["a:1", "b:1", "c:1"]).await;
+
+    proxy.blackhole();
+    a.supervisor.send(Transfer::to_address("b:1")).await.unwrap().expect("transfer");
+    let (_, token) = expect_publication(&mut c.events, 15 * SECOND).await;
+    assert!(token > 0);
+    let b_events = b.events.try_drain();
+    assert!(b_events.iter().all(|e| !matches!(e, LeadershipEvent::Published { .. })), "{b_events:?}");
+    assert!(a.events.try_drain().iter().all(|e| !matches!(e, LeadershipEvent::Granted { .. })), "a led again");
+}

@@ -31,6 +31,14 @@ pub enum TestkitError {
         searched: String,
     },
 
+    /// The Curator contender cannot be compiled: a Curator jar or `javac` is missing
+    /// (`scripts/install-curator.sh` installs them), or `javac` failed.
+    #[error("the Curator contender is unavailable: {reason}")]
+    CuratorUnavailable {
+        /// What is missing or failed.
+        reason: String,
+    },
+
     /// An operating-system call failed.
     #[error("{action}: {source}")]
     Io {

@@ -9,6 +9,8 @@
 //!   partition) or cut every connection.
 //! * [`RecordingContender`] — a contender that confirms every grant at once and records each
 //!   leadership event, with when it arrived, into a channel or a callback.
+//! * [`CuratorContender`] — a real Apache Curator `LeaderLatch` participant (a JVM), for lines
+//!   that mix Curator and zk-election.
 //! * [`Operator`] — a ZooKeeper client for the test itself: read the tree, delete a latch
 //!   node, write garbage into a leader node, with the requests of [`crate::zk`].
 //!
@@ -53,6 +55,7 @@
 //! its own thread and runtime and does not need the caller's.
 
 mod certs;
+mod curator;
 mod ensemble;
 mod error;
 mod four_letter;
@@ -69,6 +72,7 @@ mod server;
 mod tls;
 
 pub use certs::{TestCa, TestIdentity, Validity};
+pub use curator::CuratorContender;
 pub use ensemble::{ZkEnsemble, ZkEnsembleBuilder};
 pub use error::TestkitError;
 pub use four_letter::{four_letter_word, ServerMode};
