@@ -112,9 +112,11 @@ async fn resign_hands_over_and_rejoins_at_the_back() {
     await_line(&observer, &["b:2", "c:3", "a:1"]).await;
     assert_eq!(a.grants_within(Duration::from_millis(300)).await, 0, "the resigner was granted again");
     // a's leader node went with its latch node: b found the place free (list, proof of first
-    // place at the leader, create, watch).
-    let b_spent = b.session.send(GetSessionMetrics).await.unwrap().total_requests() - b_before;
-    assert_eq!(b_spent, 4, "requests of the successor");
+    // place at the leader, create, watch), and lists the line with a watch (preemption).
+    let spent = || async { b.session.send(GetSessionMetrics).await.unwrap().total_requests() - b_before };
+    eventually(5 * SECOND, "the successor's requests", || async { (spent().await >= 5).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(spent().await, 5, "requests of the successor");
     assert!(c.events.try_drain().is_empty(), "c was woken although b was next");
 
     // b resigns: c (not a, who is behind c) takes over.
