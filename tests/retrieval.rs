@@ -64,15 +64,23 @@ struct Contender {
     session: Addr<ZkSession>,
     supervisor: Addr<ElectionSupervisor>,
     events: Events,
+    states: States,
 }
 
 impl Contender {
     async fn join(connect: &str, address: &str, timeout: Duration, policy: ConnectionLossPolicy) -> Contender {
-        let (session, _states) = connected_session(connect, timeout).await;
+        let (session, states) = connected_session(connect, timeout).await;
         let config = ElectionConfig::builder(LATCH).policy(policy).build().unwrap();
         let supervisor = ElectionSupervisor::start(session.clone(), config);
         let events = subscribe(&supervisor, "jobmanager", address, LEADER, true).await;
-        Contender { address: address.to_owned(), session, supervisor, events }
+        Contender { address: address.to_owned(), session, supervisor, events, states }
+    }
+
+    /// Waits until this contender's own session is back after an outage: every session
+    /// reconnects on its own schedule, and a stop before that is deferred, not clean.
+    async fn reconnected(&mut self) {
+        let back = zk_election::ConnectionState::Reconnected { same_session: true };
+        expect_state(&mut self.states, back, 15 * SECOND).await;
     }
 
     /// Waits for the next publish and returns what the leader node now says.
@@ -141,8 +149,10 @@ async fn retriever_survives_a_zookeeper_restart() {
     expect_state(&mut states, zk_election::ConnectionState::Reconnected { same_session: true }, 15 * SECOND).await;
 
     // The watch survived the restart: the next leader is seen.
-    first.leave().await;
     let mut second = second;
+    first.reconnected().await;
+    second.reconnected().await;
+    first.leave().await;
     let next = second.published().await;
     seen.extend(await_change(&mut changes, &next, 10 * SECOND).await);
     assert_no_repeats(&seen);
