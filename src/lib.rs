@@ -159,7 +159,10 @@ pub use handle::{ConfirmMode, ElectionHandle, Leadership, RetrievalHandle};
 pub use metrics::{ElectionMetrics, GetElectionMetrics};
 pub use policy::ConnectionLossPolicy;
 pub use port::{ConnectionStateChanged, SessionStatus, ZooKeeper};
-pub use retrieval::{GetLeader, LeaderChanged, LeaderRetriever, StopRetriever, SubscribeLeader};
+pub use retrieval::{
+    Freshness, GetHistory, GetLeader, GetObservation, LeaderChanged, LeaderRetriever, LeaderState, Observation,
+    StopRetriever, SubscribeLeader, SubscribeObservations, SubscribeTerms, Term, TermEnd,
+};
 pub use session::{StopSession, ZkSession};
 pub use supervisor::ElectionSupervisor;
 pub use zk::{ConnectionState, ZkError};

@@ -18,6 +18,12 @@
 //! | `zk_election_session_suspensions_total` | counter | | connections lost with the session possibly alive (`Suspended`) |
 //! | `zk_election_session_reconnects_total` | counter | | connections regained within the same session |
 //! | `zk_election_sessions_lost_total` | counter | | sessions lost (`Lost`) |
+//! | `zk_election_leader_conflicts_total` | counter | `latch_path`, `component` | times this process, leading, found the leader node naming another leader (two leaders claimed at once; it rewrites the node) |
+//! | `zk_election_leader_transitions_total` | counter | `leader_path` | leadership terms that began while a retriever watched (a new leader session in the leader node) |
+//! | `zk_election_leader_tenure_seconds` | histogram | `leader_path` | length of the terms a retriever saw begin and end |
+//! | `zk_election_leader_fencing_token` | gauge | `leader_path` | the fencing token of the current term (the last one, while vacant) |
+//! | `zk_election_has_leader` | gauge | `leader_path` | 1 while the leader node names a leader, 0 while it is vacant |
+//! | `zk_election_leader_last_confirmed_timestamp_seconds` | gauge | `leader_path` | Unix time at which a connected session last vouched for what the retriever reports (moves every second while live; stands still while stale) |
 //!
 //! `zk_election_leaderless_seconds` is measured by each process for itself: it knows when it
 //! stopped leading, not when a peer started. On a successor it spans the failover; on a process
@@ -55,6 +61,18 @@ pub const SESSION_SUSPENSIONS: &str = "zk_election_session_suspensions_total";
 pub const SESSION_RECONNECTS: &str = "zk_election_session_reconnects_total";
 /// Counter: sessions lost.
 pub const SESSIONS_LOST: &str = "zk_election_sessions_lost_total";
+/// Counter: a leader found the leader node naming another leader.
+pub const CONFLICTS: &str = "zk_election_leader_conflicts_total";
+/// Counter: terms that began while a retriever watched.
+pub const TRANSITIONS: &str = "zk_election_leader_transitions_total";
+/// Histogram (seconds): terms seen from start to end.
+pub const TENURE: &str = "zk_election_leader_tenure_seconds";
+/// Gauge: the current term's fencing token.
+pub const FENCING_TOKEN: &str = "zk_election_leader_fencing_token";
+/// Gauge: 1 while the leader node names a leader.
+pub const HAS_LEADER: &str = "zk_election_has_leader";
+/// Gauge (Unix seconds): when a connected session last vouched for the retriever's answer.
+pub const LAST_CONFIRMED: &str = "zk_election_leader_last_confirmed_timestamp_seconds";
 
 /// Histogram buckets (seconds) that suit both latencies: from a millisecond to five minutes.
 pub const SECONDS_BUCKETS: &[f64] =
@@ -82,6 +100,16 @@ pub fn describe() {
         describe_counter!(SESSION_SUSPENSIONS, "Connections lost with the session possibly alive");
         describe_counter!(SESSION_RECONNECTS, "Connections regained within the same session");
         describe_counter!(SESSIONS_LOST, "ZooKeeper sessions lost");
+        describe_counter!(CONFLICTS, "Times this process, leading, found the leader node naming another leader");
+        describe_counter!(TRANSITIONS, "Leadership terms that began while a retriever watched");
+        describe_histogram!(TENURE, Unit::Seconds, "Length of the leadership terms a retriever saw begin and end");
+        describe_gauge!(FENCING_TOKEN, "Fencing token of the current leadership term");
+        describe_gauge!(HAS_LEADER, "1 while the leader node names a leader, 0 while it is vacant");
+        describe_gauge!(
+            LAST_CONFIRMED,
+            Unit::Seconds,
+            "Unix time at which a connected session last vouched for the retriever's answer"
+        );
     }
 }
 
@@ -190,6 +218,83 @@ impl ContenderMeter {
         #[cfg(feature = "metrics")]
         metrics::counter!(PUBLISH_FAILURES, self.labels.iter()).increment(1);
     }
+
+    /// Leading, we found the leader node naming another leader.
+    pub(crate) fn conflict(&self) {
+        #[cfg(feature = "metrics")]
+        metrics::counter!(CONFLICTS, self.labels.iter()).increment(1);
+    }
+}
+
+/// What a leader retriever records: the terms it sees and how current its answer is. Empty
+/// without the `metrics` feature.
+#[derive(Debug)]
+pub(crate) struct ObserverMeter {
+    #[cfg(feature = "metrics")]
+    labels: [metrics::Label; 1],
+}
+
+impl ObserverMeter {
+    /// A retriever of the leader node at `leader_path`.
+    pub(crate) fn new(leader_path: &str) -> ObserverMeter {
+        #[cfg(feature = "metrics")]
+        {
+            ObserverMeter { labels: [metrics::Label::new("leader_path", leader_path.to_owned())] }
+        }
+        #[cfg(not(feature = "metrics"))]
+        {
+            let _ = leader_path;
+            ObserverMeter {}
+        }
+    }
+
+    /// A term began (`first`: the one found at start-up, no transition), ending one that
+    /// lasted `ended_tenure` if its start was seen.
+    pub(crate) fn term_began(
+        &self,
+        first: bool,
+        ended_tenure: Option<std::time::Duration>,
+        fencing_token: Option<i64>,
+    ) {
+        #[cfg(feature = "metrics")]
+        {
+            if !first {
+                metrics::counter!(TRANSITIONS, self.labels.iter()).increment(1);
+            }
+            if let Some(tenure) = ended_tenure {
+                metrics::histogram!(TENURE, self.labels.iter()).record(tenure);
+            }
+            if let Some(token) = fencing_token {
+                // A zxid fits a double exactly below 2^53, which is past any real ensemble's.
+                metrics::gauge!(FENCING_TOKEN, self.labels.iter()).set(token as f64);
+            }
+            metrics::gauge!(HAS_LEADER, self.labels.iter()).set(1.0);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = (first, ended_tenure, fencing_token);
+    }
+
+    /// The leader node names nobody; the term that ended lasted `tenure`, if its start was seen.
+    pub(crate) fn vacant(&self, tenure: Option<std::time::Duration>) {
+        #[cfg(feature = "metrics")]
+        {
+            if let Some(tenure) = tenure {
+                metrics::histogram!(TENURE, self.labels.iter()).record(tenure);
+            }
+            metrics::gauge!(HAS_LEADER, self.labels.iter()).set(0.0);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = tenure;
+    }
+
+    /// A connected session vouches for the answer now.
+    pub(crate) fn confirmed(&self) {
+        #[cfg(feature = "metrics")]
+        {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            metrics::gauge!(LAST_CONFIRMED, self.labels.iter()).set(now.as_secs_f64());
+        }
+    }
 }
 
 #[cfg(feature = "metrics")]
@@ -265,6 +370,39 @@ mod tests {
             drop(meter);
             let rendered = handle.render();
             assert!(rendered.contains(r#"zk_election_is_leader{latch_path="/l",component="c"} 0"#), "{rendered}");
+        });
+    }
+
+    /// What an observer records, as the exporter renders it.
+    #[test]
+    fn terms_as_the_exporter_renders_them() {
+        let recorder = PrometheusBuilder::new().set_buckets(SECONDS_BUCKETS).unwrap().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            let meter = ObserverMeter::new("/p");
+            meter.term_began(true, None, Some(7));
+            let rendered = handle.render();
+            assert!(!rendered.contains("zk_election_leader_transitions_total"), "the first term is no transition");
+            assert!(rendered.contains(r#"zk_election_has_leader{leader_path="/p"} 1"#), "{rendered}");
+            assert!(rendered.contains(r#"zk_election_leader_fencing_token{leader_path="/p"} 7"#), "{rendered}");
+            meter.vacant(None);
+            meter.term_began(false, Some(std::time::Duration::from_secs(2)), Some(9));
+            meter.vacant(Some(std::time::Duration::from_secs(3)));
+            meter.confirmed();
+            let rendered = handle.render();
+            assert!(rendered.contains(r#"zk_election_leader_transitions_total{leader_path="/p"} 1"#), "{rendered}");
+            assert!(rendered.contains(r#"zk_election_leader_tenure_seconds_count{leader_path="/p"} 2"#));
+            assert!(rendered.contains(r#"zk_election_leader_tenure_seconds_sum{leader_path="/p"} 5"#));
+            assert!(rendered.contains(r#"zk_election_has_leader{leader_path="/p"} 0"#));
+            assert!(rendered.contains(r#"zk_election_leader_fencing_token{leader_path="/p"} 9"#));
+            let confirmed = rendered
+                .lines()
+                .find_map(|line| {
+                    line.strip_prefix(r#"zk_election_leader_last_confirmed_timestamp_seconds{leader_path="/p"} "#)
+                })
+                .and_then(|value| value.parse::<f64>().ok())
+                .expect("stamped");
+            assert!(confirmed > 1.7e9, "a Unix time: {confirmed}");
         });
     }
 }

@@ -6,10 +6,9 @@ mod common;
 
 use std::time::Duration;
 
+use common::http::*;
 use common::*;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 use zk_election::testkit::{FaultProxy, ZkServer};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -35,69 +34,8 @@ async fn campaign(name: &str, args: &[&str]) -> (ZkElect, String) {
     (process, address)
 }
 
-/// Sends `request` as is; answers the status code and the body of the response.
-async fn exchange(address: &str, request: &str) -> (u16, String) {
-    let exchange = async {
-        let mut stream = TcpStream::connect(address).await.expect("sidecar listens");
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.expect("the sidecar answers and closes");
-        response
-    };
-    let response = tokio::time::timeout(5 * SECOND, exchange).await.expect("an answer within 5 s");
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no head: {response:?}"));
-    let status = head.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("{head}"));
-    assert!(head.contains("Connection: close"), "{head}");
-    (status, body.to_owned())
-}
-
-async fn get(address: &str, path: &str) -> (u16, String) {
-    exchange(address, &format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n")).await
-}
-
-/// The value of the sample `series` in `/metrics`.
-async fn sample(address: &str, series: &str) -> Option<f64> {
-    let (status, body) = get(address, "/metrics").await;
-    assert_eq!(status, 200);
-    body.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
-
 async fn leader(address: &str) -> Value {
-    let (status, body) = get(address, "/leader").await;
-    assert_eq!(status, 200);
-    serde_json::from_str(&body).unwrap()
-}
-
-/// An open `/leader/watch`.
-struct Watch(tokio::io::Lines<BufReader<TcpStream>>);
-
-impl Watch {
-    async fn open(address: &str) -> Watch {
-        let mut stream = TcpStream::connect(address).await.expect("sidecar listens");
-        stream.write_all(b"GET /leader/watch HTTP/1.1\r\nHost: test\r\n\r\n").await.unwrap();
-        let mut lines = BufReader::new(stream).lines();
-        let status = lines.next_line().await.unwrap().expect("a status line");
-        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
-        let mut head = Vec::new();
-        while let Some(line) = lines.next_line().await.unwrap().filter(|line| !line.is_empty()) {
-            head.push(line);
-        }
-        assert!(head.iter().any(|h| h == "Content-Type: text/event-stream"), "{head:?}");
-        Watch(lines)
-    }
-
-    /// The next event's data.
-    async fn next(&mut self, within: Duration) -> Value {
-        let read = async {
-            loop {
-                let line = self.0.next_line().await.unwrap().expect("the stream stays open");
-                if let Some(data) = line.strip_prefix("data: ") {
-                    return serde_json::from_str(data).unwrap();
-                }
-            }
-        };
-        tokio::time::timeout(within, read).await.expect("an event in time")
-    }
+    get_json(address, "/leader").await
 }
 
 #[actix_rt::test]
@@ -125,7 +63,12 @@ async fn metrics_leader_and_a_failover_seen_over_http() {
     .await;
     assert_eq!(named["leader_session"], a_session);
     assert!(named["fencing_token"].as_i64().is_some(), "{named}");
-    assert_eq!(leader(&a_http).await, named);
+    // Each sidecar numbers what it saw itself.
+    let who = |mut leader: Value| {
+        leader.as_object_mut().and_then(|fields| fields.remove("sequence")).expect("numbered");
+        leader
+    };
+    assert_eq!(who(leader(&a_http).await), who(named.clone()));
     assert_eq!(get(&a_http, "/healthz").await.0, 200);
 
     // What is not served.
@@ -189,6 +132,39 @@ async fn a_partitioned_leader_turns_unhealthy_and_reads_0() {
     assert_eq!(get(&a_http, "/healthz").await.0, 200);
     assert_eq!(sample(&a_http, IS_LEADER).await, Some(1.0));
     assert_eq!(sample(&a_http, "zk_election_sessions_established_total").await, Some(2.0));
+    a.say("quit").await;
+    a.expect_clean_exit(0).await;
+}
+
+/// A leader that finds the leader node naming another leader (a stale leader's late write, a
+/// foreign writer) counts a conflict and takes the node back.
+#[actix_rt::test]
+async fn a_leader_counts_a_conflicting_claim_and_takes_the_node_back() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (zk, _s) = connected_session(&cs, 4 * SECOND).await;
+    let (mut a, a_http) = campaign("campaign a", &campaign_args(&cs, "a.example:1", &[])).await;
+    let ours = a.expect("published", 10 * SECOND).await["session_id"].as_str().unwrap().to_owned();
+    let conflicts = r#"zk_election_leader_conflicts_total{latch_path="/http/latch",component="zk-elect"}"#;
+    assert_eq!(sample(&a_http, conflicts).await, None, "no conflict yet");
+
+    let other = zk_election::LeaderInfo {
+        address: "zombie:1".into(),
+        leader_session: uuid::Uuid::new_v4(),
+        fencing_token: Some(1),
+    };
+    let data = zk_election::LeaderInfoCodec::Bincode.encode(&other).unwrap();
+    let overwrite = zk_election::zk::SetData { path: LEADER.into(), data, version: None };
+    ops(&zk).send(overwrite).await.unwrap().expect("overwritten");
+    eventually(5 * SECOND, "a counts the conflict", || async {
+        (sample(&a_http, conflicts).await == Some(1.0)).then_some(())
+    })
+    .await;
+    eventually(5 * SECOND, "a's node again", || async {
+        (leader(&a_http).await["leader_session"] == ours.as_str()).then_some(())
+    })
+    .await;
     a.say("quit").await;
     a.expect_clean_exit(0).await;
 }

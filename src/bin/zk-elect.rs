@@ -93,7 +93,10 @@ fn main() {
     let result = system.block_on(async move {
         match cli.command {
             Command::Campaign { common, election } => commands::campaign(common, session, election, out).await,
-            Command::Observe { common, leader_path } => commands::observe(common, session, leader_path, out).await,
+            Command::Observe { common, leader_path, latch_path, history } => {
+                let args = commands::ObserveArgs { leader_path, latch_path, history };
+                commands::observe(common, session, args, out).await
+            }
             Command::Candidates { common, latch_path } => commands::candidates(common, session, latch_path, out).await,
             Command::Run { common, election, grace_ms, command } => {
                 commands::run(common, session, election, Duration::from_millis(grace_ms), command, out).await

@@ -308,8 +308,23 @@ impl ElectionSupervisor {
         if !self.node_is_ours(&node.view, &contender.address, *leader_session, lead.fencing_token()) {
             self.metrics.rewrites += 1;
             contender.meter.rewrite();
+            if self.names_another_leader(&node.view, *leader_session) {
+                warn!(component, view = ?node.view, "the leader node names another leader while we lead");
+                contender.meter.conflict();
+            }
             debug!(component, view = ?node.view, "leader node is not ours; rewriting");
             self.publish(component, lead, ctx);
+        }
+    }
+
+    /// Whether the leader node as seen names a leader session other than ours: two leaders
+    /// claimed at once (a stale leader's late write, a foreign writer).
+    fn names_another_leader(&self, view: &NodeView, leader_session: Uuid) -> bool {
+        match view {
+            NodeView::Present { data, .. } => {
+                self.config.codec().decode(data).is_ok_and(|info| info.leader_session != leader_session)
+            }
+            _ => false,
         }
     }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod example;
+pub mod http;
 pub mod zk_elect;
 #[allow(unused_imports)] // only the CLI tests drive processes
 pub use zk_elect::*;

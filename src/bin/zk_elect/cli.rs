@@ -70,6 +70,13 @@ pub enum Command {
         /// The leader node to watch.
         #[arg(long, value_name = "PATH", value_parser = zk_path)]
         leader_path: String,
+        /// The latch of the election: its line tells how each term ended (--history, and the
+        /// sidecar's /leader/history and /candidates).
+        #[arg(long, value_name = "PATH", value_parser = zk_path)]
+        latch_path: Option<String>,
+        /// Also print each term once it ended: leader, start, end, and how it ended.
+        #[arg(long)]
+        history: bool,
     },
     /// Run CMD only while leading: started after the leader node is published, sent SIGTERM
     /// (then SIGKILL after the grace period) when leadership is lost. When CMD exits by itself,
@@ -284,7 +291,8 @@ mod tests {
     #[test]
     fn common_flags_and_defaults() {
         let cli = Cli::try_parse_from(["zk-elect", "observe", "--connect", "a:1", "--leader-path", "/l"]).unwrap();
-        let Command::Observe { common, leader_path } = cli.command else { panic!("not observe") };
+        let Command::Observe { common, leader_path, latch_path, history } = cli.command else { panic!("not observe") };
+        assert_eq!((latch_path, history), (None, false));
         assert_eq!((common.session_timeout_ms, common.codec, common.json), (6000, LeaderInfoCodec::Bincode, false));
         assert_eq!(leader_path, "/l");
         assert!(common.credentials.digest.is_none());

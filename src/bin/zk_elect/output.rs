@@ -11,7 +11,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use uuid::Uuid;
-use zk_election::{Candidate, ConnectionState, LeaderChanged};
+use zk_election::{Candidate, ConnectionState, Freshness, LeaderState, Observation, Term};
+
+use crate::http::documents::{candidate_fields, unix_ms};
 
 /// One thing worth telling the user.
 #[derive(Debug)]
@@ -32,8 +34,10 @@ pub enum Event<'a> {
     Error(&'a str),
     /// Clean stop done; the last line before exit.
     Stopped,
-    /// The leader node changed.
-    Leader(&'a LeaderChanged),
+    /// Who leads changed, or how current that is.
+    Observed(&'a Observation),
+    /// `observe --history`: a term ended.
+    Term(&'a Term),
     /// The command of `run` started.
     ChildStarted { pid: u32 },
     /// The command of `run` ended: its exit code (128 + signal if a signal ended it).
@@ -64,39 +68,45 @@ impl Event<'_> {
             Event::Revoked => ("revoked", vec![]),
             Event::Error(message) => ("error", vec![("message", json!(message))]),
             Event::Stopped => ("stopped", vec![]),
-            Event::Leader(LeaderChanged::Leader { address, leader_session, fencing_token }) => (
-                "leader",
+            Event::Observed(observation) => {
+                let (event, mut fields) = match &observation.state {
+                    LeaderState::Leading { address, leader_session, fencing_token } => (
+                        "leader",
+                        vec![
+                            ("address", json!(address)),
+                            ("session_id", json!(leader_session.to_string())),
+                            ("fencing_token", json!(fencing_token)),
+                        ],
+                    ),
+                    LeaderState::Vacant => ("leader", vec![("address", Value::Null), ("vacant", json!(true))]),
+                    LeaderState::Undecodable { bytes } => ("undecodable", vec![("bytes", json!(bytes))]),
+                    LeaderState::Unreadable { error } => ("unreadable", vec![("message", json!(error.to_string()))]),
+                    // The enum is non-exhaustive; the library adds no other state today.
+                    other => ("leader_changed", vec![("debug", json!(format!("{other:?}")))]),
+                };
+                fields.insert(0, ("sequence", json!(observation.sequence)));
+                if let Freshness::Stale { since } = observation.freshness {
+                    fields.push(("stale_since_ms", json!(unix_ms(since))));
+                }
+                (event, fields)
+            }
+            Event::Term(term) => (
+                "term",
                 vec![
-                    ("address", json!(address)),
-                    ("session_id", json!(leader_session.to_string())),
-                    ("fencing_token", json!(fencing_token)),
+                    ("address", json!(term.address)),
+                    ("session_id", json!(term.leader_session.to_string())),
+                    ("fencing_token", json!(term.fencing_token)),
+                    ("start_ms", json!(unix_ms(term.started))),
+                    ("end_ms", json!(term.ended.map(unix_ms))),
+                    ("ended", json!(term.end.map(|end| end.name()))),
                 ],
             ),
-            Event::Leader(LeaderChanged::NoLeader) => ("leader", vec![("address", Value::Null)]),
-            Event::Leader(LeaderChanged::Undecodable { bytes }) => ("undecodable", vec![("bytes", json!(bytes))]),
-            Event::Leader(LeaderChanged::Unreadable { error }) => {
-                ("unreadable", vec![("message", json!(error.to_string()))])
-            }
-            // The enum is non-exhaustive; the library adds no other value today.
-            Event::Leader(other) => ("leader_changed", vec![("debug", json!(format!("{other:?}")))]),
             Event::ChildStarted { pid } => ("child_started", vec![("pid", json!(pid))]),
             Event::ChildExited { code, signal: None } => ("child_exited", vec![("code", json!(code))]),
             Event::ChildExited { code, signal: Some(signal) } => {
                 ("child_exited", vec![("code", json!(code)), ("signal", json!(signal))])
             }
-            Event::Candidate(candidate) => {
-                let mut fields = vec![
-                    ("position", json!(candidate.position)),
-                    ("address", json!(candidate.info.id)),
-                    ("priority", json!(candidate.info.priority)),
-                    ("labels", json!(candidate.info.labels)),
-                    ("node", json!(candidate.node)),
-                ];
-                if candidate.position == 0 {
-                    fields.push(("fencing_token", json!(candidate.czxid)));
-                }
-                ("candidate", fields)
-            }
+            Event::Candidate(candidate) => ("candidate", candidate_fields(candidate)),
             Event::Transferring { to } => ("transferring", vec![("node", json!(to))]),
             Event::Health { healthy } => ("health", vec![("healthy", json!(healthy))]),
         }
@@ -135,18 +145,38 @@ impl Event<'_> {
             Event::Revoked => "leadership revoked".to_owned(),
             Event::Error(message) => format!("error: {}", escape_controls(message)),
             Event::Stopped => "stopped".to_owned(),
-            Event::Leader(LeaderChanged::Leader { address, leader_session, fencing_token }) => {
-                let token = fencing_token.map_or(String::new(), |token| format!(", fencing token {token}"));
-                format!("leader is {}, leader session {leader_session}{token}", escape_controls(address))
+            Event::Observed(observation) => {
+                let what = match &observation.state {
+                    LeaderState::Leading { address, leader_session, fencing_token } => {
+                        let token = fencing_token.map_or(String::new(), |token| format!(", fencing token {token}"));
+                        format!("leader is {}, leader session {leader_session}{token}", escape_controls(address))
+                    }
+                    LeaderState::Vacant => "no leader".to_owned(),
+                    LeaderState::Undecodable { bytes } => {
+                        format!("leader node holds {bytes} bytes that are not leader information in this codec")
+                    }
+                    LeaderState::Unreadable { error } => {
+                        format!("leader node cannot be read: {}", escape_controls(&error.to_string()))
+                    }
+                    other => format!("leader node changed: {}", escape_controls(&format!("{other:?}"))),
+                };
+                match observation.freshness {
+                    Freshness::Stale { since } => {
+                        format!("{what} (stale: no contact with ZooKeeper since {})", utc(unix_ms(since).into()))
+                    }
+                    _ => what,
+                }
             }
-            Event::Leader(LeaderChanged::NoLeader) => "no leader".to_owned(),
-            Event::Leader(LeaderChanged::Undecodable { bytes }) => {
-                format!("leader node holds {bytes} bytes that are not leader information in this codec")
+            Event::Term(term) => {
+                let ended = term.ended.map_or("-".to_owned(), |ended| utc(unix_ms(ended).into()));
+                let how = term.end.map_or("not known yet", |end| end.name());
+                format!(
+                    "term of {}, leader session {}: {} to {ended}, ended: {how}",
+                    escape_controls(&term.address),
+                    term.leader_session,
+                    utc(unix_ms(term.started).into()),
+                )
             }
-            Event::Leader(LeaderChanged::Unreadable { error }) => {
-                format!("leader node cannot be read: {}", escape_controls(&error.to_string()))
-            }
-            Event::Leader(other) => format!("leader node changed: {}", escape_controls(&format!("{other:?}"))),
             Event::ChildStarted { pid } => format!("command started, pid {pid}"),
             Event::ChildExited { code, signal: None } => format!("command exited with code {code}"),
             Event::ChildExited { code, signal: Some(signal) } => {
@@ -270,7 +300,22 @@ mod tests {
             Event::Granted { leader_session: id, fencing_token: 7 }.json(42),
             format!("{{\"ts_ms\":42,\"event\":\"granted\",\"session_id\":\"{id}\",\"fencing_token\":7}}")
         );
-        assert_eq!(Event::Leader(&LeaderChanged::NoLeader).json(1), r#"{"ts_ms":1,"event":"leader","address":null}"#);
+        let at = SystemTime::UNIX_EPOCH;
+        let vacant = Observation::new(3, LeaderState::Vacant, Freshness::Live, at);
+        assert_eq!(
+            Event::Observed(&vacant).json(1),
+            r#"{"ts_ms":1,"event":"leader","sequence":3,"address":null,"vacant":true}"#
+        );
+        let since = at + std::time::Duration::from_millis(1500);
+        let stale = Observation::new(4, LeaderState::Vacant, Freshness::Stale { since }, at);
+        assert_eq!(
+            Event::Observed(&stale).json(1),
+            r#"{"ts_ms":1,"event":"leader","sequence":4,"address":null,"vacant":true,"stale_since_ms":1500}"#
+        );
+        assert_eq!(
+            Event::Observed(&stale).human(),
+            "no leader (stale: no contact with ZooKeeper since 1970-01-01T00:00:01.500Z)"
+        );
         assert_eq!(
             Event::Error("a \"quoted\"\nline").json(1),
             r#"{"ts_ms":1,"event":"error","message":"a \"quoted\"\nline"}"#
@@ -282,13 +327,14 @@ mod tests {
 
     #[test]
     fn readable_lines_escape_control_characters_of_foreign_strings() {
-        let forged = LeaderChanged::Leader {
+        let forged = LeaderState::Leading {
             address: "evil\nleader is x:1\u{1b}[2J\\".into(),
             leader_session: Uuid::nil(),
             fencing_token: None,
         };
+        let forged = Observation::new(1, forged, Freshness::Live, SystemTime::UNIX_EPOCH);
         assert_eq!(
-            Event::Leader(&forged).human(),
+            Event::Observed(&forged).human(),
             format!("leader is evil\\nleader is x:1\\u{{1b}}[2J\\\\, leader session {}", Uuid::nil())
         );
         assert_eq!(Event::Error("bad\r\nline\t").human(), "error: bad\\r\\nline\\t");

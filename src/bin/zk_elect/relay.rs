@@ -4,7 +4,7 @@
 use actix::prelude::*;
 use tokio::sync::mpsc;
 use zk_election::port::SessionFailed;
-use zk_election::{ConnectionState, ConnectionStateChanged, LeaderChanged, LeadershipEvent, ZkError};
+use zk_election::{ConnectionState, ConnectionStateChanged, LeadershipEvent, Observation, Term, ZkError};
 
 /// A message from the library, as the main loop sees it.
 #[derive(Debug)]
@@ -13,8 +13,10 @@ pub enum Input {
     Connection(ConnectionState),
     /// From the election supervisor.
     Leadership(LeadershipEvent),
-    /// From the leader retriever.
-    Leader(LeaderChanged),
+    /// From the leader retriever: who leads, numbered, and how current that is.
+    Observed(Observation),
+    /// From the leader retriever: a term ended, and how is known.
+    TermEnded(Term),
     /// From the session: it cannot be established (TLS handshake, credentials refused).
     SessionFailed(ZkError),
 }
@@ -65,10 +67,18 @@ impl Handler<LeadershipEvent> for Relay {
     }
 }
 
-impl Handler<LeaderChanged> for Relay {
+impl Handler<Observation> for Relay {
     type Result = ();
 
-    fn handle(&mut self, msg: LeaderChanged, _ctx: &mut Context<Self>) {
-        self.forward(Input::Leader(msg));
+    fn handle(&mut self, msg: Observation, _ctx: &mut Context<Self>) {
+        self.forward(Input::Observed(msg));
+    }
+}
+
+impl Handler<Term> for Relay {
+    type Result = ();
+
+    fn handle(&mut self, msg: Term, _ctx: &mut Context<Self>) {
+        self.forward(Input::TermEnded(msg));
     }
 }

@@ -14,7 +14,8 @@ use uuid::Uuid;
 use zk_election::session::SubscribeFailures;
 use zk_election::{
     Confirm, ConnectionState, ElectionError, ElectionSupervisor, LeaderRetriever, LeadershipEvent, Resign,
-    SessionConfig, StopElection, StopRetriever, StopSession, Subscribe, SubscribeLeader, Transfer, ZkSession,
+    SessionConfig, StopElection, StopRetriever, StopSession, Subscribe, SubscribeObservations, SubscribeTerms,
+    Transfer, ZkSession,
 };
 
 use crate::cli::{Common, ElectionArgs};
@@ -120,29 +121,48 @@ impl Connected {
         let input = self.inputs.recv().await?;
         match &input {
             Input::Connection(state) => self.sidecar.set_connection(Some(*state)),
-            Input::Leader(change) => self.sidecar.set_leader(change),
-            Input::Leadership(_) | Input::SessionFailed(_) => {}
+            Input::Observed(observation) => self.sidecar.observed(observation),
+            Input::Leadership(_) | Input::TermEnded(_) | Input::SessionFailed(_) => {}
         }
         Some(input)
     }
 
-    /// A retriever of `leader_path` for the sidecar's `/leader`, if it serves.
+    /// A retriever of the election's leader path for the sidecar's `/leader` and history, and
+    /// its line for `/candidates`, if it serves.
     async fn retrieve_for_sidecar(
         &self,
         common: &Common,
-        leader_path: &str,
+        args: &ElectionArgs,
     ) -> Result<Option<Addr<LeaderRetriever>>, Failure> {
         if !self.sidecar.is_serving() {
             return Ok(None);
         }
-        self.retrieve(common, leader_path).await.map(Some)
+        self.retrieve(common, &args.leader_path, Some(&args.latch_path), false).await.map(Some)
     }
 
-    /// A retriever of `leader_path`, its changes relayed.
-    async fn retrieve(&self, common: &Common, leader_path: &str) -> Result<Addr<LeaderRetriever>, Failure> {
-        let retriever =
-            LeaderRetriever::start(self.session.clone(), leader_path, common.codec).map_err(Failure::usage)?;
-        retriever.send(SubscribeLeader(self.relay.clone().recipient())).await.map_err(|_| "the retriever stopped")?;
+    /// A retriever of `leader_path`, its observations relayed (and the terms that end, with
+    /// `terms`); it reads the line of `latch_path`, if given, to tell how terms end.
+    async fn retrieve(
+        &self,
+        common: &Common,
+        leader_path: &str,
+        latch_path: Option<&str>,
+        terms: bool,
+    ) -> Result<Addr<LeaderRetriever>, Failure> {
+        let mut retriever =
+            LeaderRetriever::new(self.session.clone(), leader_path, common.codec).map_err(Failure::usage)?;
+        if let Some(latch_path) = latch_path {
+            retriever = retriever.with_line(latch_path).map_err(Failure::usage)?;
+            self.sidecar.know_line(self.session.clone(), latch_path);
+        }
+        let retriever = retriever.start();
+        let relay = self.relay.clone();
+        let subscribed = retriever.send(SubscribeObservations(relay.clone().recipient())).await;
+        subscribed.map_err(|_| "the retriever stopped")?;
+        if terms {
+            retriever.send(SubscribeTerms(relay.recipient())).await.map_err(|_| "the retriever stopped")?;
+        }
+        self.sidecar.keep_history(retriever.clone());
         Ok(retriever)
     }
 
@@ -316,7 +336,7 @@ pub async fn campaign(
     let mut termination = Termination::install().map_err(|err| format!("cannot watch signals and stdin: {err}"))?;
     let mut connected = Connected::start(&common, session, out).await?;
     let mut campaign = Campaign::join(&connected, &common, &args, out).await?;
-    let retriever = connected.retrieve_for_sidecar(&common, &args.leader_path).await?;
+    let retriever = connected.retrieve_for_sidecar(&common, &args).await?;
     let reason = loop {
         tokio::select! {
             asked = termination.request_or_stop() => match asked {
@@ -327,7 +347,7 @@ pub async fn campaign(
                 Input::Connection(state) => out.emit(Event::Connection(state)),
                 Input::Leadership(event) => campaign.on_event(event, out).await,
                 // Only observers subscribe to these; campaigns hear them from the supervisor.
-                Input::Leader(_) | Input::SessionFailed(_) => {}
+                Input::Observed(_) | Input::TermEnded(_) | Input::SessionFailed(_) => {}
             },
         }
     };
@@ -377,11 +397,22 @@ pub async fn candidates(
     Ok(code)
 }
 
-/// `observe`: print every leader change, until told to stop.
+/// What `observe` watches.
+pub struct ObserveArgs {
+    /// The leader node.
+    pub leader_path: String,
+    /// The latch, whose line tells how terms end.
+    pub latch_path: Option<String>,
+    /// Print each term once it ended.
+    pub history: bool,
+}
+
+/// `observe`: print every leader change (numbered, stale while ZooKeeper is out of reach), and
+/// with `--history` every term that ended, until told to stop.
 pub async fn observe(
     common: Common,
     session: SessionConfig,
-    leader_path: String,
+    args: ObserveArgs,
     out: Output,
 ) -> Result<ExitCode, Failure> {
     let mut termination = Termination::install().map_err(|err| format!("cannot watch signals and stdin: {err}"))?;
@@ -393,13 +424,14 @@ pub async fn observe(
         .send(SubscribeFailures(connected.relay.clone().recipient()))
         .await
         .map_err(|_| "the session actor stopped")?;
-    let retriever = connected.retrieve(&common, &leader_path).await?;
+    let retriever = connected.retrieve(&common, &args.leader_path, args.latch_path.as_deref(), args.history).await?;
     let reason = loop {
         tokio::select! {
             reason = termination.wait() => break reason,
             Some(input) = connected.next_input() => match input {
                 Input::Connection(state) => out.emit(Event::Connection(state)),
-                Input::Leader(change) => out.emit(Event::Leader(&change)),
+                Input::Observed(observation) => out.emit(Event::Observed(&observation)),
+                Input::TermEnded(term) => out.emit(Event::Term(&term)),
                 Input::SessionFailed(error) => out.emit(Event::Error(&error.to_string())),
                 Input::Leadership(_) => {}
             },

@@ -94,7 +94,7 @@ pub async fn run(
     let mut termination = Termination::install().map_err(|err| format!("cannot watch signals and stdin: {err}"))?;
     let mut connected = Connected::start(&common, session, out).await?;
     let mut campaign = Campaign::join(&connected, &common, &args, out).await?;
-    let retriever = connected.retrieve_for_sidecar(&common, &args.leader_path).await?;
+    let retriever = connected.retrieve_for_sidecar(&common, &args).await?;
     let mut running: Option<Running> = None;
     // `Some(code)` once the command ended by itself (or could not start): leave with its code.
     let own_exit = loop {
@@ -110,7 +110,7 @@ pub async fn run(
                 Input::Connection(state) => out.emit(Event::Connection(state)),
                 Input::Leadership(event) => campaign.on_event(event, out).await,
                 // Only observers subscribe to these; campaigns hear them from the supervisor.
-                Input::Leader(_) | Input::SessionFailed(_) => {}
+                Input::Observed(_) | Input::TermEnded(_) | Input::SessionFailed(_) => {}
             },
             event = child_event(&mut running) => match event {
                 ChildEvent::Exited(status) => {

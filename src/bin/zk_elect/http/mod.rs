@@ -2,10 +2,17 @@
 //!
 //! - `GET /metrics`: Prometheus text exposition of the library's metrics (empty without the
 //!   `metrics` feature);
-//! - `GET /leader`: who leads, as JSON: `{"address":…,"leader_session":…,"fencing_token":…}`,
-//!   or `{"address":null}` (plus `"error"` when the node cannot be read or decoded);
-//! - `GET /leader/watch`: the same as server-sent events, one `data:` line per change, starting
-//!   with the current value;
+//! - `GET /`: the status page (`status.html`, self-contained), for people;
+//! - `GET /leader`: who leads, as JSON: `{"sequence":…,"address":…,"leader_session":…,
+//!   "fencing_token":…,"stale_since_ms":…}`, or `{"sequence":…,"address":null,"vacant":true,…}`
+//!   (`"error"` instead of `vacant` when the node cannot be read or decoded);
+//!   `stale_since_ms` is null while a connected session vouches for the answer, else the Unix
+//!   time (ms) at which contact with ZooKeeper was lost: the answer is the last one seen;
+//! - `GET /leader/watch`: the same as server-sent events (`stream.rs`), each with an `id:`,
+//!   starting with the current value, resuming after `Last-Event-ID`;
+//! - `GET /leader/history`: the terms remembered, `{"terms":[…]}`, oldest first;
+//! - `GET /candidates`: the line of candidates, `{"candidates":[…]}`, or `null` when the
+//!   command does not know the latch;
 //! - `GET /healthz`: 200 while the session is connected, or suspended within its lease; 503
 //!   otherwise.
 //!
@@ -14,24 +21,33 @@
 //! paths, 405 for other methods. It serves only where `--http` says and never fails the command:
 //! a broken connection ends that connection alone. The HTTP/1.1 plumbing is `wire.rs`.
 
+pub mod documents;
+mod stream;
 mod wire;
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use actix::Addr;
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tracing::debug;
 use zk_election::port::Lease;
-use zk_election::{ConnectionState, LeaderChanged};
+use zk_election::{ConnectionState, GetHistory, LeaderRetriever, Observation, ZkSession};
 
 use crate::commands::Failure;
 use crate::output::{Event, Output};
+use documents::{candidates_json, history_json, leader_json};
+use stream::{Due, Recent};
 use wire::{parse_head, read_head, respond, write_all, HeadError};
+
+/// The status page: one self-contained file, no assets.
+const STATUS_PAGE: &str = include_str!("status.html");
 
 /// Longest request head (request line and headers) we read.
 const MAX_HEAD: usize = 8 * 1024;
@@ -48,12 +64,23 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// What the command tells the sidecar; cheap to update whether or not anything is served.
 pub struct Sidecar {
-    leader: watch::Sender<Option<LeaderChanged>>,
+    observed: watch::Sender<Option<Observation>>,
     connection: watch::Sender<Option<ConnectionState>>,
+    /// What the handlers read besides the two channels.
+    known: Rc<Known>,
     /// The bound listener until [`Sidecar::serve`] starts serving it.
     listener: Option<TcpListener>,
     metrics: Metrics,
     serving: bool,
+}
+
+/// What the command tells the sidecar about beyond the channels: the observations streams
+/// resume from, the retriever that keeps the history, the latch whose line `/candidates` lists.
+/// Single-threaded (the actix arbiter): never borrowed across an await.
+struct Known {
+    recent: RefCell<Recent>,
+    retriever: RefCell<Option<Addr<LeaderRetriever>>>,
+    line: RefCell<Option<(Addr<ZkSession>, String)>>,
 }
 
 impl Sidecar {
@@ -61,9 +88,15 @@ impl Sidecar {
     /// the address bound; without `addr`, a sidecar that serves nothing. Must run before the
     /// session starts, so that every metric reaches the recorder.
     pub async fn bind(addr: Option<SocketAddr>, out: Output) -> Result<Sidecar, Failure> {
-        let (leader, _) = watch::channel(None);
+        let (observed, _) = watch::channel(None);
         let (connection, _) = watch::channel(None);
-        let mut sidecar = Sidecar { leader, connection, listener: None, metrics: Metrics::none(), serving: false };
+        let known = Rc::new(Known {
+            recent: RefCell::new(Recent::new(rand::random())),
+            retriever: RefCell::new(None),
+            line: RefCell::new(None),
+        });
+        let mut sidecar =
+            Sidecar { observed, connection, known, listener: None, metrics: Metrics::none(), serving: false };
         let Some(addr) = addr else { return Ok(sidecar) };
         let listener = TcpListener::bind(addr).await.map_err(|err| format!("cannot listen on {addr}: {err}"))?;
         let bound = listener.local_addr().map_err(|err| format!("cannot listen on {addr}: {err}"))?;
@@ -83,8 +116,9 @@ impl Sidecar {
     pub fn serve(&mut self, lease: Lease) {
         let Some(listener) = self.listener.take() else { return };
         let shared = Rc::new(Shared {
-            leader: self.leader.subscribe(),
+            observed: self.observed.subscribe(),
             connection: self.connection.subscribe(),
+            known: self.known.clone(),
             lease,
             metrics: self.metrics.clone(),
         });
@@ -96,9 +130,20 @@ impl Sidecar {
         self.connection.send_replace(state);
     }
 
-    /// The leader retriever says `change`.
-    pub fn set_leader(&self, change: &LeaderChanged) {
-        self.leader.send_replace(Some(change.clone()));
+    /// The leader retriever reports `observation`.
+    pub fn observed(&self, observation: &Observation) {
+        self.known.recent.borrow_mut().push(observation.clone());
+        self.observed.send_replace(Some(observation.clone()));
+    }
+
+    /// `/leader/history` asks `retriever`.
+    pub fn keep_history(&self, retriever: Addr<LeaderRetriever>) {
+        *self.known.retriever.borrow_mut() = Some(retriever);
+    }
+
+    /// `/candidates` lists the latch at `latch_path` through `session`.
+    pub fn know_line(&self, session: Addr<ZkSession>, latch_path: &str) {
+        *self.known.line.borrow_mut() = Some((session, latch_path.to_owned()));
     }
 }
 
@@ -145,8 +190,9 @@ impl Metrics {
 
 /// What the request handlers read.
 struct Shared {
-    leader: watch::Receiver<Option<LeaderChanged>>,
+    observed: watch::Receiver<Option<Observation>>,
     connection: watch::Receiver<Option<ConnectionState>>,
+    known: Rc<Known>,
     lease: Lease,
     metrics: Metrics,
 }
@@ -201,8 +247,8 @@ async fn serve_connection(mut stream: TcpStream, shared: &Shared) -> std::io::Re
             return respond(&mut stream, 431, "text/plain", &[], b"request header fields too large\n").await
         }
     };
-    let known = ["/metrics", "/leader", "/leader/watch", "/healthz"];
-    if !known.contains(&request.path.as_str()) {
+    let routes = ["/", "/metrics", "/leader", "/leader/watch", "/leader/history", "/candidates", "/healthz"];
+    if !routes.contains(&request.path.as_str()) {
         return respond(&mut stream, 404, "text/plain", &[], b"not found\n").await;
     }
     if request.method != "GET" {
@@ -213,40 +259,63 @@ async fn serve_connection(mut stream: TcpStream, shared: &Shared) -> std::io::Re
             let body = shared.metrics.render();
             respond(&mut stream, 200, "text/plain; version=0.0.4; charset=utf-8", &[], body.as_bytes()).await
         }
+        "/" => respond(&mut stream, 200, "text/html; charset=utf-8", &[], STATUS_PAGE.as_bytes()).await,
         "/leader" => {
-            let body = leader_json(shared.leader.borrow().as_ref()) + "\n";
+            let body = leader_json(shared.observed.borrow().as_ref(), None) + "\n";
             respond(&mut stream, 200, "application/json", &[], body.as_bytes()).await
+        }
+        "/leader/history" => {
+            let retriever = shared.known.retriever.borrow().clone();
+            let terms = match retriever {
+                Some(retriever) => retriever.send(GetHistory).await.unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let body = history_json(&terms) + "\n";
+            respond(&mut stream, 200, "application/json", &[], body.as_bytes()).await
+        }
+        "/candidates" => {
+            let line = shared.known.line.borrow().clone();
+            let (status, body) = match line {
+                Some((session, latch_path)) => match zk_election::candidates(session, &latch_path).await {
+                    Ok(line) => (200, candidates_json(Some(&line))),
+                    Err(err) => (
+                        503,
+                        json!({"candidates": null, "error": format!("cannot list {latch_path}: {err}")}).to_string(),
+                    ),
+                },
+                None => (200, candidates_json(None)),
+            };
+            respond(&mut stream, status, "application/json", &[], (body + "\n").as_bytes()).await
         }
         "/healthz" => {
             let (healthy, state) = shared.healthy();
             let body = json!({"healthy": healthy, "state": state.map_or("connecting", state_name)}).to_string() + "\n";
             respond(&mut stream, if healthy { 200 } else { 503 }, "application/json", &[], body.as_bytes()).await
         }
-        _ => watch_leader(stream, shared.leader.clone()).await,
+        _ => watch_leader(stream, shared, request.last_event_id).await,
     }
 }
 
-/// `GET /leader/watch`: the current leader, then one event per change, until the client goes
-/// (or the command stops). Values that change faster than the client reads are coalesced:
-/// every event is the value current when it was written, never the same twice in a row.
-async fn watch_leader(
-    mut stream: TcpStream,
-    mut leader: watch::Receiver<Option<LeaderChanged>>,
-) -> std::io::Result<()> {
+/// `GET /leader/watch`: the current leader (or, resuming after `last_event_id`, every change
+/// since), then every change, until the client goes (or the command stops). A client too slow
+/// for [`stream::REMEMBERED`] changes, or resuming from an id we no longer have, gets the
+/// current value marked `"resumed":false` and goes on from there.
+async fn watch_leader(mut stream: TcpStream, shared: &Shared, last_event_id: Option<String>) -> std::io::Result<()> {
     let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\nConnection: close\r\nX-Accel-Buffering: no\r\n\r\n";
+    let mut changes = shared.observed.clone();
     let (mut reader, mut writer) = stream.split();
     write_all(&mut writer, head.as_bytes()).await?;
     let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
-    let mut last_sent: Option<String> = None;
     let mut sink = [0u8; 256];
+    // The sequence number last sent; `None` until the first event.
+    // An id that is not ours resumes from "after everything": a gap, said as such.
+    let mut sent = last_event_id.map(|id| shared.known.recent.borrow().sequence_of(&id).unwrap_or(u64::MAX));
     loop {
-        let current = leader_json(leader.borrow_and_update().as_ref());
-        if last_sent.as_ref() != Some(&current) {
-            write_all(&mut writer, format!("data: {current}\n\n").as_bytes()).await?;
-            last_sent = Some(current);
-        }
+        changes.borrow_and_update();
+        let events = next_events(&shared.known.recent.borrow(), &mut sent);
+        write_all(&mut writer, events.as_bytes()).await?;
         tokio::select! {
-            changed = leader.changed() => {
+            changed = changes.changed() => {
                 if changed.is_err() {
                     break; // the command is stopping
                 }
@@ -264,31 +333,36 @@ async fn watch_leader(
     Ok(())
 }
 
-/// `/leader`'s JSON for what the retriever last said (`None`: not read yet), keys in the
-/// order documented (serde_json's map would sort them).
-fn leader_json(change: Option<&LeaderChanged>) -> String {
-    let fields: Vec<(&str, Value)> = match change {
-        Some(LeaderChanged::Leader { address, leader_session, fencing_token }) => vec![
-            ("address", json!(address)),
-            ("leader_session", json!(leader_session.to_string())),
-            ("fencing_token", json!(fencing_token)),
-        ],
-        None | Some(LeaderChanged::NoLeader) => vec![("address", Value::Null)],
-        Some(LeaderChanged::Undecodable { bytes }) => vec![
-            ("address", Value::Null),
-            (
-                "error",
-                json!(format!("the leader node holds {bytes} bytes that are not leader information in this codec")),
-            ),
-        ],
-        Some(LeaderChanged::Unreadable { error }) => {
-            vec![("address", Value::Null), ("error", json!(format!("the leader node cannot be read: {error}")))]
-        }
-        // A kind of change this build does not know: say nothing rather than guess.
-        Some(_) => vec![("address", Value::Null)],
+/// The events a stream that sent `sent` last owes its client, as text; advances `sent`.
+fn next_events(recent: &Recent, sent: &mut Option<u64>) -> String {
+    let event = |observation: &Observation, resumed: Option<bool>| {
+        format!("id: {}\ndata: {}\n\n", recent.id(observation), leader_json(Some(observation), resumed))
     };
-    let fields: Vec<String> = fields.into_iter().map(|(key, value)| format!("{}:{value}", json!(key))).collect();
-    format!("{{{}}}", fields.join(","))
+    let Some(after) = *sent else {
+        // A new stream: the current value first, even before the first read.
+        let text = match recent.latest() {
+            Some(latest) => event(latest, None),
+            None => format!("data: {}\n\n", leader_json(None, None)),
+        };
+        *sent = Some(recent.latest().map_or(0, |latest| latest.sequence));
+        return text;
+    };
+    match recent.after(after) {
+        Due::Changes(changes) => {
+            let text: String = changes.iter().map(|observation| event(observation, None)).collect();
+            if let Some(last) = changes.last() {
+                *sent = Some(last.sequence);
+            }
+            text
+        }
+        Due::Gap(latest) => {
+            *sent = Some(latest.as_ref().map_or(0, |latest| latest.sequence));
+            match latest {
+                Some(latest) => event(&latest, Some(false)),
+                None => format!("data: {}\n\n", leader_json(None, Some(false))),
+            }
+        }
+    }
 }
 
 fn state_name(state: ConnectionState) -> &'static str {
@@ -303,23 +377,28 @@ fn state_name(state: ConnectionState) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use uuid::Uuid;
+    use serde_json::Value;
 
     #[test]
-    fn leader_documents() {
-        let id = Uuid::from_u128(7);
-        let leader = LeaderChanged::Leader { address: "a:1".into(), leader_session: id, fencing_token: Some(12) };
+    fn documents_before_the_first_read() {
+        assert_eq!(leader_json(None, None), r#"{"sequence":0,"address":null,"stale_since_ms":null}"#);
+        let gap: Value = serde_json::from_str(&leader_json(None, Some(false))).unwrap();
+        assert_eq!(gap["resumed"], false);
+        assert_eq!(history_json(&[]), r#"{"terms":[]}"#);
+        assert_eq!(candidates_json(None), r#"{"candidates":null}"#);
+    }
+
+    #[test]
+    fn a_new_stream_starts_with_the_current_value() {
+        let recent = Recent::new(1);
+        let mut sent = None;
         assert_eq!(
-            leader_json(Some(&leader)),
-            format!(r#"{{"address":"a:1","leader_session":"{id}","fencing_token":12}}"#)
+            next_events(&recent, &mut sent),
+            "data: {\"sequence\":0,\"address\":null,\"stale_since_ms\":null}\n\n"
         );
-        assert_eq!(leader_json(None), r#"{"address":null}"#);
-        assert_eq!(leader_json(Some(&LeaderChanged::NoLeader)), r#"{"address":null}"#);
-        let undecodable: Value =
-            serde_json::from_str(&leader_json(Some(&LeaderChanged::Undecodable { bytes: 3 }))).unwrap();
-        assert!(undecodable["error"].is_string());
-        let quoted = LeaderChanged::Leader { address: "\"\n".into(), leader_session: id, fencing_token: None };
-        let parsed: Value = serde_json::from_str(&leader_json(Some(&quoted))).unwrap();
-        assert_eq!((parsed["address"].as_str(), &parsed["fencing_token"]), (Some("\"\n"), &Value::Null));
+        assert_eq!(sent, Some(0));
+        assert_eq!(next_events(&recent, &mut sent), "", "nothing new");
+        let mut resumed_from_elsewhere = Some(u64::MAX);
+        assert!(next_events(&recent, &mut resumed_from_elsewhere).contains(r#""resumed":false"#));
     }
 }

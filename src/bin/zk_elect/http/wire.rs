@@ -8,11 +8,13 @@ use tokio::net::TcpStream;
 
 use super::{MAX_HEAD, MAX_HEADERS, WRITE_WITHIN};
 
-/// A request as far as we care: its method and path (without the query).
+/// A request as far as we care: its method, path (without the query), and the
+/// `Last-Event-ID` an event stream resumes from.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct Request {
     pub(super) method: String,
     pub(super) path: String,
+    pub(super) last_event_id: Option<String>,
 }
 
 /// Why a request head could not be taken.
@@ -80,13 +82,18 @@ pub(super) fn parse_head(head: &[u8]) -> Result<Request, HeadError> {
         return Err(HeadError::Bad);
     }
     let mut headers = 0;
+    let mut last_event_id = None;
     for line in lines.filter(|line| !line.is_empty()) {
         headers += 1;
         if headers > MAX_HEADERS {
             return Err(HeadError::TooLarge);
         }
         match line.split_once(':') {
-            Some((name, _value)) if token(name) => {}
+            Some((name, value)) if token(name) => {
+                if name.eq_ignore_ascii_case("last-event-id") {
+                    last_event_id = Some(value.trim().to_owned());
+                }
+            }
             _ => return Err(HeadError::Bad),
         }
     }
@@ -97,7 +104,7 @@ pub(super) fn parse_head(head: &[u8]) -> Result<Request, HeadError> {
         None => return Err(HeadError::Bad),
     };
     let path = path.split(['?', '#']).next().unwrap_or(path);
-    Ok(Request { method: method.to_owned(), path: path.to_owned() })
+    Ok(Request { method: method.to_owned(), path: path.to_owned(), last_event_id })
 }
 
 /// Writes a whole response and closes the connection.
@@ -170,11 +177,13 @@ mod tests {
 
     #[test]
     fn request_heads() {
-        let get = |path: &str| Ok(Request { method: "GET".into(), path: path.into() });
+        let get = |path: &str| Ok(Request { method: "GET".into(), path: path.into(), last_event_id: None });
         assert_eq!(parse("GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n"), get("/metrics"));
         assert_eq!(parse("GET /leader?pretty=1 HTTP/1.0\n\n"), get("/leader"));
         assert_eq!(parse("GET http://h:1/healthz HTTP/1.1\r\n\r\n"), get("/healthz"));
         assert_eq!(parse("POST /leader HTTP/1.1\r\nContent-Length: 3\r\n\r\n").unwrap().method, "POST");
+        let resumed = parse("GET /leader/watch HTTP/1.1\r\nlast-event-ID:  17 \r\n\r\n").unwrap();
+        assert_eq!(resumed.last_event_id.as_deref(), Some("17"));
         for bad in [
             "GET /metrics\r\n\r\n",
             "GET  /metrics HTTP/1.1\r\n\r\n",

@@ -14,6 +14,16 @@
 //! Subscribers see the changes in order and never the same value twice in a row. A new subscriber
 //! is told the current value at once, if one is known.
 //!
+//! # Observations and history
+//!
+//! [`SubscribeObservations`] gives the same changes as numbered [`Observation`]s: a
+//! [`LeaderState`] (where an absent or empty node is [`LeaderState::Vacant`], never "we cannot
+//! tell") and its [`Freshness`]. While contact with ZooKeeper is lost — a dropped connection,
+//! a lost session, servers without a quorum — the last state stays the answer, marked
+//! [`Freshness::Stale`] with the moment contact was lost, until a connected session reads the
+//! node again. [`GetHistory`] answers the last terms seen ([`Term`]), each with how it ended
+//! ([`TermEnd`]) when the retriever knows the line ([`LeaderRetriever::with_line`]).
+//!
 //! # Connection trouble
 //!
 //! While the connection is merely `Suspended` the last value stands (the leader's session may well
@@ -58,6 +68,14 @@
 //! }
 //! ```
 
+mod history;
+mod observation;
+
+pub use history::{GetHistory, SubscribeTerms, Term, TermEnd, DEFAULT_HISTORY};
+pub use observation::{Freshness, GetObservation, LeaderState, Observation, SubscribeObservations};
+
+use std::time::{Duration, SystemTime};
+
 use actix::prelude::*;
 use tracing::{debug, info_span};
 use uuid::Uuid;
@@ -67,7 +85,13 @@ use crate::error::ConfigError;
 use crate::node_cache::{LeaderNodeCache, NodeChanged, NodeView, StopCache};
 use crate::path;
 use crate::port::{ConnectionStateChanged, OwnsPort, Port, Subscription, ZooKeeper};
+use crate::telemetry::ObserverMeter;
 use crate::zk::{ConnectionState, ZkError};
+use history::History;
+use observation::Observations;
+
+/// How often a live retriever stamps its metric of the moment the leader was last confirmed.
+const CONFIRM_TICK: Duration = Duration::from_secs(1);
 
 /// Who leads, as a [`LeaderRetriever`] tells its subscribers.
 #[derive(Clone, Debug, PartialEq, Eq, Message)]
@@ -134,6 +158,17 @@ pub struct LeaderRetriever {
     /// Incarnation of `cache`. Changes reported by an older cache are dropped, so nothing read
     /// in a lost session can overwrite the `NoLeader` told at the loss.
     epoch: u64,
+    /// The numbered reports and their subscribers.
+    observations: Observations,
+    /// Since when contact with ZooKeeper is lost; `None` while a connected session has read
+    /// the node (or before the first read).
+    stale_since: Option<SystemTime>,
+    /// The latch whose line tells how terms end, if known.
+    latch_path: Option<String>,
+    history: History,
+    /// Who hears of each term whose end became known.
+    term_subscribers: Vec<Recipient<Term>>,
+    meter: ObserverMeter,
 }
 
 impl std::fmt::Debug for LeaderRetriever {
@@ -168,8 +203,33 @@ impl LeaderRetriever {
             current: None,
             cache: None,
             epoch: 0,
+            observations: Observations::default(),
+            stale_since: None,
+            latch_path: None,
+            history: History::new(DEFAULT_HISTORY),
+            term_subscribers: Vec::new(),
+            meter: ObserverMeter::new(&leader_path),
             leader_path,
         })
+    }
+
+    /// Lists the line of the latch at `latch_path` at the start of every term, so that the
+    /// history tells how each term ended ([`TermEnd`]); without it, every end is
+    /// [`TermEnd::Unknown`]. One `getChildren` and a read per candidate per term.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidPath`] when `latch_path` is not a valid absolute ZooKeeper path.
+    pub fn with_line(mut self, latch_path: impl Into<String>) -> Result<Self, ConfigError> {
+        let latch_path = latch_path.into();
+        path::validate("latch path", &latch_path)?;
+        self.latch_path = Some(latch_path);
+        Ok(self)
+    }
+
+    /// Remembers the last `terms` terms (at least 1) instead of [`DEFAULT_HISTORY`].
+    pub fn with_history(mut self, terms: usize) -> Self {
+        self.history = History::new(terms);
+        self
     }
 
     /// Validates `leader_path` (see [`LeaderRetriever::new`]) and starts the retriever on the
@@ -201,25 +261,84 @@ impl LeaderRetriever {
         self.cache = Some(cache.start());
     }
 
-    /// What a view of the leader node means to subscribers.
-    fn interpret(&self, view: NodeView) -> Option<LeaderChanged> {
+    /// What a view of the leader node says, and the session that owns the node.
+    fn interpret(&self, view: NodeView) -> Option<(LeaderState, i64)> {
         match view {
             NodeView::Unknown => None,
-            NodeView::Absent => Some(LeaderChanged::NoLeader),
-            NodeView::Unreadable(error) => Some(LeaderChanged::Unreadable { error }),
+            NodeView::Absent => Some((LeaderState::Vacant, 0)),
+            NodeView::Unreadable(error) => Some((LeaderState::Unreadable { error }, 0)),
             // Flink's retrieval service also reads empty data as "no leader".
-            NodeView::Present { data, .. } if data.is_empty() => Some(LeaderChanged::NoLeader),
-            NodeView::Present { data, .. } => match self.codec.decode(&data) {
-                Ok(info) => Some(LeaderChanged::Leader {
-                    address: info.address,
-                    leader_session: info.leader_session,
-                    fencing_token: info.fencing_token,
-                }),
+            NodeView::Present { data, .. } if data.is_empty() => Some((LeaderState::Vacant, 0)),
+            NodeView::Present { data, stat } => match self.codec.decode(&data) {
+                Ok(info) => Some((
+                    LeaderState::Leading {
+                        address: info.address,
+                        leader_session: info.leader_session,
+                        fencing_token: info.fencing_token,
+                    },
+                    stat.ephemeral_owner,
+                )),
                 Err(err) => {
                     debug!(codec = %self.codec, error = %err, "leader node is undecodable");
-                    Some(LeaderChanged::Undecodable { bytes: data.len() })
+                    Some((LeaderState::Undecodable { bytes: data.len() }, stat.ephemeral_owner))
                 }
             },
+        }
+    }
+
+    /// A connected session read `state` in a node owned by `zk_session`: it is live news.
+    fn read(&mut self, state: LeaderState, zk_session: i64, ctx: &mut Context<Self>) {
+        let now = SystemTime::now();
+        match &state {
+            LeaderState::Leading { address, leader_session, fencing_token } => {
+                if let Some(began) = self.history.leading(address, *leader_session, *fencing_token, zk_session, now) {
+                    self.meter.term_began(began.first, began.ended_tenure, *fencing_token);
+                    self.list_line(*leader_session, ctx);
+                }
+            }
+            LeaderState::Vacant => {
+                let tenure = self.history.vacant(now);
+                self.meter.vacant(tenure);
+            }
+            // The term goes on as far as we know.
+            LeaderState::Undecodable { .. } | LeaderState::Unreadable { .. } => {}
+        }
+        self.stale_since = None;
+        self.meter.confirmed();
+        self.set(state.clone().into());
+        self.observations.report(&state, Freshness::Live);
+    }
+
+    /// Contact with ZooKeeper is lost (or still lost): what we know goes stale.
+    fn lose_contact(&mut self) {
+        let since = *self.stale_since.get_or_insert_with(SystemTime::now);
+        self.observations.refresh(Freshness::Stale { since });
+    }
+
+    /// Lists the line for the term of `leader_session` that just began, if the latch is known.
+    fn list_line(&mut self, leader_session: Uuid, ctx: &mut Context<Self>) {
+        let Some(latch_path) = self.latch_path.clone() else {
+            self.listed(leader_session, None);
+            return;
+        };
+        let zookeeper = self.port.zookeeper();
+        let listing = async move { crate::candidates::candidates(zookeeper, &latch_path).await };
+        ctx.spawn(listing.into_actor(self).map(move |line, act, _ctx| {
+            if let Err(err) = &line {
+                debug!(error = %err, "cannot list the line");
+            }
+            act.listed(leader_session, line.ok());
+        }));
+    }
+
+    /// The line for the term of `leader_session`; tells the subscribers how the term before ended.
+    fn listed(&mut self, leader_session: Uuid, line: Option<Vec<crate::candidates::Candidate>>) {
+        if let Some(ended) = self.history.listed(leader_session, line) {
+            debug!(address = ended.address, end = ?ended.end, "term ended");
+            self.term_subscribers.retain(|subscriber| subscriber.connected());
+            for subscriber in &self.term_subscribers {
+                subscriber.do_send(ended.clone());
+            }
         }
     }
 
@@ -253,6 +372,12 @@ impl Actor for LeaderRetriever {
             // No session to read through: nothing to retrieve, ever.
             Err(_) => ctx.stop(),
         });
+        // Alerting on "not confirmed for a minute" needs a timestamp that moves while all is well.
+        ctx.run_interval(CONFIRM_TICK, |act, _ctx| {
+            if act.stale_since.is_none() && act.observations.latest().is_some() {
+                act.meter.confirmed();
+            }
+        });
     }
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
@@ -274,6 +399,38 @@ impl Handler<SubscribeLeader> for LeaderRetriever {
     }
 }
 
+impl Handler<SubscribeObservations> for LeaderRetriever {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubscribeObservations, _ctx: &mut Context<Self>) {
+        self.observations.subscribe(msg.0);
+    }
+}
+
+impl Handler<GetObservation> for LeaderRetriever {
+    type Result = MessageResult<GetObservation>;
+
+    fn handle(&mut self, _msg: GetObservation, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.observations.latest().cloned())
+    }
+}
+
+impl Handler<SubscribeTerms> for LeaderRetriever {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubscribeTerms, _ctx: &mut Context<Self>) {
+        self.term_subscribers.push(msg.0);
+    }
+}
+
+impl Handler<GetHistory> for LeaderRetriever {
+    type Result = MessageResult<GetHistory>;
+
+    fn handle(&mut self, _msg: GetHistory, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.history.terms())
+    }
+}
+
 impl Handler<GetLeader> for LeaderRetriever {
     type Result = MessageResult<GetLeader>;
 
@@ -287,11 +444,22 @@ impl Handler<ConnectionStateChanged> for LeaderRetriever {
 
     fn handle(&mut self, msg: ConnectionStateChanged, ctx: &mut Context<Self>) {
         let _span = self.port.span().clone().entered();
-        if msg.state == ConnectionState::Lost {
-            // The cache would stay silent if the node reads the same in the new session; a
-            // fresh cache reports its first read whatever it is.
-            self.start_cache(ctx);
-            self.set(LeaderChanged::NoLeader);
+        match msg.state {
+            ConnectionState::Suspended => self.lose_contact(),
+            ConnectionState::Lost => {
+                // The cache would stay silent if the node reads the same in the new session; a
+                // fresh cache reports its first read whatever it is.
+                self.start_cache(ctx);
+                self.set(LeaderChanged::NoLeader);
+                self.lose_contact();
+            }
+            // The server kept our session and its watch: it tells us of what we missed.
+            ConnectionState::Reconnected { same_session: true } if self.stale_since.is_some() => {
+                self.stale_since = None;
+                self.observations.refresh(Freshness::Live);
+            }
+            // A new session: stale until its cache has read the node.
+            ConnectionState::Connected | ConnectionState::Reconnected { .. } => {}
         }
     }
 }
@@ -302,6 +470,8 @@ impl Handler<StopRetriever> for LeaderRetriever {
     fn handle(&mut self, _msg: StopRetriever, ctx: &mut Context<Self>) {
         let _span = self.port.span().clone().entered();
         self.subscribers.clear();
+        self.observations.clear_subscribers();
+        self.term_subscribers.clear();
         ctx.stop();
     }
 }
@@ -317,13 +487,13 @@ struct TaggedNodeChange {
 impl Handler<TaggedNodeChange> for LeaderRetriever {
     type Result = ();
 
-    fn handle(&mut self, msg: TaggedNodeChange, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: TaggedNodeChange, ctx: &mut Context<Self>) {
         let _span = self.port.span().clone().entered();
         if msg.epoch != self.epoch {
             return; // from a cache of a lost session
         }
-        if let Some(value) = self.interpret(msg.view) {
-            self.set(value);
+        if let Some((state, zk_session)) = self.interpret(msg.view) {
+            self.read(state, zk_session, ctx);
         }
     }
 }

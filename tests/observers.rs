@@ -1,0 +1,324 @@
+//! Observers that keep working and remember, against real ZooKeeper servers: numbered
+//! observations with an explicit vacancy, the last leader kept (marked stale) through a server
+//! outage and a quorum loss, the history of terms with how each ended, and the sidecar's
+//! resumable event stream, history, line and metrics.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use actix::prelude::*;
+use common::http::*;
+use common::*;
+use serde_json::Value;
+use zk_election::testkit::{ZkEnsemble, ZkServer};
+use zk_election::{
+    ElectionConfig, Freshness, GetHistory, GetObservation, LeaderInfoCodec, LeaderRetriever, LeaderState, Observation,
+    Resign, StopElection, SubscribeObservations, SubscribeTerms, Term, TermEnd, Transfer, ZkSession,
+};
+
+const SECOND: Duration = Duration::from_secs(1);
+const LATCH: &str = "/observers/latch";
+const LEADER: &str = "/observers/leader";
+const COMPONENT: &str = "jobmanager";
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("blocking task")
+}
+
+/// A retriever of [`LEADER`] that knows the line of [`LATCH`], its observations and ended terms.
+async fn observer(session: &Addr<ZkSession>) -> (Addr<LeaderRetriever>, Received<Observation>, Received<Term>) {
+    let retriever = LeaderRetriever::new(session.clone(), LEADER, LeaderInfoCodec::Bincode)
+        .and_then(|retriever| retriever.with_line(LATCH))
+        .expect("valid paths")
+        .start();
+    let (recipient, observations) = probe::<Observation>();
+    retriever.send(SubscribeObservations(recipient)).await.unwrap();
+    let (recipient, terms) = probe::<Term>();
+    retriever.send(SubscribeTerms(recipient)).await.unwrap();
+    (retriever, observations, terms)
+}
+
+fn leading_address(observation: &Observation) -> Option<&str> {
+    match &observation.state {
+        LeaderState::Leading { address, .. } => Some(address),
+        _ => None,
+    }
+}
+
+/// Collects observations until one satisfies `wanted`, checking that the sequence numbers
+/// follow `last` one by one.
+async fn observe_until(
+    observations: &mut Received<Observation>,
+    last: &mut u64,
+    within: Duration,
+    wanted: impl Fn(&Observation) -> bool,
+) -> Observation {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let (_, observation) = observations.next(left).await;
+        assert_eq!(observation.sequence, *last + 1, "a gap or a repeat before {observation:?}");
+        *last = observation.sequence;
+        if wanted(&observation) {
+            return observation;
+        }
+    }
+}
+
+async fn contender(connect: &str, config: ElectionConfig, address: &str, timeout: Duration) -> Participant {
+    Participant::start(connect, config, COMPONENT, address, LEADER, true, timeout).await
+}
+
+fn plain() -> ElectionConfig {
+    ElectionConfig::builder(LATCH).build().unwrap()
+}
+
+/// Numbered from 1 without gaps; an absent leader node is `Vacant`, never "unknown"; a server
+/// outage keeps the last leader as the answer, marked stale since the connection dropped,
+/// and a reconnect makes it live again.
+#[actix_rt::test]
+async fn observations_are_numbered_and_an_outage_leaves_the_last_leader_stale() {
+    init_tracing();
+    let server = Arc::new(ZkServer::start().expect("zookeeper"));
+    let cs = server.connect_string();
+    // Sessions outlive the restart.
+    let timeout = 10 * SECOND;
+    let (session, mut states) = connected_session(&cs, timeout).await;
+    let (retriever, mut observations, _terms) = observer(&session).await;
+    let mut last = 0;
+    let first = observe_until(&mut observations, &mut last, 5 * SECOND, |_| true).await;
+    assert_eq!((first.sequence, &first.state, first.freshness), (1, &LeaderState::Vacant, Freshness::Live));
+
+    let mut a = contender(&cs, plain(), "a:1", timeout).await;
+    let (leader_session, token) = expect_publication(&mut a.events, 5 * SECOND).await;
+    let leading = observe_until(&mut observations, &mut last, 5 * SECOND, |o| o.freshness == Freshness::Live).await;
+    let expected = LeaderState::Leading { address: "a:1".into(), leader_session, fencing_token: Some(token) };
+    assert_eq!(leading.state, expected);
+
+    let killed_at = SystemTime::now();
+    let killing = server.clone();
+    blocking(move || killing.kill()).await.expect("kill");
+    let stale = observe_until(&mut observations, &mut last, 5 * SECOND, |_| true).await;
+    assert_eq!(stale.state, expected, "the last leader stays the answer");
+    let Freshness::Stale { since } = stale.freshness else { panic!("not stale: {stale:?}") };
+    assert!(since >= killed_at && since <= SystemTime::now(), "stale since {since:?}, killed at {killed_at:?}");
+    assert_eq!(retriever.send(GetObservation).await.unwrap(), Some(stale.clone()));
+
+    let restarting = server.clone();
+    blocking(move || restarting.restart()).await.expect("restart");
+    expect_state(&mut states, zk_election::ConnectionState::Reconnected { same_session: true }, 15 * SECOND).await;
+    let live = observe_until(&mut observations, &mut last, 5 * SECOND, |_| true).await;
+    assert_eq!((live.state, live.freshness), (expected, Freshness::Live));
+
+    // The leader leaves: an explicit vacancy, live.
+    a.supervisor.send(StopElection).await.unwrap().ok();
+    let vacant = observe_until(&mut observations, &mut last, 10 * SECOND, |_| true).await;
+    assert_eq!((vacant.state, vacant.freshness), (LeaderState::Vacant, Freshness::Live));
+    let quiet = observations.drain_for(SECOND).await;
+    assert!(quiet.is_empty(), "nothing changed, nothing told: {quiet:?}");
+}
+
+/// The history names how each term ended, read off the line: a resign, a transfer, a stop, a
+/// preemption by a candidate of higher priority; the current term lasts.
+#[actix_rt::test]
+async fn history_tells_how_each_term_ended() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (session, _states) = connected_session(&cs, 6 * SECOND).await;
+    let (retriever, _observations, mut terms) = observer(&session).await;
+    let timeout = 6 * SECOND;
+    let mut a = contender(&cs, plain(), "a:1", timeout).await;
+    expect_published(&mut a.events, 5 * SECOND).await;
+    let mut b = contender(&cs, plain(), "b:1", timeout).await;
+    await_children(&session, LATCH, 2, 5 * SECOND).await;
+    let c = contender(&cs, plain(), "c:1", timeout).await;
+    await_children(&session, LATCH, 3, 5 * SECOND).await;
+
+    let ended = |term: &Term| (term.address.clone(), term.end);
+    // a resigns: b leads, a queues behind c.
+    a.supervisor.send(Resign::new(COMPONENT)).await.unwrap().expect("resign");
+    expect_published(&mut b.events, 5 * SECOND).await;
+    assert_eq!(ended(&terms.next(5 * SECOND).await.1), ("a:1".into(), Some(TermEnd::Resigned)));
+
+    // b hands over to a, at the back: c, in between, is passed over.
+    b.supervisor.send(Transfer::to_address("a:1")).await.unwrap().expect("transfer");
+    expect_published(&mut a.events, 5 * SECOND).await;
+    assert_eq!(ended(&terms.next(5 * SECOND).await.1), ("b:1".into(), Some(TermEnd::Transferred)));
+
+    // a stops: whoever is next leads, and a is gone from the line.
+    a.supervisor.send(StopElection).await.unwrap().expect("stop");
+    let next = terms.next(10 * SECOND).await.1;
+    assert_eq!(ended(&next), ("a:1".into(), Some(TermEnd::Left)));
+
+    // d, of a higher priority, takes over from whoever leads after the grace.
+    let preferred = ElectionConfig::builder(LATCH).priority(5).build().unwrap();
+    let mut d = contender(&cs, preferred, "d:1", timeout).await;
+    expect_published(&mut d.events, 10 * SECOND).await;
+    let preempted = terms.next(5 * SECOND).await.1;
+    assert!(["b:1", "c:1"].contains(&preempted.address.as_str()), "{preempted:?}");
+    assert_eq!(preempted.end, Some(TermEnd::Preempted));
+
+    let history = retriever.send(GetHistory).await.unwrap();
+    let summary: Vec<(&str, Option<TermEnd>)> = history.iter().map(|t| (t.address.as_str(), t.end)).collect();
+    assert_eq!(
+        summary,
+        [
+            ("a:1", Some(TermEnd::Resigned)),
+            ("b:1", Some(TermEnd::Transferred)),
+            ("a:1", Some(TermEnd::Left)),
+            (preempted.address.as_str(), Some(TermEnd::Preempted)),
+            ("d:1", None),
+        ]
+    );
+    for pair in history.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        assert!(before.ended.is_some_and(|ended| ended <= after.started), "{before:?} then {after:?}");
+        assert!(before.fencing_token < after.fencing_token, "tokens grow: {before:?} then {after:?}");
+    }
+    assert!(history[4].ended.is_none(), "the current term lasts");
+    drop((b, c));
+}
+
+/// A quorum loss on a 3-node ensemble: the observer keeps the last leader, marked stale since
+/// it lost its server, while no quorum exists; once the quorum is back, the answer is live.
+#[actix_rt::test]
+async fn a_quorum_loss_leaves_the_last_leader_stale_until_the_quorum_is_back() {
+    init_tracing();
+    let ensemble = Arc::new(ZkEnsemble::start().expect("ensemble"));
+    let cs = ensemble.connect_string();
+    let timeout = 20 * SECOND;
+    let (session, mut states) = connected_session(&cs, timeout).await;
+    let (_retriever, mut observations, _terms) = observer(&session).await;
+    let mut a = contender(&cs, plain(), "a:1", timeout).await;
+    expect_published(&mut a.events, 10 * SECOND).await;
+    let mut last = 0;
+    let leading = observe_until(&mut observations, &mut last, 10 * SECOND, |o| leading_address(o).is_some()).await;
+
+    let lost_at = SystemTime::now();
+    let stopping = ensemble.clone();
+    blocking(move || {
+        stopping.kill(0)?;
+        stopping.kill(1)
+    })
+    .await
+    .expect("two of three down");
+    let stale = observe_until(&mut observations, &mut last, 15 * SECOND, |o| o.freshness != Freshness::Live).await;
+    assert_eq!(stale.state, leading.state, "the last leader stays the answer");
+    let Freshness::Stale { since } = stale.freshness else { panic!("{stale:?}") };
+    assert!(since >= lost_at, "stale since {since:?}, quorum lost at {lost_at:?}");
+    // Nothing new while no quorum exists: the answer stands.
+    let during = observations.drain_for(2 * SECOND).await;
+    assert!(during.iter().all(|o| o.state == leading.state), "{during:?}");
+    last += during.len() as u64;
+
+    let restarting = ensemble.clone();
+    blocking(move || {
+        restarting.restart(0)?;
+        restarting.restart(1)
+    })
+    .await
+    .expect("quorum back");
+    expect_state(&mut states, zk_election::ConnectionState::Reconnected { same_session: true }, 30 * SECOND).await;
+    let live = observe_until(&mut observations, &mut last, 10 * SECOND, |o| o.freshness == Freshness::Live).await;
+    assert_eq!(live.state, leading.state);
+}
+
+fn campaign_args<'a>(connect: &'a str, address: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["campaign", "--connect", connect, "--latch-path", LATCH, "--leader-path", LEADER];
+    args.extend(["--address", address, "--json"]);
+    args
+}
+
+/// `observe --http --latch-path --history`: the event stream carries ids and resumes after
+/// `Last-Event-ID` with every change missed, in order; an id it does not know gets the current
+/// value marked `resumed: false`. `/leader/history` and `observe --history` tell the resign,
+/// `/candidates` lists the line, `/metrics` counts the transition, and `/` serves the page.
+#[actix_rt::test]
+async fn the_sidecar_resumes_streams_and_serves_history_line_and_metrics() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let mut a = ZkElect::spawn("campaign a", &campaign_args(&cs, "a:1"));
+    a.expect("published", 15 * SECOND).await;
+    let mut b = ZkElect::spawn("campaign b", &campaign_args(&cs, "b:1"));
+    b.expect_where("connection", 10 * SECOND, |e| e["state"] == "connected").await;
+    let observe = ["observe", "--connect", &cs, "--leader-path", LEADER, "--latch-path", LATCH];
+    let mut observer =
+        ZkElect::spawn("observe", &[&observe[..], &["--history", "--json", "--http", "127.0.0.1:0"]].concat());
+    let http = observer.expect("http", 10 * SECOND).await["address"].as_str().unwrap().to_owned();
+    let seen = observer.expect_where("leader", 10 * SECOND, |e| e["address"] == "a:1").await;
+    assert!(seen["sequence"].as_u64().is_some(), "{seen}");
+
+    let mut watch = Watch::open(&http).await;
+    let (id, current) = watch.next_with_id(5 * SECOND).await;
+    let id = id.expect("events carry ids");
+    assert_eq!((current["address"].as_str(), current["stale_since_ms"].is_null()), (Some("a:1"), true), "{current}");
+    drop(watch);
+
+    // Missed while disconnected: the vacancy (if it was seen) and b.
+    a.say("resign").await;
+    b.expect("published", 10 * SECOND).await;
+    eventually(5 * SECOND, "the sidecar names b", || async {
+        (get_json(&http, "/leader").await["address"] == "b:1").then_some(())
+    })
+    .await;
+    let mut resumed = Watch::resume(&http, Some(&id)).await;
+    let mut sequence = current["sequence"].as_u64().unwrap();
+    let mut missed = Vec::new();
+    while missed.last().is_none_or(|event: &Value| event["address"] != "b:1") {
+        let (_, event) = resumed.next_with_id(5 * SECOND).await;
+        assert_eq!(event["sequence"].as_u64(), Some(sequence + 1), "resumed in order, nothing lost: {event}");
+        assert!(event.get("resumed").is_none(), "{event}");
+        sequence += 1;
+        missed.push(event);
+    }
+    assert!(missed[..missed.len() - 1].iter().all(|e| e["vacant"] == true), "{missed:?}");
+
+    let mut unknown = Watch::resume(&http, Some("0.1")).await;
+    let first = unknown.next(5 * SECOND).await;
+    assert_eq!((first["address"].as_str(), &first["resumed"]), (Some("b:1"), &Value::Bool(false)), "{first}");
+
+    // How a's term ended, in the history and on stdout.
+    let term = observer.expect("term", 10 * SECOND).await;
+    assert_eq!((term["address"].as_str(), term["ended"].as_str()), (Some("a:1"), Some("resigned")), "{term}");
+    let history = get_json(&http, "/leader/history").await;
+    let terms = history["terms"].as_array().expect("terms");
+    let summary: Vec<(&str, Option<&str>)> =
+        terms.iter().map(|t| (t["address"].as_str().unwrap(), t["ended"].as_str())).collect();
+    assert_eq!(summary, [("a:1", Some("resigned")), ("b:1", None)], "{history}");
+    assert!(terms[0]["end_ms"].as_u64() >= terms[0]["start_ms"].as_u64(), "{history}");
+
+    let line = get_json(&http, "/candidates").await;
+    let addresses: Vec<&str> =
+        line["candidates"].as_array().unwrap().iter().map(|c| c["address"].as_str().unwrap()).collect();
+    assert_eq!(addresses, ["b:1", "a:1"], "{line}");
+
+    let series = |name: &str| format!("{name}{{leader_path=\"{LEADER}\"}}");
+    assert_eq!(sample(&http, &series("zk_election_leader_transitions_total")).await, Some(1.0));
+    assert_eq!(sample(&http, &series("zk_election_has_leader")).await, Some(1.0));
+    assert_eq!(sample(&http, &series("zk_election_leader_tenure_seconds_count")).await, None, "a's start was not seen");
+    let token = get_json(&http, "/leader").await["fencing_token"].as_f64();
+    assert_eq!(sample(&http, &series("zk_election_leader_fencing_token")).await, token);
+    let confirmed = sample(&http, &series("zk_election_leader_last_confirmed_timestamp_seconds")).await.unwrap();
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs_f64();
+    assert!((now - confirmed).abs() < 3.0, "last confirmed {confirmed}, now {now}");
+
+    let (status, head, page) = exchange_with_head(&http, "GET / HTTP/1.1\r\nHost: test\r\n\r\n").await;
+    assert_eq!(status, 200);
+    assert!(head.contains("Content-Type: text/html"), "{head}");
+    assert!(page.contains("leader/watch"), "the page follows the stream");
+    let references =
+        regex_lite::Regex::new(r#"(?:src|href)\s*=\s*["']([^"']*)|@import|url\(\s*["']?([^)"']*)"#).unwrap();
+    for reference in references.captures_iter(&page) {
+        let target = reference.get(1).or(reference.get(2)).map_or("@import", |m| m.as_str());
+        assert!(target.starts_with("data:") || target.starts_with('#'), "self-contained, yet it loads {target:?}");
+    }
+
+    for process in [&mut observer, &mut a, &mut b] {
+        process.say("quit").await;
+        process.expect_clean_exit(0).await;
+    }
+}
