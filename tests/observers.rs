@@ -322,3 +322,114 @@ async fn the_sidecar_resumes_streams_and_serves_history_line_and_metrics() {
         process.expect_clean_exit(0).await;
     }
 }
+
+/// The leader's own sidecar tells how its term ended, like any observer's: a resign, ten times.
+#[actix_rt::test]
+async fn the_leaders_own_sidecar_tells_its_resign() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let with_http = |address: &'static str| {
+        let mut args = campaign_args(&cs, address);
+        args.extend(["--http", "127.0.0.1:0"]);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let a_args = with_http("a:1");
+    let env = [("RUST_LOG", "zk_election=debug")];
+    let mut a = ZkElect::spawn_with_env("campaign a", &a_args.iter().map(String::as_str).collect::<Vec<_>>(), &env);
+    let a_http = a.expect("http", 10 * SECOND).await["address"].as_str().unwrap().to_owned();
+    a.expect("published", 15 * SECOND).await;
+    let b_args = with_http("b:1");
+    let mut b = ZkElect::spawn("campaign b", &b_args.iter().map(String::as_str).collect::<Vec<_>>());
+    let b_http = b.expect("http", 10 * SECOND).await["address"].as_str().unwrap().to_owned();
+    b.expect_where("connection", 10 * SECOND, |e| e["state"] == "connected").await;
+    eventually(5 * SECOND, "b's sidecar names a", || async {
+        (get_json(&b_http, "/leader").await["address"] == "a:1").then_some(())
+    })
+    .await;
+    let mut ended = Vec::new();
+    for round in 0..10 {
+        let (leader, leader_http, follower) =
+            if round % 2 == 0 { (&mut a, &a_http, &mut b) } else { (&mut b, &b_http, &mut a) };
+        leader.say("resign").await;
+        follower.expect("published", 10 * SECOND).await;
+        let term = eventually(5 * SECOND, &format!("the end of term {round} is known"), || async {
+            let history = get_json(leader_http, "/leader/history").await;
+            let terms = history["terms"].as_array().cloned().unwrap_or_default();
+            let ended: Vec<Value> = terms.into_iter().filter(|t| !t["ended"].is_null()).collect();
+            (ended.len() > round).then(|| ended[round].clone())
+        })
+        .await;
+        ended.push(term["ended"].as_str().unwrap_or("none").to_owned());
+    }
+    if ended.iter().any(|e| e != "resigned") {
+        eprintln!("{}", a.stderr().await);
+    }
+    assert!(ended.iter().all(|e| e == "resigned"), "{ended:?}");
+    for process in [&mut a, &mut b] {
+        process.say("quit").await;
+        process.expect_clean_exit(0).await;
+    }
+}
+
+/// A quorum loss with read-only servers: an observer that allows read-only sessions goes on
+/// reading the leader node from a server without a quorum, marked read-only since the loss
+/// (stale until then). A server without a quorum takes no session from before the loss: the
+/// observer's is lost after its timeout, and the next one is read-only. Once the quorum is
+/// back, that one is lost too and a new one reads live.
+#[actix_rt::test]
+async fn a_read_only_observer_reads_through_a_quorum_loss() {
+    init_tracing();
+    let ensemble = Arc::new(ZkEnsemble::builder().read_only_mode().start().expect("ensemble"));
+    // The observer reaches the server that will stay up, only.
+    let survivor = 2;
+    let config = zk_election::SessionConfig::builder(ensemble.member_connect_string(survivor))
+        .session_timeout(4 * SECOND)
+        .read_only(true)
+        .build()
+        .unwrap();
+    let (session, mut states) = session_with(config.clone()).await;
+    let (_retriever, mut observations, _terms) = observer(&session).await;
+    let timeout = 20 * SECOND;
+    let mut a = contender(&ensemble.connect_string(), plain(), "a:1", timeout).await;
+    expect_published(&mut a.events, 20 * SECOND).await;
+    // A contender on a session like the observer's: on a read-only server, it must never lead.
+    let (b_session, _b_states) = session_with(config).await;
+    let b_supervisor = zk_election::ElectionSupervisor::start(b_session, plain());
+    let mut b_events = subscribe(&b_supervisor, COMPONENT, "b:1", LEADER, true).await;
+    await_children(&session, LATCH, 2, 10 * SECOND).await;
+    let mut last = 0;
+    let leading = observe_until(&mut observations, &mut last, 20 * SECOND, |o| leading_address(o).is_some()).await;
+    assert_eq!(leading.freshness, Freshness::Live);
+
+    let lost_at = SystemTime::now();
+    let stopping = ensemble.clone();
+    blocking(move || {
+        stopping.kill(0)?;
+        stopping.kill(1)
+    })
+    .await
+    .expect("two of three down");
+    let read_only =
+        observe_until(&mut observations, &mut last, 20 * SECOND, |o| matches!(o.freshness, Freshness::ReadOnly { .. }))
+            .await;
+    assert_eq!(read_only.state, leading.state, "the read-only server still names a");
+    let Freshness::ReadOnly { since } = read_only.freshness else { unreachable!() };
+    assert!(since >= lost_at, "read-only since {since:?}, quorum lost at {lost_at:?}");
+    let status = session.send(zk_election::session::GetStatus).await.unwrap();
+    assert!(!status.lease.holds(), "a read-only session holds no lease");
+    // The leader's session is gone from the only server left; b's read-only one gets no lease.
+    let meanwhile = b_events.drain_for(2 * SECOND).await;
+    assert!(meanwhile.iter().all(|e| !matches!(e, zk_election::LeadershipEvent::Granted { .. })), "{meanwhile:?}");
+
+    let restarting = ensemble.clone();
+    blocking(move || {
+        restarting.restart(0)?;
+        restarting.restart(1)
+    })
+    .await
+    .expect("quorum back");
+    let live = observe_until(&mut observations, &mut last, 40 * SECOND, |o| o.freshness == Freshness::Live).await;
+    assert_eq!(live.state, leading.state);
+    drop(states.try_drain());
+}

@@ -57,6 +57,7 @@ pub struct SessionConfig {
     request_timeout: Duration,
     auth: Option<DigestAuth>,
     backoff: Backoff,
+    read_only: bool,
     #[cfg(feature = "tls")]
     tls: Option<crate::secure::TlsConfig>,
     #[cfg(feature = "sasl")]
@@ -75,6 +76,7 @@ impl SessionConfig {
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
                 auth: None,
                 backoff: Backoff::default(),
+                read_only: false,
                 #[cfg(feature = "tls")]
                 tls: None,
                 #[cfg(feature = "sasl")]
@@ -107,6 +109,11 @@ impl SessionConfig {
     /// The reconnect backoff.
     pub fn backoff(&self) -> Backoff {
         self.backoff
+    }
+
+    /// Whether a read-only session is accepted ([`SessionConfigBuilder::read_only`]).
+    pub fn allows_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// TLS settings, if the servers are reached over TLS.
@@ -207,6 +214,23 @@ impl SessionConfigBuilder {
     #[cfg(feature = "sasl")]
     pub fn sasl_digest(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
         self.config.sasl = Some(crate::secure::SaslDigest::new(user.into(), password.into()));
+        self
+    }
+
+    /// Accept a read-only session (default no): a server that lost its quorum and runs with
+    /// `readonlymode.enabled` still serves reads, of the data as it last knew it. For
+    /// observers: a [`LeaderRetriever`](crate::LeaderRetriever) on such a session goes on
+    /// reading through a quorum loss and marks what it reads
+    /// [`Freshness::ReadOnly`](crate::Freshness::ReadOnly). An election refuses such a session
+    /// ([`ConfigError::ReadOnlySession`]): a read-only server takes no writes.
+    ///
+    /// ZooKeeper keeps a read-only session to its server: once the quorum is back, that session
+    /// is lost and a new one is established ([`ConnectionState::Lost`], then
+    /// `Reconnected { same_session: false }`).
+    ///
+    /// [`ConnectionState::Lost`]: crate::ConnectionState::Lost
+    pub fn read_only(mut self, allowed: bool) -> Self {
+        self.config.read_only = allowed;
         self
     }
 

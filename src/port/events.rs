@@ -11,6 +11,7 @@ use crate::zk::{ConnectionState, NodeAcl, WatchEvent, ZkError};
 /// Pushed to every subscriber whenever the connection state changes.
 #[derive(Clone, Debug, Message)]
 #[rtype(result = "()")]
+#[non_exhaustive]
 pub struct ConnectionStateChanged {
     /// The new state.
     pub state: ConnectionState,
@@ -18,6 +19,9 @@ pub struct ConnectionStateChanged {
     pub zk_session: Option<i64>,
     /// The client incarnation the change belongs to.
     pub generation: u64,
+    /// Connected to a server without a quorum, which serves reads only (a session that allows
+    /// it: [`SessionConfigBuilder::read_only`](crate::config::SessionConfigBuilder::read_only)).
+    pub read_only: bool,
 }
 
 /// Pushed to lease subscribers when the lease lapses or holds again.

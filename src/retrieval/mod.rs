@@ -88,7 +88,7 @@ use crate::port::{ConnectionStateChanged, OwnsPort, Port, Subscription, ZooKeepe
 use crate::telemetry::ObserverMeter;
 use crate::zk::{ConnectionState, ZkError};
 use history::History;
-use observation::Observations;
+use observation::{Contact, Observations};
 
 /// How often a live retriever stamps its metric of the moment the leader was last confirmed.
 const CONFIRM_TICK: Duration = Duration::from_secs(1);
@@ -160,9 +160,8 @@ pub struct LeaderRetriever {
     epoch: u64,
     /// The numbered reports and their subscribers.
     observations: Observations,
-    /// Since when contact with ZooKeeper is lost; `None` while a connected session has read
-    /// the node (or before the first read).
-    stale_since: Option<SystemTime>,
+    /// How we are in touch with ZooKeeper: the freshness of what we report.
+    contact: Contact,
     /// The latch whose line tells how terms end, if known.
     latch_path: Option<String>,
     history: History,
@@ -204,7 +203,7 @@ impl LeaderRetriever {
             cache: None,
             epoch: 0,
             observations: Observations::default(),
-            stale_since: None,
+            contact: Contact::Live,
             latch_path: None,
             history: History::new(DEFAULT_HISTORY),
             term_subscribers: Vec::new(),
@@ -303,16 +302,12 @@ impl LeaderRetriever {
             // The term goes on as far as we know.
             LeaderState::Undecodable { .. } | LeaderState::Unreadable { .. } => {}
         }
-        self.stale_since = None;
-        self.meter.confirmed();
+        self.contact = self.contact.after_read();
+        if self.contact == Contact::Live {
+            self.meter.confirmed();
+        }
         self.set(state.clone().into());
-        self.observations.report(&state, Freshness::Live);
-    }
-
-    /// Contact with ZooKeeper is lost (or still lost): what we know goes stale.
-    fn lose_contact(&mut self) {
-        let since = *self.stale_since.get_or_insert_with(SystemTime::now);
-        self.observations.refresh(Freshness::Stale { since });
+        self.observations.report(&state, self.contact.freshness());
     }
 
     /// Lists the line for the term of `leader_session` that just began, if the latch is known.
@@ -374,7 +369,7 @@ impl Actor for LeaderRetriever {
         });
         // Alerting on "not confirmed for a minute" needs a timestamp that moves while all is well.
         ctx.run_interval(CONFIRM_TICK, |act, _ctx| {
-            if act.stale_since.is_none() && act.observations.latest().is_some() {
+            if act.contact == Contact::Live && act.observations.latest().is_some() {
                 act.meter.confirmed();
             }
         });
@@ -444,23 +439,14 @@ impl Handler<ConnectionStateChanged> for LeaderRetriever {
 
     fn handle(&mut self, msg: ConnectionStateChanged, ctx: &mut Context<Self>) {
         let _span = self.port.span().clone().entered();
-        match msg.state {
-            ConnectionState::Suspended => self.lose_contact(),
-            ConnectionState::Lost => {
-                // The cache would stay silent if the node reads the same in the new session; a
-                // fresh cache reports its first read whatever it is.
-                self.start_cache(ctx);
-                self.set(LeaderChanged::NoLeader);
-                self.lose_contact();
-            }
-            // The server kept our session and its watch: it tells us of what we missed.
-            ConnectionState::Reconnected { same_session: true } if self.stale_since.is_some() => {
-                self.stale_since = None;
-                self.observations.refresh(Freshness::Live);
-            }
-            // A new session: stale until its cache has read the node.
-            ConnectionState::Connected | ConnectionState::Reconnected { .. } => {}
+        if msg.state == ConnectionState::Lost {
+            // The cache would stay silent if the node reads the same in the new session; a
+            // fresh cache reports its first read whatever it is.
+            self.start_cache(ctx);
+            self.set(LeaderChanged::NoLeader);
         }
+        self.contact = self.contact.after(msg.state, msg.read_only, SystemTime::now());
+        self.observations.refresh(self.contact.freshness());
     }
 }
 

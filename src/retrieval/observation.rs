@@ -6,7 +6,7 @@ use actix::prelude::*;
 use uuid::Uuid;
 
 use super::LeaderChanged;
-use crate::zk::ZkError;
+use crate::zk::{ConnectionState, ZkError};
 
 /// Who leads, as the leader node says. Unlike [`LeaderChanged`] it never stands for "we cannot
 /// tell": how current it is travels beside it, as [`Freshness`].
@@ -60,6 +60,14 @@ pub enum Freshness {
     /// the leader may have changed since.
     Stale {
         /// When contact was lost.
+        since: SystemTime,
+    },
+    /// Read through a server that lost its quorum and serves reads only (a session that
+    /// allows it: [`SessionConfigBuilder::read_only`](crate::config::SessionConfigBuilder::read_only)):
+    /// the leader node as that server last knew it, which may be outdated. `since` is when
+    /// contact with the quorum was lost.
+    ReadOnly {
+        /// When contact with the quorum was lost.
         since: SystemTime,
     },
 }
@@ -151,5 +159,81 @@ impl Observations {
 
 /// Stale since one moment and stale since another are the same news: contact was lost.
 fn same_freshness(a: Freshness, b: Freshness) -> bool {
-    matches!((a, b), (Freshness::Live, Freshness::Live) | (Freshness::Stale { .. }, Freshness::Stale { .. }))
+    std::mem::discriminant(&a) == std::mem::discriminant(&b)
+}
+
+/// How a retriever is in touch with ZooKeeper: where the freshness of its reports comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Contact {
+    /// A connected session vouches for what the cache reads (and before the first session,
+    /// when there is nothing to report).
+    Live,
+    /// Connected to a read-only server; contact with the quorum was lost at `since`.
+    ReadOnly { since: SystemTime },
+    /// No contact since `since`: what we know is the last we saw.
+    Lost { since: SystemTime },
+}
+
+impl Contact {
+    /// The contact once the session announced `state` (`read_only`: through a server without a
+    /// quorum), at `now`.
+    pub(super) fn after(self, state: ConnectionState, read_only: bool, now: SystemTime) -> Contact {
+        let since = match self {
+            Contact::Live => now,
+            Contact::ReadOnly { since } | Contact::Lost { since } => since,
+        };
+        match state {
+            ConnectionState::Suspended | ConnectionState::Lost => Contact::Lost { since },
+            _ if read_only => Contact::ReadOnly { since },
+            // The server kept our session and its watch: it tells us of what we missed.
+            ConnectionState::Reconnected { same_session: true } => Contact::Live,
+            // A new session: what we know stays old until its cache has read the node.
+            ConnectionState::Connected | ConnectionState::Reconnected { .. } => match self {
+                Contact::Live => Contact::Live,
+                _ => Contact::Lost { since },
+            },
+        }
+    }
+
+    /// The contact once the cache of the current session read the node.
+    pub(super) fn after_read(self) -> Contact {
+        match self {
+            Contact::ReadOnly { .. } => self,
+            Contact::Live | Contact::Lost { .. } => Contact::Live,
+        }
+    }
+
+    pub(super) fn freshness(self) -> Freshness {
+        match self {
+            Contact::Live => Freshness::Live,
+            Contact::ReadOnly { since } => Freshness::ReadOnly { since },
+            Contact::Lost { since } => Freshness::Stale { since },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contact_through_an_outage_a_read_only_server_and_back() {
+        let t = |secs| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        let lost = Contact::Live.after(ConnectionState::Suspended, false, t(1));
+        assert_eq!(lost, Contact::Lost { since: t(1) });
+        assert_eq!(lost.after(ConnectionState::Lost, false, t(5)), lost, "since the first sign");
+        assert_eq!(lost.after(ConnectionState::Reconnected { same_session: true }, false, t(2)), Contact::Live);
+        let new_session = lost.after(ConnectionState::Reconnected { same_session: false }, false, t(6));
+        assert_eq!(new_session, lost, "old news until read");
+        assert_eq!(new_session.after_read(), Contact::Live);
+        let read_only = lost.after(ConnectionState::Reconnected { same_session: false }, true, t(6));
+        assert_eq!(read_only, Contact::ReadOnly { since: t(1) });
+        assert_eq!(read_only.after_read(), read_only, "a read-only server's read stays read-only");
+        assert_eq!(read_only.freshness(), Freshness::ReadOnly { since: t(1) });
+        let first = Contact::Live.after(ConnectionState::Connected, true, t(9));
+        assert_eq!(first, Contact::ReadOnly { since: t(9) }, "read-only from the start");
+        // The quorum is back: the read-only session is lost, a new one reads.
+        let back = read_only.after(ConnectionState::Lost, false, t(20)).after(ConnectionState::Connected, false, t(21));
+        assert_eq!((back, back.after_read()), (Contact::Lost { since: t(1) }, Contact::Live));
+    }
 }

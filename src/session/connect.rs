@@ -50,7 +50,8 @@ impl ZkSession {
             .with_session_timeout(timeout)
             .with_connection_timeout(connection_timeout)
             // Return NoHosts once every server refused, so our own backoff paces retries.
-            .with_fail_eagerly();
+            .with_fail_eagerly()
+            .with_readonly(self.config.allows_read_only());
         let connector = self.security.apply(&self.config, connector);
         let tls = self.security.uses_tls();
         let connect_string = self.config.connect_string().to_owned();
@@ -123,8 +124,13 @@ impl ZkSession {
         let now = tokio::time::Instant::now();
         let session_id = client.session_id().0;
         let live = Live { client, session_id, connection_timeout, ticks: LeaseTicks::new(now), lease_timer: None };
-        // The server just heard from us.
-        self.lease.restart_at(now + self.lease_span(&live));
+        // The server just heard from us (a read-only one vouches for nothing).
+        if live.vouches() {
+            self.lease.restart_at(now + self.lease_span(&live));
+        } else {
+            info!(generation, "read-only session: a server without a quorum serves reads only");
+            self.lease.end();
+        }
         self.schedule_lease_tick(&live, ctx);
         live
     }

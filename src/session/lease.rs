@@ -61,6 +61,14 @@ impl LeaseTicks {
 }
 
 impl Live {
+    /// Whether hearing from the server is evidence that the ensemble keeps our session. Not
+    /// from a read-only server: it lost its quorum, and the session it keeps is its own, which
+    /// the quorum knows nothing of. Without evidence there is no lease: an election on such a
+    /// session cannot lead.
+    pub(super) fn vouches(&self) -> bool {
+        self.client.state() != zookeeper_client::SessionState::ConnectedReadOnly
+    }
+
     /// The client's tick.
     fn tick(&self) -> Duration {
         timing::client_tick(self.connection_timeout, self.client.session_timeout())
@@ -94,6 +102,7 @@ impl ZkSession {
     fn on_lease_tick(&mut self, ctx: &mut Context<Self>) {
         let connected = matches!(self.phase, Phase::Connected(_) | Phase::Unvouched(_));
         let Some(live) = self.phase.live_mut() else { return };
+        let connected = connected && live.vouches();
         let tick = live.tick();
         let span = timing::lease_span(live.connection_timeout, live.client.session_timeout());
         match live.ticks.tick(Instant::now(), tick) {

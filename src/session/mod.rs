@@ -250,7 +250,9 @@ impl ZkSession {
             ) => {
                 ctx.cancel_future(lost_timer);
                 // The server accepted the session again just now.
-                self.lease.extend_to(tokio::time::Instant::now() + self.lease_span(&live));
+                if live.vouches() {
+                    self.lease.extend_to(tokio::time::Instant::now() + self.lease_span(&live));
+                }
                 self.announce(ConnectionState::Reconnected { same_session: true }, Some(&live));
                 self.tell_lease();
                 Phase::Connected(live)
@@ -270,7 +272,8 @@ impl ZkSession {
                 info!(generation = self.generation, "no reconnect within the session timeout: session lost");
                 self.lose(Phase::Suspended { live, lost_timer }, ctx)
             }
-            (Phase::Connected(live), Event::LeaseChecked) if !self.lease.holds() => {
+            // Read-only: no lease to lapse; the connection stands for reads.
+            (Phase::Connected(live), Event::LeaseChecked) if !self.lease.holds() && live.vouches() => {
                 warn!(generation = self.generation, "session lease lapsed while connected (process paused or starved)");
                 self.announce(ConnectionState::Suspended, Some(&live));
                 self.tell_lease();
@@ -313,8 +316,9 @@ impl ZkSession {
     /// Pushes `state` to the subscribers, with the session ID of `live`'s client.
     fn announce(&mut self, state: ConnectionState, live: Option<&Live>) {
         let zk_session = live.map(|live| live.client.session_id().0);
+        let read_only = live.is_some_and(|live| live.client.state() == SessionState::ConnectedReadOnly);
         self.metrics.count(state);
-        self.subscribers.announce(state, zk_session, self.generation);
+        self.subscribers.announce(state, zk_session, self.generation, read_only);
     }
 
     fn report_failure(&mut self, error: ZkError) {

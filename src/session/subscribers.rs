@@ -36,11 +36,11 @@ impl Subscribers {
     }
 
     /// Pushes `state` to every connection subscriber.
-    pub fn announce(&mut self, state: ConnectionState, zk_session: Option<i64>, generation: u64) {
+    pub fn announce(&mut self, state: ConnectionState, zk_session: Option<i64>, generation: u64, read_only: bool) {
         self.last_state = Some(state);
         crate::telemetry::connection_state(state);
-        info!(?state, generation, "connection state");
-        let event = ConnectionStateChanged { state, zk_session, generation };
+        info!(?state, generation, read_only, "connection state");
+        let event = ConnectionStateChanged { state, zk_session, generation, read_only };
         self.connection.retain(|subscriber| subscriber.connected());
         for subscriber in &self.connection {
             subscriber.do_send(event.clone());

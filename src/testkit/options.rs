@@ -169,6 +169,18 @@ macro_rules! option_setters {
             self
         }
 
+        /// Lets a server that lost its quorum go on serving reads (`readonlymode.enabled`), to
+        /// clients that accept read-only sessions
+        /// ([`SessionConfigBuilder::read_only`](crate::config::SessionConfigBuilder::read_only)),
+        /// with local sessions on (`localSessionsEnabled`), which read-only sessions are:
+        /// they become global ones when the quorum is back (and others as soon as they create
+        /// an ephemeral node: `localSessionsUpgradingEnabled`).
+        pub fn read_only_mode(self) -> Self {
+            self.jvm_arg("-Dreadonlymode.enabled=true")
+                .cfg_line("localSessionsEnabled=true")
+                .cfg_line("localSessionsUpgradingEnabled=true")
+        }
+
         /// Adds a JVM argument such as `"-Dzookeeper.maxCnxns=10"`, after the testkit's flags.
         pub fn jvm_arg(mut self, arg: impl Into<String>) -> Self {
             self.options.jvm_args.push(arg.into());

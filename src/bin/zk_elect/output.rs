@@ -85,8 +85,12 @@ impl Event<'_> {
                     other => ("leader_changed", vec![("debug", json!(format!("{other:?}")))]),
                 };
                 fields.insert(0, ("sequence", json!(observation.sequence)));
-                if let Freshness::Stale { since } = observation.freshness {
-                    fields.push(("stale_since_ms", json!(unix_ms(since))));
+                match observation.freshness {
+                    Freshness::Stale { since } => fields.push(("stale_since_ms", json!(unix_ms(since)))),
+                    Freshness::ReadOnly { since } => {
+                        fields.extend([("stale_since_ms", json!(unix_ms(since))), ("read_only", json!(true))])
+                    }
+                    _ => {}
                 }
                 (event, fields)
             }
@@ -164,6 +168,10 @@ impl Event<'_> {
                     Freshness::Stale { since } => {
                         format!("{what} (stale: no contact with ZooKeeper since {})", utc(unix_ms(since).into()))
                     }
+                    Freshness::ReadOnly { since } => format!(
+                        "{what} (read-only: from a server without a quorum, none since {})",
+                        utc(unix_ms(since).into())
+                    ),
                     _ => what,
                 }
             }

@@ -177,8 +177,12 @@ impl SimSession {
 
     fn announce(&mut self, state: ConnectionState) {
         self.last_state = Some(state);
-        let event =
-            ConnectionStateChanged { state, zk_session: self.session().map(|s| s.id), generation: self.generation };
+        let event = ConnectionStateChanged {
+            state,
+            zk_session: self.session().map(|s| s.id),
+            generation: self.generation,
+            read_only: false,
+        };
         self.connection.retain(|s| s.connected());
         for subscriber in &self.connection {
             subscriber.do_send(event.clone());

@@ -12,7 +12,8 @@ pub fn unix_ms(time: SystemTime) -> u64 {
 }
 
 /// The fields of an observation: `sequence`, then who leads, then `stale_since_ms` (a Unix
-/// time in milliseconds, or null while live). Before the first read: sequence 0, no leader.
+/// time in milliseconds, or null while live), and `read_only: true` when read through a server
+/// without a quorum. Before the first read: sequence 0, no leader.
 pub fn leader_fields(observation: Option<&Observation>) -> Vec<(&'static str, Value)> {
     let Some(observation) = observation else {
         return vec![("sequence", json!(0)), ("address", Value::Null), ("stale_since_ms", Value::Null)];
@@ -37,11 +38,13 @@ pub fn leader_fields(observation: Option<&Observation>) -> Vec<(&'static str, Va
         // A state this build does not know: say nothing rather than guess.
         _ => fields.push(("address", Value::Null)),
     }
-    let stale_since = match observation.freshness {
-        Freshness::Stale { since } => json!(unix_ms(since)),
-        _ => Value::Null,
-    };
-    fields.push(("stale_since_ms", stale_since));
+    match observation.freshness {
+        Freshness::Stale { since } => fields.push(("stale_since_ms", json!(unix_ms(since)))),
+        Freshness::ReadOnly { since } => {
+            fields.extend([("stale_since_ms", json!(unix_ms(since))), ("read_only", json!(true))])
+        }
+        _ => fields.push(("stale_since_ms", Value::Null)),
+    }
     fields
 }
 
