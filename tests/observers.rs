@@ -401,6 +401,13 @@ async fn a_read_only_observer_reads_through_a_quorum_loss() {
     let mut last = 0;
     let leading = observe_until(&mut observations, &mut last, 20 * SECOND, |o| leading_address(o).is_some()).await;
     assert_eq!(leading.freshness, Freshness::Live);
+    // zk-elect observe --read-only, with its sidecar, on the same server.
+    let survivor_cs = ensemble.member_connect_string(survivor);
+    let observe = ["observe", "--connect", &survivor_cs, "--leader-path", LEADER, "--session-timeout-ms", "4000"];
+    let mut cli =
+        ZkElect::spawn("observe", &[&observe[..], &["--read-only", "--json", "--http", "127.0.0.1:0"]].concat());
+    let http = cli.expect("http", 10 * SECOND).await["address"].as_str().unwrap().to_owned();
+    cli.expect_where("leader", 10 * SECOND, |e| e["address"] == "a:1" && e.get("read_only").is_none()).await;
 
     let lost_at = SystemTime::now();
     let stopping = ensemble.clone();
@@ -416,6 +423,11 @@ async fn a_read_only_observer_reads_through_a_quorum_loss() {
     assert_eq!(read_only.state, leading.state, "the read-only server still names a");
     let Freshness::ReadOnly { since } = read_only.freshness else { unreachable!() };
     assert!(since >= lost_at, "read-only since {since:?}, quorum lost at {lost_at:?}");
+    let said = cli.expect_where("leader", 20 * SECOND, |e| e["read_only"] == true).await;
+    assert_eq!(said["address"], "a:1", "{said}");
+    let served = get_json(&http, "/leader").await;
+    assert_eq!((&served["address"], &served["read_only"]), (&said["address"], &Value::Bool(true)), "{served}");
+    assert!(served["stale_since_ms"].as_u64().is_some(), "{served}");
     let status = session.send(zk_election::session::GetStatus).await.unwrap();
     assert!(!status.lease.holds(), "a read-only session holds no lease");
     // The leader's session is gone from the only server left; b's read-only one gets no lease.
@@ -431,5 +443,8 @@ async fn a_read_only_observer_reads_through_a_quorum_loss() {
     .expect("quorum back");
     let live = observe_until(&mut observations, &mut last, 40 * SECOND, |o| o.freshness == Freshness::Live).await;
     assert_eq!(live.state, leading.state);
+    cli.expect_where("leader", 20 * SECOND, |e| e["address"] == "a:1" && e.get("stale_since_ms").is_none()).await;
+    cli.say("quit").await;
+    cli.expect_clean_exit(0).await;
     drop(states.try_drain());
 }

@@ -93,7 +93,7 @@ fn main() {
     let result = system.block_on(async move {
         match cli.command {
             Command::Campaign { common, election } => commands::campaign(common, session, election, out).await,
-            Command::Observe { common, leader_path, latch_path, history } => {
+            Command::Observe { common, leader_path, latch_path, history, .. } => {
                 let args = commands::ObserveArgs { leader_path, latch_path, history };
                 commands::observe(common, session, args, out).await
             }

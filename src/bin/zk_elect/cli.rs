@@ -10,7 +10,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use uuid::Uuid;
-use zk_election::config::validate_session_timeout;
+use zk_election::config::{validate_session_timeout, SessionConfigBuilder};
 use zk_election::{ConfigError, ConnectionLossPolicy, ElectionConfig, LeaderInfo, LeaderInfoCodec, SessionConfig};
 
 /// Leader election over Apache ZooKeeper from the shell (Curator-compatible latch, Flink-compatible
@@ -77,6 +77,11 @@ pub enum Command {
         /// Also print each term once it ended: leader, start, end, and how it ended.
         #[arg(long)]
         history: bool,
+        /// Accept a read-only session: through a ZooKeeper quorum loss, go on reading the
+        /// leader node from a server that serves reads only (readonlymode.enabled), marked
+        /// read_only.
+        #[arg(long)]
+        read_only: bool,
     },
     /// Run CMD only while leading: started after the leader node is published, sent SIGTERM
     /// (then SIGKILL after the grace period) when leadership is lost. When CMD exits by itself,
@@ -114,7 +119,8 @@ impl Command {
                 election.check(common)?;
                 Ok(session)
             }
-            Command::Observe { common, .. } | Command::Candidates { common, .. } => common.session_config(),
+            Command::Observe { common, read_only, .. } => common.session_config_with(|b| b.read_only(*read_only)),
+            Command::Candidates { common, .. } => common.session_config(),
         }
     }
 }
@@ -152,9 +158,17 @@ impl Common {
     /// The session configuration these flags describe.
     /// Passwords and TLS files are read here: a missing or unreadable one is a usage error.
     fn session_config(&self) -> Result<SessionConfig, String> {
+        self.session_config_with(|builder| builder)
+    }
+
+    /// The session configuration of the flags, with what `more` adds.
+    fn session_config_with(
+        &self,
+        more: impl FnOnce(SessionConfigBuilder) -> SessionConfigBuilder,
+    ) -> Result<SessionConfig, String> {
         let builder =
             SessionConfig::builder(&self.connect).session_timeout(Duration::from_millis(self.session_timeout_ms));
-        self.credentials.apply(builder)?.build().map_err(|err| err.to_string())
+        more(self.credentials.apply(builder)?).build().map_err(|err| err.to_string())
     }
 
     /// How long to wait for the first session, if not forever.
@@ -291,8 +305,10 @@ mod tests {
     #[test]
     fn common_flags_and_defaults() {
         let cli = Cli::try_parse_from(["zk-elect", "observe", "--connect", "a:1", "--leader-path", "/l"]).unwrap();
-        let Command::Observe { common, leader_path, latch_path, history } = cli.command else { panic!("not observe") };
-        assert_eq!((latch_path, history), (None, false));
+        let Command::Observe { common, leader_path, latch_path, history, read_only } = cli.command else {
+            panic!("not observe")
+        };
+        assert_eq!((latch_path, history, read_only), (None, false, false));
         assert_eq!((common.session_timeout_ms, common.codec, common.json), (6000, LeaderInfoCodec::Bincode, false));
         assert_eq!(leader_path, "/l");
         assert!(common.credentials.digest.is_none());
