@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs, when missing, everything the test suite starts for real: ZooKeeper and Java
+# (install-zookeeper.sh), Apache Curator and a JDK for the mixed Curator lines
+# (install-curator.sh), Chromium for the status page's browser test (install-chromium.sh).
+# Idempotent; apt-get runs only for what is missing (as root).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+./install-zookeeper.sh
+./install-curator.sh
+./install-chromium.sh
