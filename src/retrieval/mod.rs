@@ -69,9 +69,12 @@
 //! ```
 
 mod history;
+mod messages;
 mod observation;
+mod tap;
 
 pub use history::{GetHistory, SubscribeTerms, Term, TermEnd, DEFAULT_HISTORY};
+pub use messages::{GetLeader, LeaderChanged, StopRetriever, SubscribeLeader};
 pub use observation::{Freshness, GetObservation, LeaderState, Observation, SubscribeObservations};
 
 use std::time::{Duration, SystemTime};
@@ -82,65 +85,17 @@ use uuid::Uuid;
 
 use crate::codec::LeaderInfoCodec;
 use crate::error::ConfigError;
-use crate::node_cache::{LeaderNodeCache, NodeChanged, NodeView, StopCache};
+use crate::node_cache::{LeaderNodeCache, NodeView, StopCache};
 use crate::path;
 use crate::port::{ConnectionStateChanged, OwnsPort, Port, Subscription, ZooKeeper};
 use crate::telemetry::ObserverMeter;
-use crate::zk::{ConnectionState, ZkError};
+use crate::zk::ConnectionState;
 use history::History;
 use observation::{Contact, Observations};
+use tap::{CacheTap, TaggedNodeChange};
 
 /// How often a live retriever stamps its metric of the moment the leader was last confirmed.
 const CONFIRM_TICK: Duration = Duration::from_secs(1);
-
-/// Who leads, as a [`LeaderRetriever`] tells its subscribers.
-#[derive(Clone, Debug, PartialEq, Eq, Message)]
-#[rtype(result = "()")]
-#[non_exhaustive]
-pub enum LeaderChanged {
-    /// The leader node holds this leader.
-    Leader {
-        /// The leader's address, as its contender subscribed it.
-        address: String,
-        /// The leader session ID the leader confirmed; tag requests to the leader with it.
-        leader_session: Uuid,
-        /// The leader's fencing token, when the codec carries one (bincode does, Flink's Java
-        /// format does not).
-        fencing_token: Option<i64>,
-    },
-    /// Nobody leads as far as we can tell: the leader node is absent or empty, or our session
-    /// was lost and the node has not been read since.
-    NoLeader,
-    /// The leader node holds data the configured codec does not accept.
-    Undecodable {
-        /// How many bytes the node holds.
-        bytes: usize,
-    },
-    /// The leader node exists but cannot be read, e.g. its ACL denies our session
-    /// ([`ZkError::NoAuth`]). No watch can be set on it, so the retriever reads it again every
-    /// second until it is gone or readable.
-    Unreadable {
-        /// Why the read failed.
-        error: ZkError,
-    },
-}
-
-/// Subscribe a recipient to the [`LeaderChanged`] events of a [`LeaderRetriever`]. Any number of
-/// recipients may subscribe; each is told the current value at once (if known), then every
-/// change. A recipient whose actor has stopped is dropped.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct SubscribeLeader(pub Recipient<LeaderChanged>);
-
-/// Ask a [`LeaderRetriever`] for its current value; `None` before the leader node was first read.
-#[derive(Clone, Copy, Debug, Message)]
-#[rtype(result = "Option<LeaderChanged>")]
-pub struct GetLeader;
-
-/// Stop a [`LeaderRetriever`]: its cache is closed and no subscriber hears from it again.
-#[derive(Clone, Copy, Debug, Message)]
-#[rtype(result = "()")]
-pub struct StopRetriever;
 
 /// The leader retrieval actor for one leader path. Start it with [`LeaderRetriever::start`]; stop
 /// it with [`StopRetriever`], after which no subscriber hears from it again.
@@ -462,14 +417,6 @@ impl Handler<StopRetriever> for LeaderRetriever {
     }
 }
 
-/// A node change tagged with the cache incarnation that saw it (internal).
-#[derive(Message)]
-#[rtype(result = "()")]
-struct TaggedNodeChange {
-    epoch: u64,
-    view: NodeView,
-}
-
 impl Handler<TaggedNodeChange> for LeaderRetriever {
     type Result = ();
 
@@ -481,24 +428,5 @@ impl Handler<TaggedNodeChange> for LeaderRetriever {
         if let Some((state, zk_session)) = self.interpret(msg.view) {
             self.read(state, zk_session, ctx);
         }
-    }
-}
-
-/// The owner of one cache incarnation: tags what the cache reports with its epoch. Stops with
-/// the cache, which holds its only address.
-struct CacheTap {
-    epoch: u64,
-    retriever: Addr<LeaderRetriever>,
-}
-
-impl Actor for CacheTap {
-    type Context = Context<Self>;
-}
-
-impl Handler<NodeChanged> for CacheTap {
-    type Result = ();
-
-    fn handle(&mut self, msg: NodeChanged, _ctx: &mut Context<Self>) {
-        self.retriever.do_send(TaggedNodeChange { epoch: self.epoch, view: msg.view });
     }
 }
