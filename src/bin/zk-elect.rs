@@ -2,7 +2,8 @@
 //! `zk_election` crate.
 //!
 //! - `campaign` joins an election and publishes an address while leading;
-//! - `observe` prints every change of a leader node;
+//! - `observe` prints every change of a leader node, numbered, stale while ZooKeeper is out of
+//!   reach (`--read-only`: read through a quorum loss), and with `--history` how terms ended;
 //! - `run` runs a command only while leading.
 //!
 //! Events go to stdout, one per line (JSON objects with `--json`); logs go to stderr (`RUST_LOG`,
@@ -16,10 +17,13 @@
 //! there, and nowhere without it. Its first event is `http` with the `address` bound; then
 //! `GET /metrics` serves the library's metrics in Prometheus text format (`zk_election_is_leader`
 //! and the others of `zk_election::telemetry`; empty when built without the `metrics` feature),
-//! `GET /leader` who leads as JSON (`{"address":…,"leader_session":…,"fencing_token":…}` or
-//! `{"address":null}`; `campaign` and `run` watch their leader path for it), `GET /leader/watch`
-//! the same as server-sent events (one `data:` line per change, the current value first), and
-//! `GET /healthz` 200 while the session is connected, or suspended within its lease, else 503.
+//! `GET /leader` who leads as JSON (`{"sequence":…,"address":…,"leader_session":…,
+//! "fencing_token":…,"stale_since_ms":…}`, or `"address":null,"vacant":true`; `campaign` and `run`
+//! watch their leader path for it), `GET /leader/watch` the same as server-sent events (the
+//! current value first, each with an `id:`; a reconnect with `Last-Event-ID` resumes),
+//! `GET /leader/history` the terms seen, `GET /candidates` the line, `GET /` a status page for
+//! people, and `GET /healthz` 200 while the session is connected, or suspended within its lease,
+//! else 503.
 //! One request per connection; other paths get 404, other methods 405. A port already taken
 //! ends the command with exit code 1 before it connects.
 //!

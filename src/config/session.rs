@@ -221,8 +221,9 @@ impl SessionConfigBuilder {
     /// `readonlymode.enabled` still serves reads, of the data as it last knew it. For
     /// observers: a [`LeaderRetriever`](crate::LeaderRetriever) on such a session goes on
     /// reading through a quorum loss and marks what it reads
-    /// [`Freshness::ReadOnly`](crate::Freshness::ReadOnly). An election refuses such a session
-    /// ([`ConfigError::ReadOnlySession`]): a read-only server takes no writes.
+    /// [`Freshness::ReadOnly`](crate::Freshness::ReadOnly). A read-only connection gives the
+    /// session no lease (the server that serves it is not the quorum that keeps sessions): an
+    /// election on such a session never leads through it, and its writes are refused.
     ///
     /// ZooKeeper keeps a read-only session to its server: once the quorum is back, that session
     /// is lost and a new one is established ([`ConnectionState::Lost`], then
