@@ -234,7 +234,7 @@ pub(crate) async fn elections_10000(bench: &Bench) -> Result<Outcome, String> {
 
 /// This process's resident set after handing freed heap back to the kernel: what the elections
 /// hold, not what the burst of starting them left free in the allocator's arenas.
-fn trimmed_rss_kib(pid: u32) -> Result<u64, String> {
+pub(crate) fn trimmed_rss_kib(pid: u32) -> Result<u64, String> {
     // SAFETY: malloc_trim only releases free memory at the top of glibc's heaps.
     unsafe {
         libc::malloc_trim(0);

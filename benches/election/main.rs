@@ -36,6 +36,7 @@ mod herd_processes;
 mod machine;
 mod observer;
 mod procfs;
+mod retrieval;
 mod setup;
 mod stats;
 mod tls_cost;
@@ -71,6 +72,9 @@ const FIGURES: &[(&str, Duration, FigureFn)] = &[
         Box::pin(elections::elections_10000(b))
     }),
     ("herd_requests_per_failover", Duration::from_secs(120), |b| Box::pin(herd::herd(b))),
+    ("retriever_requests_per_leader_change+rss_bytes_per_retriever", Duration::from_secs(120), |b| {
+        Box::pin(retrieval::retrieval_costs(b))
+    }),
     ("herd_processes", Duration::from_secs(300), |b| Box::pin(herd_processes::herd_processes(b))),
     ("crash_failover_over_timeout_ms", Duration::from_secs(120), |b| Box::pin(crash_failover::crash_failover(b))),
     ("idle_cpu_pct+rss_mib", Duration::from_secs(60), |b| Box::pin(footprint::footprint(b))),
