@@ -3,12 +3,17 @@
 //! Keeps the last seen data and stat of the node, re-arms its watch after every event and after
 //! every reconnect, and tells its owner [`NodeChanged`] whenever what it sees differs from what
 //! it saw before.
+//!
+//! [`LeaderNodeCache::persistent`] watches with one persistent watch per session instead
+//! (ZooKeeper 3.6+, falling back to one-shot watches on servers that refuse it): a deletion is
+//! known from its event alone, without a read, and no change falls between a watch firing and
+//! the next one being set.
 
 use actix::prelude::*;
 use tracing::{debug, info_span};
 
 use crate::port::{ConnectionStateChanged, OwnsPort, Port, Subscription, WatchFired, ZooKeeper};
-use crate::zk::{ConnectionState, Exists, GetData, Stat, WatchEvent, ZkError};
+use crate::zk::{AddWatch, ConnectionState, Exists, GetData, Stat, WatchEvent, ZkError};
 
 /// Pause between reads of a node we may not read (no watch can be set on it).
 const UNREADABLE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -66,6 +71,16 @@ pub struct LeaderNodeCache {
     path: String,
     owner: Recipient<NodeChanged>,
     view: NodeView,
+    watches: Watches,
+}
+
+/// How the cache hears of changes to its node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Watches {
+    /// A one-shot watch with every read, set again after it fires.
+    OneShot,
+    /// One persistent watch per session; `set` once the server took it.
+    Persistent { set: bool },
 }
 
 impl std::fmt::Debug for LeaderNodeCache {
@@ -84,13 +99,52 @@ impl LeaderNodeCache {
     /// A cache of `path` over `zookeeper`, reporting to `owner`.
     pub fn new(zookeeper: impl Into<ZooKeeper>, path: String, owner: Recipient<NodeChanged>) -> Self {
         let span = info_span!("leader_node_cache", path = %path);
-        LeaderNodeCache { port: Port::new(zookeeper.into(), span), path, owner, view: NodeView::Unknown }
+        let port = Port::new(zookeeper.into(), span);
+        LeaderNodeCache { port, path, owner, view: NodeView::Unknown, watches: Watches::OneShot }
+    }
+
+    /// A cache of `path` that watches it with a persistent watch (see the module docs).
+    pub fn persistent(zookeeper: impl Into<ZooKeeper>, path: String, owner: Recipient<NodeChanged>) -> Self {
+        LeaderNodeCache { watches: Watches::Persistent { set: false }, ..LeaderNodeCache::new(zookeeper, path, owner) }
     }
 
     /// Starts a new read of the node; answers to older ones are dropped.
     fn refresh(&mut self, ctx: &mut Context<Self>) {
         self.port.next_epoch();
-        self.read(ctx);
+        match self.watches {
+            Watches::OneShot => self.read(ctx),
+            Watches::Persistent { set: true } => self.read_plain(ctx),
+            Watches::Persistent { set: false } => self.add_watch(ctx),
+        }
+    }
+
+    /// Asks for the persistent watch, then reads; a server before 3.6 gets one-shot watches.
+    fn add_watch(&mut self, ctx: &mut Context<Self>) {
+        self.port.watch(ctx, AddWatch::new(self.path.clone()), |act, result, ctx| match result {
+            Ok(()) => {
+                act.watches = Watches::Persistent { set: true };
+                act.read_plain(ctx);
+            }
+            Err(err) if err.is_transient() => act.read_failed(err, ctx),
+            Err(err) => {
+                debug!(error = %err, "no persistent watch; one-shot watches instead");
+                act.watches = Watches::OneShot;
+                act.read(ctx);
+            }
+        });
+    }
+
+    /// Reads the node without a watch: the persistent one tells of every change.
+    fn read_plain(&mut self, ctx: &mut Context<Self>) {
+        self.port.ask(ctx, GetData::new(self.path.clone()), |act, result, ctx| match result {
+            Ok((data, stat)) => act.seen(NodeView::Present { data, stat }),
+            Err(ZkError::NoNode) => act.seen(NodeView::Absent),
+            Err(err) if err.is_transient() => act.read_failed(err, ctx),
+            Err(err) => {
+                act.seen(NodeView::Unreadable(err));
+                act.refresh_later(UNREADABLE_POLL, ctx);
+            }
+        });
     }
 
     /// Reads the node with a watch: data if it exists, else an exists-watch for its creation.
@@ -165,7 +219,14 @@ impl Handler<ConnectionStateChanged> for LeaderNodeCache {
     fn handle(&mut self, msg: ConnectionStateChanged, ctx: &mut Context<Self>) {
         let _span = self.port.span().clone().entered();
         match msg.state {
-            ConnectionState::Connected | ConnectionState::Reconnected { .. } => self.refresh(ctx),
+            // A new session has none of the old one's watches, and the client does not set a
+            // persistent watch again on a server that lost it (a restart): ask again.
+            ConnectionState::Connected | ConnectionState::Reconnected { .. } => {
+                if let Watches::Persistent { set } = &mut self.watches {
+                    *set = false;
+                }
+                self.refresh(ctx)
+            }
             ConnectionState::Suspended | ConnectionState::Lost => {}
         }
     }
@@ -176,8 +237,17 @@ impl Handler<WatchFired> for LeaderNodeCache {
 
     fn handle(&mut self, msg: WatchFired, ctx: &mut Context<Self>) {
         let _span = self.port.span().clone().entered();
-        if msg.event != WatchEvent::SessionEnded && msg.path == self.path {
-            self.refresh(ctx);
+        if msg.path != self.path {
+            return;
+        }
+        match (self.watches, msg.event) {
+            (_, WatchEvent::SessionEnded) => {}
+            // The event says all there is: no read, and none under way counts any more.
+            (Watches::Persistent { set: true }, WatchEvent::Deleted) => {
+                self.port.next_epoch();
+                self.seen(NodeView::Absent);
+            }
+            _ => self.refresh(ctx),
         }
     }
 }

@@ -29,10 +29,21 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 /// A retriever of [`LEADER`] that knows the line of [`LATCH`], its observations and ended terms.
 async fn observer(session: &Addr<ZkSession>) -> (Addr<LeaderRetriever>, Received<Observation>, Received<Term>) {
-    let retriever = LeaderRetriever::new(session.clone(), LEADER, LeaderInfoCodec::Bincode)
+    observer_with(session, false).await
+}
+
+/// [`observer`], with a persistent watch if `persistent`.
+async fn observer_with(
+    session: &Addr<ZkSession>,
+    persistent: bool,
+) -> (Addr<LeaderRetriever>, Received<Observation>, Received<Term>) {
+    let mut retriever = LeaderRetriever::new(session.clone(), LEADER, LeaderInfoCodec::Bincode)
         .and_then(|retriever| retriever.with_line(LATCH))
-        .expect("valid paths")
-        .start();
+        .expect("valid paths");
+    if persistent {
+        retriever = retriever.with_persistent_watch();
+    }
+    let retriever = retriever.start();
     let (recipient, observations) = probe::<Observation>();
     retriever.send(SubscribeObservations(recipient)).await.unwrap();
     let (recipient, terms) = probe::<Term>();
@@ -447,4 +458,49 @@ async fn a_read_only_observer_reads_through_a_quorum_loss() {
     cli.say("quit").await;
     cli.expect_clean_exit(0).await;
     drop(states.try_drain());
+}
+
+/// With a persistent watch on the leader node, an observer misses no change: between two
+/// leaders it always reports the vacancy (a one-shot watch, set again after it fired, missed it
+/// whenever the successor's node was there before the watch), also after a server restart.
+#[actix_rt::test]
+async fn an_observer_with_a_persistent_watch_sees_every_vacancy_between_leaders() {
+    init_tracing();
+    let server = Arc::new(ZkServer::start().expect("zookeeper"));
+    let cs = server.connect_string();
+    let (session, mut states) = connected_session(&cs, 10 * SECOND).await;
+    let (_retriever, mut observations, _terms) = observer_with(&session, true).await;
+    let mut members = Vec::new();
+    for address in ["a:1", "b:1"] {
+        members.push(contender(&cs, plain(), address, 6 * SECOND).await);
+        await_children(&session, LATCH, members.len(), 5 * SECOND).await;
+    }
+    let mut last = 0;
+    let mut leader =
+        observe_until(&mut observations, &mut last, 10 * SECOND, |o| leading_address(o).is_some()).await.state;
+    for round in 0..10 {
+        if round == 5 {
+            // The server forgets every watch; the observer's session survives.
+            let restarting = server.clone();
+            blocking(move || restarting.restart()).await.expect("restart");
+            let back = zk_election::ConnectionState::Reconnected { same_session: true };
+            expect_state(&mut states, back, 15 * SECOND).await;
+            leader = observe_until(&mut observations, &mut last, 10 * SECOND, |o| {
+                leading_address(o).is_some() && o.freshness == Freshness::Live
+            })
+            .await
+            .state;
+        }
+        let address = match &leader {
+            LeaderState::Leading { address, .. } => address.clone(),
+            other => panic!("{other:?}"),
+        };
+        let k = if address == "a:1" { 0 } else { 1 };
+        members[k].supervisor.send(Resign::new(COMPONENT)).await.unwrap().expect("resign");
+        let between = observe_until(&mut observations, &mut last, 5 * SECOND, |o| o.state != leader).await;
+        assert_eq!(between.state, LeaderState::Vacant, "round {round}: no vacancy between {address} and the next");
+        leader = observe_until(&mut observations, &mut last, 5 * SECOND, |o| leading_address(o).is_some()).await.state;
+        let next = Observation::new(0, leader.clone(), Freshness::Live, SystemTime::now());
+        assert_ne!(leading_address(&next), Some(address.as_str()), "round {round}: the same leader");
+    }
 }

@@ -9,8 +9,8 @@ use actix::prelude::*;
 
 use super::events::{SessionStatus, Subscription, WatchFired};
 use crate::zk::{
-    Create, Created, Delete, Exists, GetChildren, GetData, GuardedMulti, RequestKind, SetData, Stat, Sync, WriteResult,
-    ZkError,
+    AddWatch, Create, Created, Delete, Exists, GetChildren, GetData, GuardedMulti, RequestKind, SetData, Stat, Sync,
+    WriteResult, ZkError,
 };
 
 /// One request to a ZooKeeper implementation (the session actor, or a simulated one). Only
@@ -38,6 +38,7 @@ pub(crate) enum Request {
     SetData(SetData),
     Multi(GuardedMulti),
     Sync(Sync),
+    AddWatch(AddWatch),
     Subscribe(Subscription),
 }
 
@@ -53,6 +54,7 @@ impl Request {
             Request::SetData(_) => RequestKind::SetData,
             Request::Multi(_) => RequestKind::Multi,
             Request::Sync(_) => RequestKind::Sync,
+            Request::AddWatch(_) => RequestKind::AddWatch,
             Request::Subscribe(_) => return None,
         })
     }
@@ -69,6 +71,7 @@ pub(crate) enum Answer {
     Updated(Stat),
     Wrote(Vec<WriteResult>),
     Synced,
+    Watching,
     Subscribed(SessionStatus),
 }
 
@@ -121,6 +124,7 @@ ops! {
     GetChildren => Answer::Children(children) => children, Vec<String>;
     SetData => Answer::Updated(stat) => stat, Stat;
     Sync => Answer::Synced => (), ();
+    AddWatch => Answer::Watching => (), ();
 }
 
 impl Op for GuardedMulti {
@@ -156,3 +160,4 @@ impl Op for Subscription {
 impl Watching for Exists {}
 impl Watching for GetData {}
 impl Watching for GetChildren {}
+impl Watching for AddWatch {}

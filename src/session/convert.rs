@@ -114,6 +114,7 @@ pub(super) fn error(err: client::Error) -> ZkError {
         E::NoHosts => ZkError::NoServerReachable,
         E::AuthFailed => ZkError::AuthFailed,
         E::ClientClosed => ZkError::NotConnected,
+        E::Unimplemented => ZkError::Unimplemented,
         other => ZkError::Unexpected(other.to_string()),
     }
 }
@@ -164,6 +165,6 @@ mod tests {
     fn broken_connections_are_connection_losses() {
         assert_eq!(request_error(client::Error::Timeout), ZkError::ConnectionLoss);
         assert!(error(client::Error::Throttled).is_transient());
-        assert_eq!(error(client::Error::Unimplemented), ZkError::Unexpected("unimplemented operation".into()));
+        assert_eq!(error(client::Error::Unimplemented), ZkError::Unimplemented);
     }
 }

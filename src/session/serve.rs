@@ -7,13 +7,13 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix::prelude::*;
-use zookeeper_client::{Client, MultiWriteResult, OneshotWatcher};
+use zookeeper_client::{AddWatchMode, Client, EventType, MultiWriteResult, OneshotWatcher, PersistentWatcher};
 
 use super::convert::{self, ClientAcl};
 use super::ZkSession;
 use crate::port::{Answer, Call, Reply, Request, Subscription, WatchFired};
 use crate::zk::{
-    Create, Created, GuardedMulti, NodeAcl, NodeMode, Parents, RequestKind, WriteOp, WriteResult, ZkError,
+    Create, Created, GuardedMulti, NodeAcl, NodeMode, Parents, RequestKind, WatchEvent, WriteOp, WriteResult, ZkError,
 };
 
 /// Boxed future answered by the request handlers.
@@ -75,8 +75,27 @@ struct WatchForward {
 }
 
 impl WatchForward {
-    fn arm(self, path: String, watcher: OneshotWatcher) {
+    fn arm(self, path: String, watcher: impl Into<Watcher>) {
+        let watcher = watcher.into();
         self.me.do_send(ForwardWatch { path, watcher, recipient: self.recipient, generation: self.generation });
+    }
+}
+
+/// A watch the client set: fires once, or until the session ends.
+enum Watcher {
+    Oneshot(OneshotWatcher),
+    Persistent(PersistentWatcher),
+}
+
+impl From<OneshotWatcher> for Watcher {
+    fn from(watcher: OneshotWatcher) -> Watcher {
+        Watcher::Oneshot(watcher)
+    }
+}
+
+impl From<PersistentWatcher> for Watcher {
+    fn from(watcher: PersistentWatcher) -> Watcher {
+        Watcher::Persistent(watcher)
     }
 }
 
@@ -123,6 +142,14 @@ async fn run(client: Client, request: Request, watch: Option<WatchForward>) -> R
         Request::Sync(sync) => {
             client.sync(&sync.path).await.map_err(failed)?;
             Answer::Synced
+        }
+        Request::AddWatch(add) => {
+            let Some(forward) = watch else {
+                return Err(ZkError::Unexpected("a persistent watch that nobody hears".into()));
+            };
+            let watcher = client.watch(&add.path, AddWatchMode::Persistent).await.map_err(failed)?;
+            forward.arm(add.path, watcher);
+            Answer::Watching
         }
         Request::Subscribe(_) => return Err(ZkError::Unexpected("a subscription served as a request".into())),
     })
@@ -240,7 +267,7 @@ async fn guarded_multi(client: &Client, multi: GuardedMulti) -> Result<Vec<Write
 #[rtype(result = "()")]
 struct ForwardWatch {
     path: String,
-    watcher: OneshotWatcher,
+    watcher: Watcher,
     recipient: Recipient<WatchFired>,
     generation: u64,
 }
@@ -250,10 +277,30 @@ impl Handler<ForwardWatch> for ZkSession {
 
     fn handle(&mut self, msg: ForwardWatch, _ctx: &mut Context<Self>) {
         let ForwardWatch { path, watcher, recipient, generation } = msg;
-        actix::spawn(async move {
-            let fired = watcher.changed().await;
-            recipient.do_send(WatchFired { path, event: convert::watch_event(fired.event_type), generation });
-        });
+        match watcher {
+            Watcher::Oneshot(watcher) => actix::spawn(async move {
+                let fired = watcher.changed().await;
+                recipient.do_send(WatchFired { path, event: convert::watch_event(fired.event_type), generation });
+            }),
+            // Until the session ends (the watcher panics if asked after that), or nobody listens.
+            Watcher::Persistent(mut watcher) => actix::spawn(async move {
+                loop {
+                    let fired = watcher.changed().await;
+                    if fired.event_type == EventType::Session {
+                        if fired.session_state.is_terminated() {
+                            recipient.do_send(WatchFired { path, event: WatchEvent::SessionEnded, generation });
+                            break;
+                        }
+                        continue; // a disconnect or reconnect: the owner hears of it from us
+                    }
+                    if !recipient.connected() {
+                        break;
+                    }
+                    let event = convert::watch_event(fired.event_type);
+                    recipient.do_send(WatchFired { path: path.clone(), event, generation });
+                }
+            }),
+        };
     }
 }
 

@@ -76,6 +76,9 @@ pub enum ZkError {
     /// The session actor has stopped.
     #[error("the session actor has stopped")]
     SessionStopped,
+    /// The server does not know the request: a persistent watch asked of ZooKeeper before 3.6.
+    #[error("the server does not implement this request")]
+    Unimplemented,
     /// Anything else the ZooKeeper client reported, in its words.
     #[error("ZooKeeper: {0}")]
     Unexpected(String),

@@ -18,6 +18,7 @@ pub use connection::ConnectionState;
 pub use error::ZkError;
 pub use node::{Created, NodeMode, Parents, Stat, WatchEvent};
 pub use ops::{
-    Create, Delete, Exists, GetChildren, GetData, GuardedMulti, RequestKind, SetData, Sync, WriteOp, WriteResult,
+    AddWatch, Create, Delete, Exists, GetChildren, GetData, GuardedMulti, RequestKind, SetData, Sync, WriteOp,
+    WriteResult,
 };
 pub use tls_failure::{TlsFailure, TlsProblem};

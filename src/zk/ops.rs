@@ -204,8 +204,27 @@ pub struct Sync {
     pub path: String,
 }
 
+/// Watch a node for good (`addWatch` in persistent mode, ZooKeeper 3.6+): its creation, every
+/// change and its deletion fire, each once, in order, until the session ends. No read: the
+/// answer is only whether the watch is set. Servers before 3.6 answer
+/// [`ZkError::Unimplemented`].
+#[derive(Clone, Debug, PartialEq, Eq, Message)]
+#[rtype(result = "Result<(), ZkError>")]
+pub struct AddWatch {
+    /// The node watched (not its children).
+    pub path: String,
+}
+
+impl AddWatch {
+    /// A persistent watch on `path`.
+    pub fn new(path: impl Into<String>) -> Self {
+        AddWatch { path: path.into() }
+    }
+}
+
 /// The kinds of request, for counting them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum RequestKind {
     /// [`Create`].
     Create,
@@ -223,6 +242,8 @@ pub enum RequestKind {
     Multi,
     /// [`Sync`].
     Sync,
+    /// [`AddWatch`].
+    AddWatch,
     /// Test support requests.
     Other,
 }
@@ -239,6 +260,7 @@ impl RequestKind {
             RequestKind::SetData => "set_data",
             RequestKind::Multi => "multi",
             RequestKind::Sync => "sync",
+            RequestKind::AddWatch => "add_watch",
             RequestKind::Other => "other",
         }
     }

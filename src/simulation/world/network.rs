@@ -255,6 +255,8 @@ impl World {
                 Ok(Answer::Synced)
             }
             Request::Subscribe(_) => Err(ZkError::Unexpected("a subscription on the wire".into())),
+            // The model is a 3.5 server: one-shot watches only.
+            Request::AddWatch(_) => Err(ZkError::Unimplemented),
             _ => {
                 let leader_owner = self.ensemble.committed().get(LEADER_PATH).map(|node| node.stat.ephemeral_owner);
                 let (index, answer, told) = self.ensemble.write(session, request, now, self.start)?;
@@ -300,6 +302,7 @@ fn describe(request: &Request) -> String {
             format!("multi guard {} {:?}", multi.guard, multi.ops.iter().map(op_name).collect::<Vec<_>>())
         }
         Request::Sync(_) => "sync".to_owned(),
+        Request::AddWatch(add) => format!("add_watch {}", add.path),
         Request::Subscribe(_) => "subscribe".to_owned(),
     }
 }

@@ -1,8 +1,10 @@
 //! The three subcommands, each a loop over what the library tells us and the reasons to stop
 //! (`run`, which also starts and stops a command, is `run.rs`).
 
+mod observe;
 mod run;
 
+pub use observe::{observe, ObserveArgs};
 pub use run::run;
 
 use std::time::Duration;
@@ -11,7 +13,6 @@ use actix::prelude::*;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tracing::info;
 use uuid::Uuid;
-use zk_election::session::SubscribeFailures;
 use zk_election::{
     Confirm, ConnectionState, ElectionError, ElectionSupervisor, LeaderRetriever, LeadershipEvent, Resign,
     SessionConfig, StopElection, StopRetriever, StopSession, Subscribe, SubscribeObservations, SubscribeTerms,
@@ -137,20 +138,26 @@ impl Connected {
         if !self.sidecar.is_serving() {
             return Ok(None);
         }
-        self.retrieve(common, &args.leader_path, Some(&args.latch_path), false).await.map(Some)
+        // The election shares the session and watches the same node: one-shot watches.
+        self.retrieve(common, &args.leader_path, Some(&args.latch_path), false, false).await.map(Some)
     }
 
     /// A retriever of `leader_path`, its observations relayed (and the terms that end, with
-    /// `terms`); it reads the line of `latch_path`, if given, to tell how terms end.
+    /// `terms`); it reads the line of `latch_path`, if given, to tell how terms end, and watches
+    /// with a persistent watch if `persistent` (nothing else on the session watches the node).
     async fn retrieve(
         &self,
         common: &Common,
         leader_path: &str,
         latch_path: Option<&str>,
         terms: bool,
+        persistent: bool,
     ) -> Result<Addr<LeaderRetriever>, Failure> {
         let mut retriever =
             LeaderRetriever::new(self.session.clone(), leader_path, common.codec).map_err(Failure::usage)?;
+        if persistent {
+            retriever = retriever.with_persistent_watch();
+        }
         if let Some(latch_path) = latch_path {
             retriever = retriever.with_line(latch_path).map_err(Failure::usage)?;
             self.sidecar.know_line(self.session.clone(), latch_path);
@@ -397,52 +404,7 @@ pub async fn candidates(
     Ok(code)
 }
 
-/// What `observe` watches.
-pub struct ObserveArgs {
-    /// The leader node.
-    pub leader_path: String,
-    /// The latch, whose line tells how terms end.
-    pub latch_path: Option<String>,
-    /// Print each term once it ended.
-    pub history: bool,
-}
-
-/// `observe`: print every leader change (numbered, stale while ZooKeeper is out of reach), and
-/// with `--history` every term that ended, until told to stop.
-pub async fn observe(
-    common: Common,
-    session: SessionConfig,
-    args: ObserveArgs,
-    out: Output,
-) -> Result<ExitCode, Failure> {
-    let mut termination = Termination::install().map_err(|err| format!("cannot watch signals and stdin: {err}"))?;
-    let mut connected = Connected::start(&common, session, out).await?;
-    // Campaigns hear of a session that cannot be established from their supervisor; an
-    // observer has none.
-    connected
-        .session
-        .send(SubscribeFailures(connected.relay.clone().recipient()))
-        .await
-        .map_err(|_| "the session actor stopped")?;
-    let retriever = connected.retrieve(&common, &args.leader_path, args.latch_path.as_deref(), args.history).await?;
-    let reason = loop {
-        tokio::select! {
-            reason = termination.wait() => break reason,
-            Some(input) = connected.next_input() => match input {
-                Input::Connection(state) => out.emit(Event::Connection(state)),
-                Input::Observed(observation) => out.emit(Event::Observed(&observation)),
-                Input::TermEnded(term) => out.emit(Event::Term(&term)),
-                Input::SessionFailed(error) => out.emit(Event::Error(&error.to_string())),
-                Input::Leadership(_) => {}
-            },
-        }
-    };
-    info!(?reason, "stopping");
-    stop_retriever(Some(retriever)).await;
-    connected.close(Left::Quietly, out).await;
-    Ok(0)
-}
-
+/// Stops `retriever`, if there is one, and waits for it.
 async fn stop_retriever(retriever: Option<Addr<LeaderRetriever>>) {
     if let Some(retriever) = retriever {
         let _ = retriever.send(StopRetriever).await;
