@@ -504,3 +504,27 @@ async fn an_observer_with_a_persistent_watch_sees_every_vacancy_between_leaders(
         assert_ne!(leading_address(&next), Some(address.as_str()), "round {round}: the same leader");
     }
 }
+
+/// A leader whose connection drops steps down (the standard policy) and, back within its
+/// session, leads again from the same place in line: the history says the term ended with the
+/// lost connection, and the next one has the same fencing token under a new leader session.
+#[actix_rt::test]
+async fn a_term_that_ended_with_a_lost_connection_says_so() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let proxy = zk_election::testkit::FaultProxy::for_connect_string(&server.connect_string()).expect("proxy");
+    let (session, _states) = connected_session(&server.connect_string(), 6 * SECOND).await;
+    let (retriever, _observations, mut terms) = observer(&session).await;
+    let mut a = contender(&proxy.connect_string(), plain(), "a:1", 8 * SECOND).await;
+    let (first, token) = expect_publication(&mut a.events, 5 * SECOND).await;
+    proxy.blackhole();
+    a.events.until(10 * SECOND, |e| matches!(e, zk_election::LeadershipEvent::Revoked { .. })).await;
+    proxy.pass();
+    let (second, again) = expect_publication(&mut a.events, 15 * SECOND).await;
+    assert_ne!(second, first, "a new leader session");
+    assert_eq!(again, token, "the same place in line");
+    let ended = terms.next(5 * SECOND).await.1;
+    assert_eq!((ended.leader_session, ended.end), (first, Some(TermEnd::LostConnection)));
+    let history = retriever.send(GetHistory).await.unwrap();
+    assert_eq!(history.last().map(|t| (t.leader_session, t.end)), Some((second, None)));
+}

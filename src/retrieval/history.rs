@@ -32,19 +32,24 @@ pub enum TermEnd {
     /// The leader's session holds no place in line any more: it stopped, or its session ended
     /// (ZooKeeper tells an observer neither which nor why), or it waits out a cooldown.
     Left,
+    /// The leader stepped down while its connection was lost and led again on the same place in
+    /// line once it was back (the standard connection-loss policy): the next term has the same
+    /// ZooKeeper session and fencing token, and a new leader session.
+    LostConnection,
     /// The retriever does not know the latch path, or could not list the line.
     Unknown,
 }
 
 impl TermEnd {
     /// The reason's name in JSON and logs: `resigned`, `transferred`, `preempted`, `left`,
-    /// `unknown`.
+    /// `lost_connection`, `unknown`.
     pub fn name(self) -> &'static str {
         match self {
             TermEnd::Resigned => "resigned",
             TermEnd::Transferred => "transferred",
             TermEnd::Preempted => "preempted",
             TermEnd::Left => "left",
+            TermEnd::LostConnection => "lost_connection",
             TermEnd::Unknown => "unknown",
         }
     }
@@ -151,11 +156,15 @@ impl History {
     pub(super) fn listed(&mut self, leader_session: Uuid, line: Option<Vec<Candidate>>) -> Option<Term> {
         let index = self.records.iter().rposition(|record| record.term.leader_session == leader_session)?;
         let successor = self.records[index].term.zk_session;
+        let successor_token = self.records[index].term.fencing_token;
         let mut told = None;
         if index > 0 {
             let before = &mut self.records[index - 1];
             if before.term.end.is_none() {
+                let same_place = before.term.zk_session == successor && before.term.fencing_token == successor_token;
                 before.term.end = Some(match (&before.line_at_start, &line) {
+                    // The same session on the same latch node: it never left the line.
+                    _ if same_place && successor_token.is_some() => TermEnd::LostConnection,
                     (Some(at_start), Some(now)) => why_it_ended(before.term.zk_session, at_start, now, successor),
                     _ => TermEnd::Unknown,
                 });
@@ -261,5 +270,14 @@ mod tests {
         assert_eq!(terms.iter().map(|t| t.address.as_str()).collect::<Vec<_>>(), ["b", "c"]);
         assert_eq!((terms[0].ended, terms[0].end), (Some(t0 + secs(5)), Some(TermEnd::Unknown)));
         assert_eq!(history.current().map(|t| t.leader_session), Some(Uuid::from_u128(3)));
+        // c's session leads again on its latch node (token 3) under a new leader session.
+        history.vacant(t0 + secs(8));
+        history.leading("c", Uuid::from_u128(4), Some(3), 3, t0 + secs(9));
+        let told = history.listed(Uuid::from_u128(4), None).expect("c's end is known");
+        assert_eq!(told.end, Some(TermEnd::LostConnection));
+        // The same session on a new latch node (a resign of a lone candidate) is not that.
+        history.leading("c", Uuid::from_u128(5), Some(7), 3, t0 + secs(10));
+        let told = history.listed(Uuid::from_u128(5), None).expect("known");
+        assert_eq!(told.end, Some(TermEnd::Unknown));
     }
 }
