@@ -294,6 +294,29 @@ async fn a_resigner_waits_out_its_cooldown_before_queueing_again() {
     assert!(resigned.elapsed() >= cooldown, "led again after {:?}", resigned.elapsed());
 }
 
+/// `zk-elect campaign --cooldown-ms`: after a `resign` on stdin it stays out of line for the
+/// cooldown, then queues again and, alone, leads again.
+#[actix_rt::test]
+async fn zk_elect_campaign_waits_out_its_cooldown_after_a_resign() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (observer, _s) = connected_session(&cs, 6 * SECOND).await;
+    let cooldown = Duration::from_millis(1500);
+    let mut a = ZkElect::spawn("campaign", &[&campaign(&cs, "a:1")[..], &["--cooldown-ms", "1500"]].concat());
+    a.expect("published", 15 * SECOND).await;
+    let resigned = Instant::now();
+    a.say("resign").await;
+    a.expect("revoked", 5 * SECOND).await;
+    await_line(&observer, &[]).await;
+    tokio::time::sleep(cooldown / 2).await;
+    assert!(line(&observer).await.is_empty(), "queued again during the cooldown");
+    a.expect("published", 10 * SECOND).await;
+    assert!(resigned.elapsed() >= cooldown, "led again after {:?}", resigned.elapsed());
+    a.say("quit").await;
+    a.expect_clean_exit(0).await;
+}
+
 /// `zk-elect candidates` prints the line, the leader first with its fencing token; campaigns
 /// take `--priority`, `--label` and `--no-preemption`.
 #[actix_rt::test]
