@@ -23,10 +23,6 @@ const LATCH: &str = "/observers/latch";
 const LEADER: &str = "/observers/leader";
 const COMPONENT: &str = "jobmanager";
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("blocking task")
-}
-
 /// A retriever of [`LEADER`] that knows the line of [`LATCH`], its observations and ended terms.
 async fn observer(session: &Addr<ZkSession>) -> (Addr<LeaderRetriever>, Received<Observation>, Received<Term>) {
     observer_with(session, false).await
@@ -86,6 +82,13 @@ fn plain() -> ElectionConfig {
     ElectionConfig::builder(LATCH).build().unwrap()
 }
 
+/// A leader that keeps leading through an outage within its session: the standard policy would
+/// step down and lead again under a new leader session, a change of its own on top of the
+/// outage the test looks at.
+fn tolerant() -> ElectionConfig {
+    ElectionConfig::builder(LATCH).policy(zk_election::ConnectionLossPolicy::SessionTolerant).build().unwrap()
+}
+
 /// Numbered from 1 without gaps; an absent leader node is `Vacant`, never "unknown"; a server
 /// outage keeps the last leader as the answer, marked stale since the connection dropped,
 /// and a reconnect makes it live again.
@@ -102,7 +105,7 @@ async fn observations_are_numbered_and_an_outage_leaves_the_last_leader_stale() 
     let first = observe_until(&mut observations, &mut last, 5 * SECOND, |_| true).await;
     assert_eq!((first.sequence, &first.state, first.freshness), (1, &LeaderState::Vacant, Freshness::Live));
 
-    let mut a = contender(&cs, plain(), "a:1", timeout).await;
+    let mut a = contender(&cs, tolerant(), "a:1", timeout).await;
     let (leader_session, token) = expect_publication(&mut a.events, 5 * SECOND).await;
     let leading = observe_until(&mut observations, &mut last, 5 * SECOND, |o| o.freshness == Freshness::Live).await;
     let expected = LeaderState::Leading { address: "a:1".into(), leader_session, fencing_token: Some(token) };
@@ -203,7 +206,7 @@ async fn a_quorum_loss_leaves_the_last_leader_stale_until_the_quorum_is_back() {
     let timeout = 20 * SECOND;
     let (session, mut states) = connected_session(&cs, timeout).await;
     let (_retriever, mut observations, _terms) = observer(&session).await;
-    let mut a = contender(&cs, plain(), "a:1", timeout).await;
+    let mut a = contender(&cs, tolerant(), "a:1", timeout).await;
     expect_published(&mut a.events, 10 * SECOND).await;
     let mut last = 0;
     let leading = observe_until(&mut observations, &mut last, 10 * SECOND, |o| leading_address(o).is_some()).await;
@@ -402,7 +405,7 @@ async fn a_read_only_observer_reads_through_a_quorum_loss() {
     let (session, mut states) = session_with(config.clone()).await;
     let (_retriever, mut observations, _terms) = observer(&session).await;
     let timeout = 20 * SECOND;
-    let mut a = contender(&ensemble.connect_string(), plain(), "a:1", timeout).await;
+    let mut a = contender(&ensemble.connect_string(), tolerant(), "a:1", timeout).await;
     expect_published(&mut a.events, 20 * SECOND).await;
     // A contender on a session like the observer's: on a read-only server, it must never lead.
     let (b_session, _b_states) = session_with(config).await;
@@ -472,7 +475,7 @@ async fn an_observer_with_a_persistent_watch_sees_every_vacancy_between_leaders(
     let (_retriever, mut observations, _terms) = observer_with(&session, true).await;
     let mut members = Vec::new();
     for address in ["a:1", "b:1"] {
-        members.push(contender(&cs, plain(), address, 6 * SECOND).await);
+        members.push(contender(&cs, tolerant(), address, 10 * SECOND).await);
         await_children(&session, LATCH, members.len(), 5 * SECOND).await;
     }
     let mut last = 0;

@@ -66,10 +66,6 @@ async fn leader_node(observer: &Addr<ZkSession>) -> (LeaderInfo, Stat) {
     (LeaderInfoCodec::Bincode.decode(&data).expect("decodable leader node"), stat)
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("testkit call panicked")
-}
-
 fn is_leadership_change(event: &LeadershipEvent) -> bool {
     matches!(event, LeadershipEvent::Granted { .. } | LeadershipEvent::Revoked { .. })
 }

@@ -23,11 +23,6 @@ const LEADER: &str = "/retrieval/leader";
 /// What a subscriber of a retriever is told.
 type Changes = Received<LeaderChanged>;
 
-/// Runs a blocking testkit call (server kill/restart) off the actix thread.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("testkit call panicked")
-}
-
 /// A retriever of `LEADER` over `session` and a probe subscribed to it.
 async fn retriever(session: &Addr<ZkSession>, codec: LeaderInfoCodec) -> (Addr<LeaderRetriever>, Changes) {
     let retriever = LeaderRetriever::start(session.clone(), LEADER, codec).expect("valid leader path");

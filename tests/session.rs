@@ -17,11 +17,6 @@ use zk_election::{ConfigError, ConnectionState, SessionConfig, StopSession, ZkEr
 
 const SECOND: Duration = Duration::from_secs(1);
 
-/// Runs a blocking testkit control off the async thread, so actors on it keep running.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("testkit call panicked")
-}
-
 #[actix_rt::test]
 async fn create_read_set_delete_and_watches() {
     init_tracing();

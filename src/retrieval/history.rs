@@ -125,7 +125,8 @@ impl History {
             return None;
         }
         let ended_tenure = self.vacant(now);
-        let seen_start = !self.records.is_empty() || ended_tenure.is_some();
+        // Not the first term this observer knows of: it saw this one begin.
+        let seen_start = !self.records.is_empty();
         let term = Term {
             address: address.to_owned(),
             leader_session,

@@ -29,10 +29,7 @@ impl LeaderRetriever {
     fn listed(&mut self, leader_session: Uuid, line: Option<Vec<Candidate>>) {
         if let Some(ended) = self.history.listed(leader_session, line) {
             debug!(address = ended.address, end = ?ended.end, "term ended");
-            self.term_subscribers.retain(|subscriber| subscriber.connected());
-            for subscriber in &self.term_subscribers {
-                subscriber.do_send(ended.clone());
-            }
+            super::tell_all(&mut self.term_subscribers, &ended);
         }
     }
 }

@@ -78,7 +78,7 @@ pub use history::{GetHistory, SubscribeTerms, Term, TermEnd, DEFAULT_HISTORY};
 pub use messages::{GetLeader, LeaderChanged, StopRetriever, SubscribeLeader};
 pub use observation::{Freshness, GetObservation, LeaderState, Observation, SubscribeObservations};
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use actix::prelude::*;
 use tracing::{debug, info_span};
@@ -95,7 +95,8 @@ use observation::{Contact, Observations};
 use tap::{CacheTap, TaggedNodeChange};
 
 /// How often a live retriever stamps its metric of the moment the leader was last confirmed.
-const CONFIRM_TICK: Duration = Duration::from_secs(1);
+#[cfg(feature = "metrics")]
+const CONFIRM_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The leader retrieval actor for one leader path. Start it with [`LeaderRetriever::start`]; stop
 /// it with [`StopRetriever`], after which no subscriber hears from it again.
@@ -295,11 +296,19 @@ impl LeaderRetriever {
             return;
         }
         debug!(?value, "leader changed");
-        self.current = Some(value.clone());
-        self.subscribers.retain(|subscriber| subscriber.connected());
-        for subscriber in &self.subscribers {
-            subscriber.do_send(value.clone());
-        }
+        tell_all(&mut self.subscribers, &value);
+        self.current = Some(value);
+    }
+}
+
+/// Sends `message` to every subscriber still there; the ones whose actor stopped are dropped.
+fn tell_all<M>(subscribers: &mut Vec<Recipient<M>>, message: &M)
+where
+    M: Message<Result = ()> + Clone + Send + 'static,
+{
+    subscribers.retain(|subscriber| subscriber.connected());
+    for subscriber in subscribers.iter() {
+        subscriber.do_send(message.clone());
     }
 }
 
@@ -319,7 +328,9 @@ impl Actor for LeaderRetriever {
             // No session to read through: nothing to retrieve, ever.
             Err(_) => ctx.stop(),
         });
-        // Alerting on "not confirmed for a minute" needs a timestamp that moves while all is well.
+        // Alerting on "not confirmed for a minute" needs a timestamp that moves while all is well
+        // (without metrics there is nothing to stamp: no timer).
+        #[cfg(feature = "metrics")]
         ctx.run_interval(CONFIRM_TICK, |act, _ctx| {
             if act.contact == Contact::Live && act.observations.latest().is_some() {
                 act.meter.confirmed();

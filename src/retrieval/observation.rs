@@ -127,10 +127,7 @@ impl Observations {
         }
         let sequence = self.latest.as_ref().map_or(1, |latest| latest.sequence + 1);
         let observation = Observation::new(sequence, state.clone(), freshness, SystemTime::now());
-        self.subscribers.retain(|subscriber| subscriber.connected());
-        for subscriber in &self.subscribers {
-            subscriber.do_send(observation.clone());
-        }
+        super::tell_all(&mut self.subscribers, &observation);
         self.latest = Some(observation);
     }
 

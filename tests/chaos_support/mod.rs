@@ -27,10 +27,7 @@ pub const LATCH: &str = "/chaos/latch";
 pub const LEADER: &str = "/chaos/leader";
 pub const COMPONENT: &str = "jobmanager";
 
-/// Runs a blocking testkit control off the async thread, so the actors keep running.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("testkit call panicked")
-}
+pub use crate::common::blocking;
 
 /// Prints past the test harness's output capture, so the figures show in every CI log.
 pub fn report(text: &str) {

@@ -104,6 +104,11 @@ impl<M: std::fmt::Debug> Received<M> {
     }
 }
 
+/// Runs a blocking testkit call (start, kill, restart a server) off the actor thread.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("testkit call panicked")
+}
+
 /// Connection states, in arrival order.
 pub type States = Received<ConnectionStateChanged>;
 

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 use zk_election::{Candidate, ConnectionState, Freshness, LeaderState, Observation, Term};
 
-use crate::http::documents::{candidate_fields, unix_ms};
+use crate::http::documents::{candidate_fields, freshness_fields, term_fields, unix_ms};
 
 /// One thing worth telling the user.
 #[derive(Debug)]
@@ -85,26 +85,10 @@ impl Event<'_> {
                     other => ("leader_changed", vec![("debug", json!(format!("{other:?}")))]),
                 };
                 fields.insert(0, ("sequence", json!(observation.sequence)));
-                match observation.freshness {
-                    Freshness::Stale { since } => fields.push(("stale_since_ms", json!(unix_ms(since)))),
-                    Freshness::ReadOnly { since } => {
-                        fields.extend([("stale_since_ms", json!(unix_ms(since))), ("read_only", json!(true))])
-                    }
-                    _ => {}
-                }
+                fields.extend(freshness_fields(observation.freshness));
                 (event, fields)
             }
-            Event::Term(term) => (
-                "term",
-                vec![
-                    ("address", json!(term.address)),
-                    ("session_id", json!(term.leader_session.to_string())),
-                    ("fencing_token", json!(term.fencing_token)),
-                    ("start_ms", json!(unix_ms(term.started))),
-                    ("end_ms", json!(term.ended.map(unix_ms))),
-                    ("ended", json!(term.end.map(|end| end.name()))),
-                ],
-            ),
+            Event::Term(term) => ("term", term_fields(term, "session_id")),
             Event::ChildStarted { pid } => ("child_started", vec![("pid", json!(pid))]),
             Event::ChildExited { code, signal: None } => ("child_exited", vec![("code", json!(code))]),
             Event::ChildExited { code, signal: Some(signal) } => {

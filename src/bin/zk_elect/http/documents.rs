@@ -38,14 +38,21 @@ pub fn leader_fields(observation: Option<&Observation>) -> Vec<(&'static str, Va
         // A state this build does not know: say nothing rather than guess.
         _ => fields.push(("address", Value::Null)),
     }
-    match observation.freshness {
-        Freshness::Stale { since } => fields.push(("stale_since_ms", json!(unix_ms(since)))),
-        Freshness::ReadOnly { since } => {
-            fields.extend([("stale_since_ms", json!(unix_ms(since))), ("read_only", json!(true))])
-        }
-        _ => fields.push(("stale_since_ms", Value::Null)),
+    match freshness_fields(observation.freshness) {
+        live if live.is_empty() => fields.push(("stale_since_ms", Value::Null)),
+        stale => fields.extend(stale),
     }
     fields
+}
+
+/// What marks an answer as not live: `stale_since_ms`, and `read_only: true` for reads from a
+/// server without a quorum; nothing while live.
+pub fn freshness_fields(freshness: Freshness) -> Vec<(&'static str, Value)> {
+    match freshness {
+        Freshness::Stale { since } => vec![("stale_since_ms", json!(unix_ms(since)))],
+        Freshness::ReadOnly { since } => vec![("stale_since_ms", json!(unix_ms(since))), ("read_only", json!(true))],
+        _ => Vec::new(),
+    }
 }
 
 /// `/leader`'s document; `resumed: Some(false)` marks the first event of a stream that could
@@ -58,11 +65,12 @@ pub fn leader_json(observation: Option<&Observation>, resumed: Option<bool>) -> 
     object(fields)
 }
 
-/// The fields of a term, as `/leader/history` and `observe --history` show it.
-pub fn term_fields(term: &Term) -> Vec<(&'static str, Value)> {
+/// The fields of a term, as `/leader/history` and `observe --history` show it; the leader
+/// session under `session_key` (`observe`'s events call it `session_id`, as all its events do).
+pub fn term_fields(term: &Term, session_key: &'static str) -> Vec<(&'static str, Value)> {
     vec![
         ("address", json!(term.address)),
-        ("leader_session", json!(term.leader_session.to_string())),
+        (session_key, json!(term.leader_session.to_string())),
         ("fencing_token", json!(term.fencing_token)),
         ("start_ms", json!(unix_ms(term.started))),
         ("end_ms", json!(term.ended.map(unix_ms))),
@@ -72,7 +80,7 @@ pub fn term_fields(term: &Term) -> Vec<(&'static str, Value)> {
 
 /// `/leader/history`: the terms remembered, oldest first.
 pub fn history_json(terms: &[Term]) -> String {
-    let terms: Vec<String> = terms.iter().map(|term| object(term_fields(term))).collect();
+    let terms: Vec<String> = terms.iter().map(|term| object(term_fields(term, "leader_session"))).collect();
     format!("{{\"terms\":[{}]}}", terms.join(","))
 }
 

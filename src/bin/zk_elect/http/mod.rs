@@ -64,7 +64,9 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// What the command tells the sidecar; cheap to update whether or not anything is served.
 pub struct Sidecar {
-    observed: watch::Sender<Option<Observation>>,
+    /// The sequence number of the latest observation (kept in `known.recent`): what wakes
+    /// the event streams.
+    observed: watch::Sender<u64>,
     connection: watch::Sender<Option<ConnectionState>>,
     /// What the handlers read besides the two channels.
     known: Rc<Known>,
@@ -88,7 +90,7 @@ impl Sidecar {
     /// the address bound; without `addr`, a sidecar that serves nothing. Must run before the
     /// session starts, so that every metric reaches the recorder.
     pub async fn bind(addr: Option<SocketAddr>, out: Output) -> Result<Sidecar, Failure> {
-        let (observed, _) = watch::channel(None);
+        let (observed, _) = watch::channel(0);
         let (connection, _) = watch::channel(None);
         let known = Rc::new(Known {
             recent: RefCell::new(Recent::new(rand::random())),
@@ -133,7 +135,7 @@ impl Sidecar {
     /// The leader retriever reports `observation`.
     pub fn observed(&self, observation: &Observation) {
         self.known.recent.borrow_mut().push(observation.clone());
-        self.observed.send_replace(Some(observation.clone()));
+        self.observed.send_replace(observation.sequence);
     }
 
     /// `/leader/history` asks `retriever`.
@@ -190,7 +192,7 @@ impl Metrics {
 
 /// What the request handlers read.
 struct Shared {
-    observed: watch::Receiver<Option<Observation>>,
+    observed: watch::Receiver<u64>,
     connection: watch::Receiver<Option<ConnectionState>>,
     known: Rc<Known>,
     lease: Lease,
@@ -261,7 +263,7 @@ async fn serve_connection(mut stream: TcpStream, shared: &Shared) -> std::io::Re
         }
         "/" => respond(&mut stream, 200, "text/html; charset=utf-8", &[], STATUS_PAGE.as_bytes()).await,
         "/leader" => {
-            let body = leader_json(shared.observed.borrow().as_ref(), None) + "\n";
+            let body = leader_json(shared.known.recent.borrow().latest(), None) + "\n";
             respond(&mut stream, 200, "application/json", &[], body.as_bytes()).await
         }
         "/leader/history" => {
