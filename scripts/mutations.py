@@ -93,6 +93,10 @@ MUTATIONS = [
      "src/supervisor/lead.rs",
      "                self.watch_lease_end(ctx);\n",
      ""),
+    ("M18", "a follower writes the leave record too (it overwrites the leader's)",
+     "src/latch/mod.rs",
+     "self.place.first().map(|node| leave_record(&self.latch_path, node.owner))",
+     "self.place.node().map(|node| leave_record(&self.latch_path, node.owner))"),
 ]
 
 

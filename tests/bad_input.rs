@@ -1,5 +1,5 @@
 //! Bad input, never a crash: arbitrary leader-node data, foreign latch children, the latch path
-//! deleted underneath us, refused credentials and ACLs, and a server that grants another
+//! deleted underneath us, refused credentials and ACLs (a leave record refused among them), and a server that grants another
 //! session timeout than the one asked.
 
 mod common;
@@ -314,6 +314,42 @@ async fn acl_denial_is_a_typed_error_and_the_election_recovers_when_lifted() {
     ops(&admin).send(Delete { path: "/locked".into(), version: None }).await.unwrap().unwrap();
     let granted = expect_grant(&mut events, 5 * SECOND).await;
     assert_eq!(expect_published(&mut events, 5 * SECOND).await, granted);
+}
+
+/// A latch path whose ACL refuses the leave record (no WRITE) never keeps a leader in line:
+/// its resign and its stop delete its latch node without the record, and the next one leads.
+#[actix_rt::test]
+async fn a_latch_path_that_refuses_the_leave_record_still_lets_the_leader_leave() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (admin, _a) = connected_session(&cs, 10 * SECOND).await;
+    let no_write = vec![Acl::new(Permission::READ | Permission::CREATE | Permission::DELETE, AuthId::anyone())];
+    let latch = "/norecord";
+    let create = Create::new(latch, vec![], NodeMode::Persistent).acl(NodeAcl::Custom(no_write));
+    ops(&admin).send(create).await.unwrap().unwrap();
+    let start = |address: &'static str| {
+        let cs = cs.clone();
+        async move {
+            let (session, _s) = connected_session(&cs, 10 * SECOND).await;
+            let supervisor = ElectionSupervisor::start(session, ElectionConfig::builder(latch).build().unwrap());
+            let events = subscribe(&supervisor, "jm", address, LEADER, true).await;
+            (supervisor, events)
+        }
+    };
+    let (a, mut a_events) = start("a:1").await;
+    expect_published(&mut a_events, 10 * SECOND).await;
+    let (b, mut b_events) = start("b:1").await;
+    await_children(&admin, latch, 2, 5 * SECOND).await;
+
+    a.send(zk_election::Resign::new("jm")).await.unwrap().expect("resign");
+    expect_published(&mut b_events, 10 * SECOND).await;
+    await_children(&admin, latch, 2, 5 * SECOND).await;
+    b.send(StopElection).await.unwrap().expect("a clean stop, without the record");
+    expect_published(&mut a_events, 10 * SECOND).await;
+    await_children(&admin, latch, 1, 5 * SECOND).await;
+    let data = ops(&admin).send(zk_election::zk::GetData::new(latch)).await.unwrap().unwrap().0;
+    assert!(data.is_empty(), "no record was written: {data:?}");
 }
 
 #[actix_rt::test]

@@ -531,3 +531,36 @@ async fn a_term_that_ended_with_a_lost_connection_says_so() {
     let history = retriever.send(GetHistory).await.unwrap();
     assert_eq!(history.last().map(|t| (t.leader_session, t.end)), Some((second, None)));
 }
+
+/// A leader cut off for longer than its session timeout loses its session, and ZooKeeper
+/// deletes its nodes: the history says the session expired. A leader that stops deletes them
+/// itself, with its leave record: the history says it left.
+#[actix_rt::test]
+async fn a_term_whose_session_expired_says_so_and_a_stop_says_left() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let proxy = zk_election::testkit::FaultProxy::for_connect_string(&server.connect_string()).expect("proxy");
+    let (session, _states) = connected_session(&server.connect_string(), 6 * SECOND).await;
+    let (retriever, _observations, mut terms) = observer(&session).await;
+    let mut a = contender(&proxy.connect_string(), plain(), "a:1", 4 * SECOND).await;
+    expect_published(&mut a.events, 5 * SECOND).await;
+    let mut b = contender(&server.connect_string(), plain(), "b:1", 6 * SECOND).await;
+    await_children(&session, LATCH, 2, 5 * SECOND).await;
+
+    // a is cut off until the server expires its session: b leads.
+    proxy.blackhole();
+    expect_published(&mut b.events, 15 * SECOND).await;
+    let ended = terms.next(5 * SECOND).await.1;
+    assert_eq!((ended.address.as_str(), ended.end), ("a:1", Some(TermEnd::SessionExpired)));
+
+    // a is back on a new session and queues; b stops: a leads, and b's term says it left.
+    proxy.pass();
+    await_children(&session, LATCH, 2, 15 * SECOND).await;
+    b.supervisor.send(StopElection).await.unwrap().expect("stop");
+    expect_published(&mut a.events, 10 * SECOND).await;
+    let ended = terms.next(5 * SECOND).await.1;
+    assert_eq!((ended.address.as_str(), ended.end), ("b:1", Some(TermEnd::Left)));
+    let history = retriever.send(GetHistory).await.unwrap();
+    let summary: Vec<(&str, Option<TermEnd>)> = history.iter().map(|t| (t.address.as_str(), t.end)).collect();
+    assert_eq!(summary, [("a:1", Some(TermEnd::SessionExpired)), ("b:1", Some(TermEnd::Left)), ("a:1", None)]);
+}

@@ -115,7 +115,9 @@ impl LeaderLatch {
                         let _span = act.port.span().clone().entered();
                         debug!("latch node created");
                         act.stats.nodes_created += 1;
-                        act.change_place(|_| Place::in_line(created.path, created.stat.czxid));
+                        act.change_place(|_| {
+                            Place::in_line(created.path, created.stat.czxid, created.stat.ephemeral_owner)
+                        });
                         act.check_leadership(ctx);
                     }
                     Err(ZkError::ConnectionLoss | ZkError::Timeout(_)) => act.find_lost_node(ctx),
@@ -136,7 +138,7 @@ impl LeaderLatch {
             match result {
                 Ok(Some(stat)) => {
                     act.name_span(&node);
-                    act.change_place(|_| Place::in_line(node, stat.czxid));
+                    act.change_place(|_| Place::in_line(node, stat.czxid, stat.ephemeral_owner));
                     act.check_leadership(ctx);
                 }
                 // Gone since the listing (deleted by an operator): create another.

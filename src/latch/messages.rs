@@ -41,6 +41,8 @@ pub struct Leftovers {
     /// node of ours by that name may exist. (Requests of one session are served in order, so a
     /// listing sent after them sees the node if the create landed.)
     pub unsure: Vec<String>,
+    /// The leave record to write with our node's delete, if we held the latch.
+    pub record: Option<WriteOp>,
 }
 
 /// Give up leadership (or a place in line): delete our node and create a new one at the back.

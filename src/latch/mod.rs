@@ -21,6 +21,7 @@
 mod candidate;
 mod cleanup;
 mod join;
+mod leave_record;
 mod messages;
 mod state;
 mod upkeep;
@@ -33,6 +34,7 @@ use crate::port::{ConnectionStateChanged, OwnsPort, Port, Subscription, WatchFir
 use crate::zk::{ConnectionState, GetChildren, GuardedMulti, NodeAcl, WatchEvent, WriteOp, ZkError};
 pub use candidate::{priority_of, CandidateInfo};
 use cleanup::Cleanup;
+pub(crate) use leave_record::{leave_record, who_left};
 pub use messages::*;
 pub use state::participants_in_order;
 use state::{Link, Place, Standing, WatchSlot};
@@ -333,6 +335,8 @@ impl LeaderLatch {
     /// joins again, unless sitting out.
     fn leave_line(&mut self, with: Vec<WriteOp>, ctx: &mut Context<Self>) {
         self.cool_down();
+        let mut with = with;
+        with.extend(self.leave_record());
         if let (Some(node), false) = (self.place.node().map(|node| node.path.clone()), with.is_empty()) {
             // Taken out of the reset's hands: this delete carries the owner's writes. Under way,
             // the node is still ours to hand over should we stop.
@@ -352,6 +356,14 @@ impl LeaderLatch {
             });
         }
         self.reset(ctx);
+    }
+}
+
+impl LeaderLatch {
+    /// The leave record that goes with our node's delete, if we hold the latch: only the
+    /// leader's leave is recorded, so a follower's never overwrites it.
+    fn leave_record(&self) -> Option<WriteOp> {
+        self.place.first().map(|node| leave_record(&self.latch_path, node.owner))
     }
 }
 
@@ -395,6 +407,7 @@ impl Handler<StopLatch> for LeaderLatch {
     /// if it made one, is among the unsure).
     fn handle(&mut self, _msg: StopLatch, ctx: &mut Context<Self>) -> Self::Result {
         let _span = self.port.span().clone().entered();
+        let record = self.leave_record();
         let mut left = Place::Outside;
         // The owner stopped first and ignores what we say from now on.
         self.change_place(|place| {
@@ -402,7 +415,7 @@ impl Handler<StopLatch> for LeaderLatch {
             Place::Outside
         });
         let (stale, unsure) = std::mem::take(&mut self.cleanup).into_leftovers();
-        let mut leftovers = Leftovers { node: None, stale, unsure };
+        let mut leftovers = Leftovers { node: None, stale, unsure, record };
         match left {
             Place::InLine { node, .. } => leftovers.node = Some(node.path),
             Place::Joining { prefix } | Place::Unsure { prefix } => leftovers.unsure.push(prefix),

@@ -61,6 +61,8 @@ pub(super) struct OurNode {
     /// The watch on the node itself: armed once per node, at our first look at the line, so
     /// that its deletion tells us at once whether we lead or not.
     pub watch: OwnWatch,
+    /// The ZooKeeper session that owns it: the one a leave record names.
+    pub owner: i64,
 }
 
 /// Whether the watch on our own node is armed.
@@ -71,10 +73,10 @@ pub(super) enum OwnWatch {
 }
 
 impl Place {
-    /// Freshly in line on `path`, not looked at yet.
-    pub fn in_line(path: String, czxid: i64) -> Place {
+    /// Freshly in line on `path` (created at `czxid`, owned by `owner`), not looked at yet.
+    pub fn in_line(path: String, czxid: i64, owner: i64) -> Place {
         Place::InLine {
-            node: OurNode { path, czxid, watch: OwnWatch::Unarmed },
+            node: OurNode { path, czxid, watch: OwnWatch::Unarmed, owner },
             standing: Standing::Behind { watching: None },
         }
     }
@@ -83,6 +85,14 @@ impl Place {
     pub fn node(&self) -> Option<&OurNode> {
         match self {
             Place::InLine { node, .. } => Some(node),
+            _ => None,
+        }
+    }
+
+    /// Our node, if we hold the latch with it.
+    pub fn first(&self) -> Option<&OurNode> {
+        match self {
+            Place::InLine { node, standing: Standing::First } => Some(node),
             _ => None,
         }
     }

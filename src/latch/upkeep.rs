@@ -135,7 +135,7 @@ impl LeaderLatch {
                 // The node (if any) went with the session; the reset after the reconnect
                 // lists it as stale all the same. Watches and requests under way are void.
                 self.change_place(|place| match place {
-                    Place::InLine { node, .. } => Place::in_line(node.path, node.czxid),
+                    Place::InLine { node, .. } => Place::in_line(node.path, node.czxid, node.owner),
                     Place::Joining { prefix } => Place::Unsure { prefix },
                     other => other,
                 });

@@ -29,9 +29,15 @@ pub enum TermEnd {
     /// The successor has a higher priority than the leader had: a preferred leader took over
     /// (a transfer to a candidate of higher priority reads the same).
     Preempted,
-    /// The leader's session holds no place in line any more: it stopped, or its session ended
-    /// (ZooKeeper tells an observer neither which nor why), or it waits out a cooldown.
+    /// The leader left the line itself: it stopped, or it stepped down and sits out (a cooldown,
+    /// a health step-down). Its session wrote the leave record as it deleted its place.
     Left,
+    /// The leader's place in line vanished without its leave record: its session expired (the
+    /// process crashed, froze, or was cut off for longer than its session timeout), or the
+    /// session closed without leaving. A leader that writes no leave record (Curator's
+    /// `LeaderLatch`, zk-election before 0.3) reads the same when it stops, and so does a latch
+    /// node an operator deleted.
+    SessionExpired,
     /// The leader stepped down while its connection was lost and led again on the same place in
     /// line once it was back (the standard connection-loss policy): the next term has the same
     /// ZooKeeper session and fencing token, and a new leader session.
@@ -42,7 +48,7 @@ pub enum TermEnd {
 
 impl TermEnd {
     /// The reason's name in JSON and logs: `resigned`, `transferred`, `preempted`, `left`,
-    /// `lost_connection`, `unknown`.
+    /// `session_expired`, `lost_connection`, `unknown`.
     pub fn name(self) -> &'static str {
         match self {
             TermEnd::Resigned => "resigned",
@@ -50,6 +56,7 @@ impl TermEnd {
             TermEnd::Preempted => "preempted",
             TermEnd::Left => "left",
             TermEnd::LostConnection => "lost_connection",
+            TermEnd::SessionExpired => "session_expired",
             TermEnd::Unknown => "unknown",
         }
     }
@@ -151,10 +158,25 @@ impl History {
         record.seen_start.then(|| now.duration_since(record.term.started).unwrap_or_default())
     }
 
+    /// The ZooKeeper session of the term before the one of `leader_session`, if its end is not
+    /// told yet and `line` (listed as that term began) no longer holds a place of it: only then
+    /// does the leave record tell how it ended.
+    pub(super) fn gone_before(&self, leader_session: Uuid, line: &[Candidate]) -> Option<i64> {
+        let index = self.records.iter().rposition(|record| record.term.leader_session == leader_session)?;
+        let before = &self.records[index.checked_sub(1)?].term;
+        let gone = before.end.is_none() && !line.iter().any(|candidate| candidate.zk_session == before.zk_session);
+        gone.then_some(before.zk_session)
+    }
+
     /// The line as listed just after the term of `leader_session` began: it is that term's
-    /// line at start, and it tells how the term before it ended. Answers that term, once its
-    /// end is known.
-    pub(super) fn listed(&mut self, leader_session: Uuid, line: Option<Vec<Candidate>>) -> Option<Term> {
+    /// line at start, and it tells how the term before it ended, with the session the latch's
+    /// leave record names (`who_left`). Answers that term, once its end is known.
+    pub(super) fn listed(
+        &mut self,
+        leader_session: Uuid,
+        line: Option<Vec<Candidate>>,
+        who_left: Option<i64>,
+    ) -> Option<Term> {
         let index = self.records.iter().rposition(|record| record.term.leader_session == leader_session)?;
         let successor = self.records[index].term.zk_session;
         let successor_token = self.records[index].term.fencing_token;
@@ -166,7 +188,9 @@ impl History {
                 before.term.end = Some(match (&before.line_at_start, &line) {
                     // The same session on the same latch node: it never left the line.
                     _ if same_place && successor_token.is_some() => TermEnd::LostConnection,
-                    (Some(at_start), Some(now)) => why_it_ended(before.term.zk_session, at_start, now, successor),
+                    (Some(at_start), Some(now)) => {
+                        why_it_ended(before.term.zk_session, at_start, now, successor, who_left)
+                    }
                     _ => TermEnd::Unknown,
                 });
                 told = Some(before.term.clone());
@@ -196,8 +220,15 @@ pub(super) struct Began {
 }
 
 /// How the term of the leader with session `ended` ended, from the line when it began
-/// (`before`) and the line once the leader with session `successor` took over (`after`).
-fn why_it_ended(ended: i64, before: &[Candidate], after: &[Candidate], successor: i64) -> TermEnd {
+/// (`before`), the line once the leader with session `successor` took over (`after`) and the
+/// session the latch's leave record names then (`who_left`).
+fn why_it_ended(
+    ended: i64,
+    before: &[Candidate],
+    after: &[Candidate],
+    successor: i64,
+    who_left: Option<i64>,
+) -> TermEnd {
     let old_leader = before.iter().find(|candidate| candidate.zk_session == ended);
     let successor_now = after.iter().find(|candidate| candidate.zk_session == successor);
     if let (Some(old_leader), Some(successor_now)) = (old_leader, successor_now) {
@@ -217,8 +248,10 @@ fn why_it_ended(ended: i64, before: &[Candidate], after: &[Candidate], successor
     }
     if after.iter().any(|candidate| candidate.zk_session == ended) {
         TermEnd::Resigned
-    } else {
+    } else if who_left == Some(ended) {
         TermEnd::Left
+    } else {
+        TermEnd::SessionExpired
     }
 }
 
@@ -237,19 +270,39 @@ mod tests {
         let before = [candidate(0, 1, "n1", 0), candidate(1, 2, "n2", 0), candidate(2, 3, "n3", 0)];
         // 1 queued again behind 3; 2 leads.
         let resigned = [candidate(0, 2, "n2", 0), candidate(1, 3, "n3", 0), candidate(2, 1, "n4", 0)];
-        assert_eq!(why_it_ended(1, &before, &resigned, 2), TermEnd::Resigned);
-        // 1 is gone from the line.
-        assert_eq!(why_it_ended(1, &before, &resigned[..2], 2), TermEnd::Left);
+        assert_eq!(why_it_ended(1, &before, &resigned, 2, None), TermEnd::Resigned);
+        // 1 is gone from the line, with its leave record: it left.
+        assert_eq!(why_it_ended(1, &before, &resigned[..2], 2, Some(1)), TermEnd::Left);
+        // Gone without one (or with the record of another leader's leave): its session ended.
+        assert_eq!(why_it_ended(1, &before, &resigned[..2], 2, None), TermEnd::SessionExpired);
+        assert_eq!(why_it_ended(1, &before, &resigned[..2], 2, Some(7)), TermEnd::SessionExpired);
         // 3 leads; 2, which stood between, lost its place and queued again.
         let transferred = [candidate(0, 3, "n3", 0), candidate(1, 1, "n4", 0), candidate(2, 2, "n5", 0)];
-        assert_eq!(why_it_ended(1, &before, &transferred, 3), TermEnd::Transferred);
+        assert_eq!(why_it_ended(1, &before, &transferred, 3, None), TermEnd::Transferred);
         // 3 has the higher priority.
         let before = [candidate(0, 1, "n1", 0), candidate(1, 2, "n2", 0), candidate(2, 3, "n3", 5)];
         let preempted = [candidate(0, 3, "n3", 5), candidate(1, 1, "n4", 0), candidate(2, 2, "n5", 0)];
-        assert_eq!(why_it_ended(1, &before, &preempted, 3), TermEnd::Preempted);
+        assert_eq!(why_it_ended(1, &before, &preempted, 3, None), TermEnd::Preempted);
         // A successor that joined after the term began passes over nobody.
         let late = [candidate(0, 9, "n9", 0), candidate(1, 1, "n4", 0)];
-        assert_eq!(why_it_ended(1, &before[..1], &late, 9), TermEnd::Resigned);
+        assert_eq!(why_it_ended(1, &before[..1], &late, 9, None), TermEnd::Resigned);
+    }
+
+    #[test]
+    fn the_leave_record_is_read_only_for_a_leader_gone_from_the_line() {
+        let t0 = SystemTime::UNIX_EPOCH;
+        let mut history = History::new(4);
+        history.leading("a", Uuid::from_u128(1), Some(1), 1, t0);
+        history.listed(Uuid::from_u128(1), Some(vec![candidate(0, 1, "n1", 0), candidate(1, 2, "n2", 0)]), None);
+        history.leading("b", Uuid::from_u128(2), Some(2), 2, t0);
+        let still_in_line = [candidate(0, 2, "n2", 0), candidate(1, 1, "n3", 0)];
+        assert_eq!(history.gone_before(Uuid::from_u128(2), &still_in_line), None, "a resign: no record needed");
+        let gone = [candidate(0, 2, "n2", 0)];
+        assert_eq!(history.gone_before(Uuid::from_u128(2), &gone), Some(1));
+        assert_eq!(history.gone_before(Uuid::from_u128(1), &gone), None, "no term before the first");
+        let told = history.listed(Uuid::from_u128(2), Some(gone.to_vec()), Some(1)).expect("a's end");
+        assert_eq!(told.end, Some(TermEnd::Left));
+        assert_eq!(history.gone_before(Uuid::from_u128(2), &gone), None, "told once");
     }
 
     #[test]
@@ -265,7 +318,7 @@ mod tests {
         assert_eq!(history.vacant(t0 + secs(5)), Some(secs(3)));
         assert_eq!(history.vacant(t0 + secs(6)), None, "nothing lasts");
         history.leading("c", Uuid::from_u128(3), Some(3), 3, t0 + secs(7));
-        let told = history.listed(Uuid::from_u128(3), None).expect("b's end is known");
+        let told = history.listed(Uuid::from_u128(3), None, None).expect("b's end is known");
         assert_eq!(told.address, "b");
         let terms = history.terms();
         assert_eq!(terms.iter().map(|t| t.address.as_str()).collect::<Vec<_>>(), ["b", "c"]);
@@ -274,11 +327,11 @@ mod tests {
         // c's session leads again on its latch node (token 3) under a new leader session.
         history.vacant(t0 + secs(8));
         history.leading("c", Uuid::from_u128(4), Some(3), 3, t0 + secs(9));
-        let told = history.listed(Uuid::from_u128(4), None).expect("c's end is known");
+        let told = history.listed(Uuid::from_u128(4), None, None).expect("c's end is known");
         assert_eq!(told.end, Some(TermEnd::LostConnection));
         // The same session on a new latch node (a resign of a lone candidate) is not that.
         history.leading("c", Uuid::from_u128(5), Some(7), 3, t0 + secs(10));
-        let told = history.listed(Uuid::from_u128(5), None).expect("known");
+        let told = history.listed(Uuid::from_u128(5), None, None).expect("known");
         assert_eq!(told.end, Some(TermEnd::Unknown));
     }
 }

@@ -20,6 +20,9 @@
 //! - **The leader node is written by the latch holder only**: every write of the leader node
 //!   lands while the writing session owns the latch node whose czxid its fencing token is (the
 //!   guard of the publish; checked by the world as the write commits).
+//! - **A leave record is the latch holder's own**: a write of the latch path's data commits
+//!   only from the session that holds the first node in line, naming that session (a
+//!   follower's record would make observers read a leader's session expiry as a leave).
 //! - **Nothing after stop**: a contender hears nothing once its `StopElection` was answered
 //!   (events the supervisor sent before it handled the stop may still arrive, and no longer
 //!   count).

@@ -8,7 +8,6 @@ use super::lead::{Checked, Lead};
 use super::ElectionSupervisor;
 use crate::contender::{ElectionError, ReportHealth};
 use crate::latch::{Rejoin, SitOut};
-use crate::zk::WriteOp;
 
 /// The election's health, from its contenders' reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,16 +54,5 @@ impl Checked<ReportHealth> for ElectionSupervisor {
             (Health::SittingOut, false) => Health::SittingOut,
         };
         Ok(())
-    }
-}
-
-impl ElectionSupervisor {
-    /// Deletes of our leader nodes whose versions we know, for the multi-op that deletes our
-    /// latch node.
-    pub(super) fn own_leader_node_deletes(&self) -> Vec<WriteOp> {
-        self.own_leader_nodes()
-            .into_iter()
-            .filter_map(|(path, version)| version.map(|version| WriteOp::Delete { path, version: Some(version) }))
-            .collect()
     }
 }

@@ -40,6 +40,8 @@ pub(super) struct Leaving {
     leader_nodes: Vec<(String, Option<i32>)>,
     leftovers: Leftovers,
     zk_session: Option<i64>,
+    /// The leave record, if our latch held the latch: written with the latch node's delete.
+    record: Option<WriteOp>,
 }
 
 /// One step of deleting our nodes, answering the errors that kept something alive.
@@ -62,6 +64,16 @@ impl ElectionSupervisor {
             (contender.leader_path.clone(), version)
         });
         nodes.collect()
+    }
+
+    /// Deletes of our leader nodes whose versions we know, for the multi-op that deletes our
+    /// latch node (the latch adds the leave record if it holds the latch).
+    pub(super) fn own_leader_node_deletes(&self) -> Vec<WriteOp> {
+        let deletes = self
+            .own_leader_nodes()
+            .into_iter()
+            .filter_map(|(path, version)| version.map(|version| WriteOp::Delete { path, version: Some(version) }));
+        deletes.collect()
     }
 
     /// Deletes what `leaving` names; answers the errors. A leave the connection interrupted is
@@ -116,6 +128,7 @@ impl ElectionSupervisor {
         let (Some(node), Some(mut ops)) = (leaving.latch_node.clone(), known) else {
             return self.delete_one_by_one(leaving, Vec::new());
         };
+        ops.extend(leaving.record.clone());
         ops.push(WriteOp::Delete { path: node.clone(), version: None });
         // Answers are stale by design here (the stop moved the epoch on): each is acted on.
         let multi = self.port.call(GuardedMulti { guard: node, guard_version: None, ops });
@@ -145,12 +158,37 @@ impl ElectionSupervisor {
             }));
         }
         let Some(node) = leaving.latch_node.take() else { return self.delete_leftovers(leaving.leftovers, errors) };
-        Box::pin(self.port.call(Delete::new(node)).then(move |(result, _), act: &mut Self, _ctx| -> Deleting {
-            match result {
-                Ok(()) | Err(ZkError::NoNode) => {}
-                Err(err) => errors.push(err),
+        Box::pin(self.delete_latch_node(node, leaving.record.take()).then(move |result, act: &mut Self, _ctx| {
+            if let Err(err) = result {
+                errors.push(err);
             }
             act.delete_leftovers(leaving.leftovers, errors)
+        }))
+    }
+
+    /// Deletes our latch node, with the leave record if one is given; a record that cannot be
+    /// written (the latch path's ACL refuses it) never keeps the node alive.
+    fn delete_latch_node(
+        &mut self,
+        node: String,
+        record: Option<WriteOp>,
+    ) -> Pin<Box<dyn ActorFuture<Self, Output = Result<(), ZkError>>>> {
+        let settle = |result: Result<(), ZkError>| match result {
+            Ok(()) | Err(ZkError::NoNode) => Ok(()),
+            Err(err) => Err(err),
+        };
+        let Some(record) = record else {
+            return Box::pin(self.port.call(Delete::new(node)).map(move |(result, _), _, _| settle(result)));
+        };
+        let ops = vec![record, WriteOp::Delete { path: node.clone(), version: None }];
+        let multi = self.port.call(GuardedMulti { guard: node.clone(), guard_version: None, ops });
+        Box::pin(multi.then(move |(result, _), act, _ctx| -> Pin<Box<dyn ActorFuture<Self, Output = _>>> {
+            match result {
+                Ok(_) => Box::pin(actix::fut::ready(Ok(()))),
+                Err(err) if err.is_transient() => Box::pin(actix::fut::ready(Err(err))),
+                // Gone already, or the record refused: the node alone.
+                Err(_) => act.delete_latch_node(node, None),
+            }
         }))
     }
 
@@ -279,8 +317,8 @@ impl Handler<StopElection> for ElectionSupervisor {
         let leave = close_latch
             .into_actor(self)
             .then(move |mut leftovers: Leftovers, act, _ctx| {
-                let latch_node = leftovers.node.take();
-                act.leave(Leaving { latch_node, leader_nodes, leftovers, zk_session })
+                let (latch_node, record) = (leftovers.node.take(), leftovers.record.take());
+                act.leave(Leaving { latch_node, leader_nodes, leftovers, zk_session, record })
             })
             .map(|errors, _act, _ctx| {
                 info!(errors = errors.len(), "election left");

@@ -24,6 +24,7 @@ use super::{Outcome, SimConfig, COMPONENT, LATCH, LEADER_PATH};
 use crate::codec::LeaderInfoCodec;
 use crate::config::ElectionConfig;
 use crate::contender::{Confirm, LeadershipEvent, StopElection, Subscribe};
+use crate::latch::{participants_in_order, who_left};
 use crate::port::{Lease, Request};
 use crate::supervisor::ElectionSupervisor;
 use crate::zk::WriteOp;
@@ -162,13 +163,29 @@ impl World {
             .any(|child| tree.get(&format!("{LATCH}/{child}")).is_some_and(|node| node.stat.czxid == token))
     }
 
+    /// The session that owns the first node in line of the committed tree, if any.
+    fn latch_holder(&self) -> Option<i64> {
+        let tree = self.ensemble.committed();
+        let children = tree.children(LATCH).unwrap_or_default();
+        let first = participants_in_order(&children).first().map(|name| format!("{LATCH}/{name}"))?;
+        tree.get(&first).map(|node| node.stat.ephemeral_owner)
+    }
+
     /// A write of `session` just committed, over a leader node that `owner_before` owned (if
-    /// it existed): whoever writes the leader node must own the latch node whose czxid the
-    /// written fencing token is (what the publish's guard is for). A delete of another
+    /// it existed) and a line that `latch_holder` led: whoever writes the leader node must own
+    /// the latch node whose czxid the written fencing token is (what the publish's guard is
+    /// for), and a leave record is written by the latch holder, naming itself (what observers
+    /// tell a leave from an expiry by). A delete of another
     /// session's leader node that is no replacement is logged, not judged: a leaving process
     /// deletes its stale leader node by version, and ZooKeeper cannot tell that node from a
     /// successor's replacement of it at the same version (TESTING.md, "Known races").
-    pub(super) fn judge_leader_write(&mut self, session: i64, request: &Request, owner_before: Option<i64>) {
+    pub(super) fn judge_leader_write(
+        &mut self,
+        session: i64,
+        request: &Request,
+        owner_before: Option<i64>,
+        latch_holder: Option<i64>,
+    ) {
         let ops = match write_of(request) {
             Some(Write::One(op)) => vec![op],
             Some(Write::Multi(multi)) => multi.ops,
@@ -186,6 +203,17 @@ impl World {
                             property: "the leader node is written by the latch holder only",
                             detail: format!(
                                 "{session:#x} wrote the leader node with token {token:?} without its latch node"
+                            ),
+                        });
+                    }
+                }
+                WriteOp::SetData { path, data, .. } if path == LATCH => {
+                    let named = who_left(data);
+                    if named != Some(session) || latch_holder != Some(session) {
+                        self.violate(Violation {
+                            property: "a leave record is the latch holder's own",
+                            detail: format!(
+                                "{session:#x} wrote a leave record naming {named:?} while {latch_holder:?} held the latch"
                             ),
                         });
                     }

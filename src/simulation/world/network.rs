@@ -259,8 +259,9 @@ impl World {
             Request::AddWatch(_) => Err(ZkError::Unimplemented),
             _ => {
                 let leader_owner = self.ensemble.committed().get(LEADER_PATH).map(|node| node.stat.ephemeral_owner);
+                let latch_holder = self.latch_holder();
                 let (index, answer, told) = self.ensemble.write(session, request, now, self.start)?;
-                self.judge_leader_write(session, request, leader_owner);
+                self.judge_leader_write(session, request, leader_owner, latch_holder);
                 self.notify(told, ctx);
                 // The answering server applies the log up to the write before it answers.
                 let told = self.ensemble.catch_up(server, index);
