@@ -188,7 +188,11 @@ impl LeaderRetriever {
     /// watches on older servers) instead of a one-shot watch set again after each event: every
     /// vacancy between two leaders is seen (a one-shot watch misses it whenever the successor's
     /// node is there before the watch is set again), and a change costs one request instead of
-    /// 1.4 on average (BENCHMARKS.md).
+    /// 1.6 (BENCHMARKS.md).
+    ///
+    /// A server before 3.6 refuses the watch ([`ZkError::Unimplemented`](crate::ZkError)) and the
+    /// retriever falls back to one-shot watches for good; a 3.4 server also closes the
+    /// connection after that answer, so the session reconnects once (`tests/old_server.rs`).
     ///
     /// Only on a session where nothing else watches the same node: measured with
     /// `zookeeper-client` 0.11, once an election on the same session stopped its own one-shot

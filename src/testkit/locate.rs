@@ -64,18 +64,8 @@ fn classpath_from(env: Env<'_>, debian_jar: &Path) -> Result<String, TestkitErro
 
     if let Some(home) = env(ZOOKEEPER_HOME_ENV).filter(|v| !v.is_empty()) {
         let home = PathBuf::from(home);
-        let mut entries = Vec::new();
-        let conf = home.join("conf");
-        let mut jars = jars_in(&home.join("lib"));
-        jars.extend(jars_in(&home));
-        let has_zookeeper =
-            jars.iter().any(|jar| jar.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("zookeeper")));
-        if has_zookeeper {
-            if conf.is_dir() {
-                entries.push(conf);
-            }
-            entries.extend(jars);
-            return Ok(join_classpath(&entries));
+        if let Some(classpath) = home_classpath(&home) {
+            return Ok(classpath);
         }
         searched.push(format!("${ZOOKEEPER_HOME_ENV}={} (no zookeeper*.jar in lib/ or at the top)", home.display()));
     } else {
@@ -95,6 +85,36 @@ fn classpath_from(env: Env<'_>, debian_jar: &Path) -> Result<String, TestkitErro
     searched.push(debian_jar.display().to_string());
 
     Err(TestkitError::ZooKeeperNotFound { searched: searched.join(", ") })
+}
+
+/// The classpath of the ZooKeeper release unpacked at `home` (the `ZOOKEEPER_HOME` layout),
+/// for one server that runs another release than the one found by [`zookeeper_classpath`].
+///
+/// # Notable errors
+/// * [`TestkitError::ZooKeeperNotFound`] when `home` holds no `zookeeper*.jar`.
+pub(crate) fn classpath_of_home(home: &Path) -> Result<String, TestkitError> {
+    home_classpath(home).ok_or_else(|| TestkitError::ZooKeeperNotFound {
+        searched: format!("{} (no zookeeper*.jar in lib/ or at the top)", home.display()),
+    })
+}
+
+/// `$home/conf` (for its logging configuration, if present), `$home/lib/*.jar` and
+/// `$home/*.jar`, if one of the jars is ZooKeeper's.
+fn home_classpath(home: &Path) -> Option<String> {
+    let mut entries = Vec::new();
+    let conf = home.join("conf");
+    let mut jars = jars_in(&home.join("lib"));
+    jars.extend(jars_in(home));
+    let has_zookeeper =
+        jars.iter().any(|jar| jar.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("zookeeper")));
+    if !has_zookeeper {
+        return None;
+    }
+    if conf.is_dir() {
+        entries.push(conf);
+    }
+    entries.extend(jars);
+    Some(join_classpath(&entries))
 }
 
 fn java_from(env: Env<'_>) -> Result<PathBuf, TestkitError> {

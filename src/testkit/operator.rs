@@ -10,7 +10,7 @@ use tracing::info_span;
 
 use crate::port::{Op, OwnsPort, Port, WatchFired, ZooKeeper};
 use crate::trace::InSpanExt;
-use crate::zk::{Create, Delete, Exists, GetChildren, GetData, GuardedMulti, SetData, Sync, ZkError};
+use crate::zk::{AddWatch, Create, Delete, Exists, GetChildren, GetData, GuardedMulti, SetData, Sync, ZkError};
 
 /// An actor that runs requests (`zk::Create`, `zk::GetChildren`, …) on a session for a test.
 ///
@@ -107,4 +107,4 @@ macro_rules! operator_handlers {
     };
 }
 
-operator_handlers!(plain: Create, Delete, Exists, GetData, GetChildren, SetData, GuardedMulti, Sync; watching: Exists, GetData, GetChildren);
+operator_handlers!(plain: Create, Delete, Exists, GetData, GetChildren, SetData, GuardedMulti, Sync; watching: Exists, GetData, GetChildren, AddWatch);

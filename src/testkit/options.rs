@@ -26,6 +26,8 @@ pub(crate) struct Options {
     pub(crate) tls: Option<TlsSetup>,
     /// SASL users and whether to require SASL.
     pub(crate) sasl: SaslSetup,
+    /// `Some` to run the ZooKeeper release unpacked there instead of the one found.
+    pub(crate) zookeeper_home: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -40,6 +42,7 @@ impl Default for Options {
             start_timeout: Duration::from_secs(30),
             tls: None,
             sasl: SaslSetup::default(),
+            zookeeper_home: None,
         }
     }
 }
@@ -179,6 +182,15 @@ macro_rules! option_setters {
             self.jvm_arg("-Dreadonlymode.enabled=true")
                 .cfg_line("localSessionsEnabled=true")
                 .cfg_line("localSessionsUpgradingEnabled=true")
+        }
+
+        /// Runs the ZooKeeper release unpacked at `home` (`lib/*.jar` and `*.jar`, as in
+        /// `ZOOKEEPER_HOME`) instead of the one the testkit finds: an older server, to test
+        /// against what it lacks. `scripts/install-test-deps.sh` unpacks ZooKeeper 3.4 (no
+        /// persistent watches, no containers) at `/opt/zk-election/zookeeper-3.4`.
+        pub fn zookeeper_home(mut self, home: impl Into<std::path::PathBuf>) -> Self {
+            self.options.zookeeper_home = Some(home.into());
+            self
         }
 
         /// Adds a JVM argument such as `"-Dzookeeper.maxCnxns=10"`, after the testkit's flags.

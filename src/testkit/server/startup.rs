@@ -31,7 +31,10 @@ impl Launch {
     pub(crate) fn prepare(options: &Options) -> Result<Launch, TestkitError> {
         options.sasl.validate()?;
         let java = locate::java_executable()?;
-        let classpath = locate::zookeeper_classpath()?;
+        let classpath = match &options.zookeeper_home {
+            Some(home) => locate::classpath_of_home(home)?,
+            None => locate::zookeeper_classpath()?,
+        };
         let tls = options.tls.as_ref().map(TlsMaterial::create).transpose()?.map(Arc::new);
         Ok(Launch { java, classpath, tls })
     }
