@@ -66,6 +66,9 @@ async fn a_persistent_watch_falls_back_to_one_shot_watches_on_a_3_4_server() {
     let (watcher, _fired) = probe();
     let refused = ops(&session).send(Watched { request: AddWatch::new("/"), watcher }).await.unwrap();
     assert_eq!(refused, Err(ZkError::Unimplemented));
+    // ...and closes the connection after the refusal. A request sent before the close lands
+    // may be read and then lost with the connection (and rightly asked again): wait it out.
+    expect_state(&mut states, ConnectionState::Reconnected { same_session: true }, 15 * SECOND).await;
 
     let retriever = LeaderRetriever::new(session.clone(), LEADER, LeaderInfoCodec::Bincode)
         .expect("valid path")
@@ -74,6 +77,8 @@ async fn a_persistent_watch_falls_back_to_one_shot_watches_on_a_3_4_server() {
     let (recipient, mut observations) = probe::<Observation>();
     retriever.send(SubscribeObservations(recipient)).await.unwrap();
     until_state(&mut observations, 5 * SECOND, &LeaderState::Vacant).await;
+    // The retriever's own refusal closes the connection too.
+    expect_state(&mut states, ConnectionState::Reconnected { same_session: true }, 15 * SECOND).await;
 
     create_on_old_server(&cs, "/old").await;
     create_on_old_server(&cs, LEADER).await;
