@@ -261,6 +261,32 @@ async fn stop_racing_a_grant_leaves_no_leader_node() {
     }
 }
 
+/// The first join of a latch path creates its missing ancestors, several requests in a row. A
+/// stop among them must still find the node the join makes: its listing used to run between
+/// them (seeing no latch path, or none of our node), and the node stood in line for as long as
+/// the shared session lived, ahead of everyone who came later.
+#[actix_rt::test]
+async fn a_stop_while_the_first_join_creates_the_latch_path_leaves_no_latch_node() {
+    init_tracing();
+    let server = ZkServer::start().expect("zookeeper");
+    let cs = server.connect_string();
+    let (observer, _s) = connected_session(&cs, 4 * SECOND).await;
+    let (session, _states) = connected_session(&cs, 4 * SECOND).await;
+    for round in 0..40u64 {
+        // A fresh path five levels deep: every join creates its ancestors first.
+        let latch = format!("/fresh-{round}/a/b/c/latch");
+        let supervisor = ElectionSupervisor::start(session.clone(), ElectionConfig::builder(&latch).build().unwrap());
+        let _events = subscribe(&supervisor, "jm", "racer:1", &format!("/fresh-{round}/leader"), true).await;
+        tokio::time::sleep(Duration::from_micros(150 * round)).await;
+        let _ = supervisor.send(StopElection).await.unwrap();
+        eventually(2 * SECOND, &format!("round {round}: no latch node left under {latch}"), || async {
+            let children = ops(&observer).send(GetChildren { path: latch.clone() }).await.unwrap();
+            children.unwrap_or_default().is_empty().then_some(())
+        })
+        .await;
+    }
+}
+
 #[actix_rt::test]
 async fn leader_node_heals_itself() {
     init_tracing();

@@ -95,9 +95,11 @@ impl LeaderLatch {
             .open_prefix()
             .map_or_else(|| new_prefix(&self.latch_path, self.candidate.priority), str::to_owned);
         self.change_place(|_| Place::Joining { prefix: prefix.clone() });
-        let request = Create::new(prefix.clone(), self.candidate.encode(), NodeMode::EphemeralSequential)
-            .acl(self.acl.clone())
-            .parents(Parents::Container);
+        // Parents must exist: a create that makes them is several requests, and a stop's
+        // listing sent among them would miss the node the last one makes. A missing latch path
+        // is created first, as a step of its own ([`LeaderLatch::create_latch_path`]).
+        let request =
+            Create::new(prefix.clone(), self.candidate.encode(), NodeMode::EphemeralSequential).acl(self.acl.clone());
         self.port.ask_any(ctx, request, move |act, result, freshness, ctx| match freshness {
             // A reset overtook the create: the node must not linger. (A create that may have
             // landed without an answer was listed by the reset already.)
@@ -108,7 +110,7 @@ impl LeaderLatch {
                 }
             }
             Freshness::Current => {
-                act.change_place(|_| Place::Unsure { prefix });
+                act.change_place(|_| Place::Unsure { prefix: prefix.clone() });
                 match result {
                     Ok(created) => {
                         act.name_span(&created.path);
@@ -121,9 +123,28 @@ impl LeaderLatch {
                         act.check_leadership(ctx);
                     }
                     Err(ZkError::ConnectionLoss | ZkError::Timeout(_)) => act.find_lost_node(ctx),
+                    Err(ZkError::NoNode) => act.create_latch_path(prefix, ctx),
                     Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
                     Err(err) => act.on_error(err, ctx),
                 }
+            }
+        });
+    }
+
+    /// The latch path is missing (a first join, or the server removed the empty container):
+    /// creates it and its missing ancestors as containers, then our node. Still joining under
+    /// `prefix` meanwhile, so that nothing else starts a create; no node of ours can exist yet.
+    fn create_latch_path(&mut self, prefix: String, ctx: &mut Context<Self>) {
+        self.change_place(|_| Place::Joining { prefix: prefix.clone() });
+        let request = Create::new(self.latch_path.clone(), Vec::new(), NodeMode::Container)
+            .acl(self.acl.clone())
+            .parents(Parents::Container);
+        self.port.ask(ctx, request, move |act, result, ctx| {
+            act.change_place(|_| Place::Unsure { prefix });
+            match result {
+                Ok(_) | Err(ZkError::NodeExists) => act.create_node(ctx),
+                Err(err) if err.is_transient() => act.wait_for_connection(err, ctx),
+                Err(err) => act.on_error(err, ctx),
             }
         });
     }
