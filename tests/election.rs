@@ -236,6 +236,22 @@ async fn stop_cleans_up_and_silences() {
     follower.send(StopElection).await.unwrap().unwrap();
 }
 
+/// Starts an election at `latch` on `session`, stops it `delay` later, and checks that it left
+/// neither a leader node nor (soon after) a latch node, though the session lives on.
+async fn stop_after(observer: &Addr<ZkSession>, session: &Addr<ZkSession>, latch: &str, leader: &str, delay: Duration) {
+    let supervisor = ElectionSupervisor::start(session.clone(), ElectionConfig::builder(latch).build().unwrap());
+    let _events = subscribe(&supervisor, "jm", "racer:1", leader, true).await;
+    tokio::time::sleep(delay).await;
+    supervisor.send(StopElection).await.unwrap().unwrap();
+    assert!(read(observer, leader).await.is_none(), "{latch} after {delay:?}: leader node left behind");
+    // Also when the stop overtook the latch's create: the node it made is deleted.
+    eventually(2 * SECOND, &format!("{latch} after {delay:?}: no latch node left"), || async {
+        let children = ops(observer).send(GetChildren { path: latch.into() }).await.unwrap();
+        children.unwrap_or_default().is_empty().then_some(())
+    })
+    .await;
+}
+
 #[actix_rt::test]
 async fn stop_racing_a_grant_leaves_no_leader_node() {
     init_tracing();
@@ -244,19 +260,8 @@ async fn stop_racing_a_grant_leaves_no_leader_node() {
     let (observer, _s) = connected_session(&cs, 4 * SECOND).await;
     for round in 0..10 {
         let (session, _states) = connected_session(&cs, 4 * SECOND).await;
-        let supervisor = ElectionSupervisor::start(session.clone(), ElectionConfig::builder(LATCH).build().unwrap());
-        let _events = subscribe(&supervisor, "jm", "racer:1", LEADER, true).await;
         // Stop at a different point of grant → confirm → publish in every round.
-        tokio::time::sleep(Duration::from_micros(500 * round)).await;
-        supervisor.send(StopElection).await.unwrap().unwrap();
-        assert!(read(&observer, LEADER).await.is_none(), "round {round}: leader node left behind");
-        // Also when the stop overtook the latch's create: the node it made is deleted, though
-        // the session lives on.
-        eventually(2 * SECOND, &format!("round {round}: no latch node left"), || async {
-            let children = ops(&observer).send(GetChildren { path: LATCH.into() }).await.unwrap();
-            children.unwrap_or_default().is_empty().then_some(())
-        })
-        .await;
+        stop_after(&observer, &session, LATCH, LEADER, Duration::from_micros(500 * round)).await;
         session.send(StopSession).await.unwrap();
     }
 }
@@ -274,16 +279,8 @@ async fn a_stop_while_the_first_join_creates_the_latch_path_leaves_no_latch_node
     let (session, _states) = connected_session(&cs, 4 * SECOND).await;
     for round in 0..40u64 {
         // A fresh path five levels deep: every join creates its ancestors first.
-        let latch = format!("/fresh-{round}/a/b/c/latch");
-        let supervisor = ElectionSupervisor::start(session.clone(), ElectionConfig::builder(&latch).build().unwrap());
-        let _events = subscribe(&supervisor, "jm", "racer:1", &format!("/fresh-{round}/leader"), true).await;
-        tokio::time::sleep(Duration::from_micros(150 * round)).await;
-        let _ = supervisor.send(StopElection).await.unwrap();
-        eventually(2 * SECOND, &format!("round {round}: no latch node left under {latch}"), || async {
-            let children = ops(&observer).send(GetChildren { path: latch.clone() }).await.unwrap();
-            children.unwrap_or_default().is_empty().then_some(())
-        })
-        .await;
+        let (latch, leader) = (format!("/fresh-{round}/a/b/c/latch"), format!("/fresh-{round}/leader"));
+        stop_after(&observer, &session, &latch, &leader, Duration::from_micros(150 * round)).await;
     }
 }
 
