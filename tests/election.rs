@@ -302,6 +302,9 @@ async fn leader_node_heals_itself() {
         ("other session id", Some(foreign("leader:1", uuid::Uuid::new_v4()))),
         ("random bytes", Some((0..64u8).map(|b| b.wrapping_mul(37)).collect())),
     ];
+    // A heal takes milliseconds; the bounds are wide because the old 2 s bound was missed once on
+    // a 2-core machine shared with two simulation runs, and this test asserts healing, not speed.
+    let heal_within = 5 * SECOND;
     for (what, data) in damages {
         let damaged_at = Instant::now();
         match data {
@@ -310,7 +313,7 @@ async fn leader_node_heals_itself() {
                 ops(&vandal).send(SetData { path: LEADER.into(), data, version: None }).await.unwrap().unwrap();
             }
         }
-        await_leader_node(&vandal, "leader:1", granted, 2 * SECOND).await;
+        await_leader_node(&vandal, "leader:1", granted, heal_within).await;
         println!("healed after {what} in {:?}", damaged_at.elapsed());
     }
     // Re-created by another session as its own ephemeral, with our exact content.
@@ -319,7 +322,7 @@ async fn leader_node_heals_itself() {
     let _ = ops(&vandal).send(Create::new(LEADER, exact, NodeMode::Ephemeral)).await.unwrap();
     let vandal_id = vandal.send(zk_election::session::GetStatus).await.unwrap().zk_session;
     let owner = leader.session.send(zk_election::session::GetStatus).await.unwrap().zk_session;
-    eventually(2 * SECOND, "node owned by the leader's session again", || async {
+    eventually(heal_within, "node owned by the leader's session again", || async {
         let (_, stat) = leader_node(&vandal).await?;
         (Some(stat.ephemeral_owner) == owner && owner != vandal_id).then_some(())
     })
@@ -332,12 +335,12 @@ async fn leader_node_heals_itself() {
     let locked_away = Create::new(LEADER, foreign("intruder:9", granted), NodeMode::Persistent);
     ops(&vandal).send(Delete { path: LEADER.into(), version: None }).await.unwrap().unwrap();
     let _ = ops(&vandal).send(locked_away.acl(NodeAcl::Custom(write_only))).await.unwrap();
-    let (_, error) = leader.events.until(2 * SECOND, |e| matches!(e, LeadershipEvent::Error { .. })).await;
+    let (_, error) = leader.events.until(heal_within, |e| matches!(e, LeadershipEvent::Error { .. })).await;
     assert!(
         matches!(&error, LeadershipEvent::Error { error: ElectionError::ZooKeeper(zk_election::ZkError::NoAuth), .. }),
         "{error:?}"
     );
-    eventually(2 * SECOND, "leader node readable and ours again", || async {
+    eventually(heal_within, "leader node readable and ours again", || async {
         let read = ops(&vandal).send(zk_election::zk::GetData { path: LEADER.into() }).await.unwrap();
         let info = LeaderInfoCodec::Bincode.decode(&read.ok()?.0).ok()?;
         (info.address == "leader:1" && info.leader_session == granted).then_some(())
